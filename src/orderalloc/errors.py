@@ -1,0 +1,141 @@
+"""Every exception orderalloc raises, under one root.
+
+The tree::
+
+    OrderAllocError
+    ├── InvalidInputError (also ValueError)      bad input, names the field and value
+    │   ├── InvalidSecurityError
+    │   ├── InvalidAccountError
+    │   ├── InvalidOrderError
+    │   └── InvalidParameterError                engine parameters, weights, options
+    ├── AllocationError                          an allocation could not be made
+    │   ├── UnknownMethodError (also ValueError) no engine by that name
+    │   └── SolverError                          a min-dispersion backend failed
+    ├── DataSourceError                          a data source could not answer
+    │   └── NotFoundError (also KeyError)        no such group, security or order
+    ├── AuditSinkError                           the audit trail could not be written or read
+    │   └── AuditIntegrityError                  the hash chain does not verify
+    └── DeskError                                preview / commit / modify / cancel refused
+
+Subpackages add leaves under these (the Aladdin client's ``AladdinAPIError``
+under ``DataSourceError``, for example); every one of them is an
+``OrderAllocError``, so ``except oa.OrderAllocError`` catches all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AllocationError",
+    "AuditIntegrityError",
+    "AuditSinkError",
+    "DataSourceError",
+    "DeskError",
+    "InvalidAccountError",
+    "InvalidInputError",
+    "InvalidOrderError",
+    "InvalidParameterError",
+    "InvalidSecurityError",
+    "NotFoundError",
+    "OrderAllocError",
+    "SolverError",
+    "UnknownMethodError",
+]
+
+
+class OrderAllocError(Exception):
+    """The root of every error orderalloc raises."""
+
+
+class InvalidInputError(OrderAllocError, ValueError):
+    """An input value is not acceptable.
+
+    Raised at construction of a model object, or by an engine when it reads its
+    parameters, so that bad input never reaches numpy or a solver. The message
+    names the *field* and the *value* and says what would be acceptable.
+
+    Attributes:
+        field: The dotted name of the offending field (``"accounts[3].nav"``).
+        value: The value that was refused.
+        reason: What is wrong with it, in words.
+    """
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}={_short_repr(value)}: {reason}")
+
+
+class InvalidSecurityError(InvalidInputError):
+    """Raised by `Security` when a field is invalid (price <= 0, min_piece <= 0, ...)."""
+
+
+class InvalidAccountError(InvalidInputError):
+    """Raised by `Account` and `AccountTable` when a field is invalid (NAV <= 0, ...)."""
+
+
+class InvalidOrderError(InvalidInputError):
+    """Raised by `Order` when a field is invalid (negative or NaN quantity, bad side, ...)."""
+
+
+class InvalidParameterError(InvalidInputError):
+    """Raised by an engine or `allocate` when a parameter is invalid (weights, metric, ...)."""
+
+
+class AllocationError(OrderAllocError):
+    """An allocation could not be made."""
+
+
+class UnknownMethodError(AllocationError, ValueError):
+    """Raised by `orderalloc.engines.get` and `allocate` for a method with no engine."""
+
+    def __init__(self, name: str, available: tuple[str, ...]) -> None:
+        self.name = name
+        self.available = available
+        super().__init__(
+            f"method={name!r}: no engine by that name; available: {', '.join(available)}"
+        )
+
+
+class SolverError(AllocationError):
+    """Raised by a min-dispersion backend that failed and had no fallback left.
+
+    Attributes:
+        backend: The backend's name (``"exact"``, ``"slsqp"``, ``"convex"``).
+        status: The solver's own status word.
+    """
+
+    def __init__(self, backend: str, status: str, message: str) -> None:
+        self.backend = backend
+        self.status = status
+        super().__init__(f"backend={backend!r} status={status!r}: {message}")
+
+
+class DataSourceError(OrderAllocError):
+    """A data source (Aladdin, the mock, a file) could not answer."""
+
+
+class NotFoundError(DataSourceError, KeyError):
+    """Raised by a data source asked for a group, security or order it does not have."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class AuditSinkError(OrderAllocError):
+    """The audit trail could not be written or read."""
+
+
+class AuditIntegrityError(AuditSinkError):
+    """Raised by ``verify()`` of an audit sink when a row was edited or deleted."""
+
+
+class DeskError(OrderAllocError):
+    """Raised by the desk when a preview, commit, modify or cancel is refused."""
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
