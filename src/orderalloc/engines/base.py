@@ -1,0 +1,297 @@
+"""What every engine shares: the pipeline from order and accounts to an explained result.
+
+An engine only decides the *ideal* split (`Ideal`): a continuous amount per
+account within its cap, and how much a face of deviation from it costs. The
+rest is the same for every engine and lives here, once:
+
+1. the accounts become columns (`orderalloc.model.as_table`);
+2. every account's legal set is computed (`orderalloc.limits.trade_bounds`);
+3. the engine computes its ideal split (`Engine.ideal`);
+4. the ideal is made tradable with the exact total (`orderalloc.lots.round_to_lots`);
+5. each line gets its reason, the metrics move, and the warnings are written.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from ..limits import TradeBounds, trade_bounds
+from ..lots import round_to_lots
+from ..model import AccountTable, Order, Side, as_table
+from ..reasons import Reason
+from ..result import AllocationResult, SolverInfo, dispersion_summary
+from ..typing import BoolArray, FloatArray
+
+__all__ = ["Engine", "Ideal", "Problem"]
+
+
+@attrs.frozen(eq=False)
+class Problem:
+    """One order against one group, as the engines see it.
+
+    Attributes:
+        order: The order.
+        accounts: The accounts, as columns.
+        bounds: Every account's legal set for this order.
+    """
+
+    order: Order
+    accounts: AccountTable
+    bounds: TradeBounds
+
+    @property
+    def hi(self) -> FloatArray:
+        """The continuous upper bound per account: its largest legal amount."""
+        return self.bounds.max_legal
+
+    @property
+    def placeable(self) -> float:
+        """The most of the order the continuous problem can place: min(order, sum of caps)."""
+        return min(self.order.quantity, float(self.hi.sum()))
+
+    def sensitivity(self, metric: str) -> FloatArray | None:
+        """How one face of the trade moves *metric* per account, or None if it cannot.
+
+        ``sign * factor * (price + accrued) / 100 * b / NAV``, where ``b`` is the
+        security's analytic for the metric: the trade is funded from cash,
+        which carries none of the metric, and NAV does not change.
+        """
+        b = self.order.security.sensitivity(metric)
+        if b is None:
+            return None
+        sign = 1.0 if self.order.side is Side.BUY else -1.0
+        scale: FloatArray = sign * self.order.security.cash_per_face * b / self.accounts.nav
+        return scale
+
+
+@attrs.frozen(eq=False, kw_only=True)
+class Ideal:
+    """An engine's ideal split, before denominations.
+
+    Attributes:
+        target: Ideal face per account, within ``[0, problem.hi]``, summing to
+            ``problem.placeable``.
+        cost: Cost of one face of deviation squared, per account (> 0): what
+            the rounding keeps small.
+        share: The plain share before caps (what the account "deserves").
+        eligible: False where the engine gives the account nothing at all
+            (zero weight); those accounts stay at 0 through rounding.
+        reason: The reason of a line that received its ideal amount.
+        dispersion_weights: Weights of the dispersion summary (None: equal).
+        std_optimum: Metric -> standard deviation at the continuous optimum.
+        solver: The continuous solver's report, when there is one.
+        warnings: Sentences to pass on to the result.
+    """
+
+    target: FloatArray
+    cost: FloatArray
+    share: FloatArray
+    eligible: BoolArray
+    reason: Reason = Reason.FULL_SHARE
+    dispersion_weights: FloatArray | None = None
+    std_optimum: Mapping[str, float] = attrs.field(factory=dict)
+    solver: SolverInfo | None = None
+    warnings: tuple[str, ...] = ()
+
+
+class Engine(abc.ABC):
+    """The base of every allocation engine.
+
+    Subclasses set `name`, take their parameters as keyword arguments in
+    ``__init__`` (validated there, so bad parameters fail before any work),
+    and implement `ideal`. Third-party engines register under the entry-point
+    group ``orderalloc.engines``.
+    """
+
+    #: The registry name, e.g. ``"pro_rata"``.
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def ideal(self, problem: Problem) -> Ideal:
+        """The ideal continuous split of *problem* (see `Ideal`)."""
+
+    @property
+    @abc.abstractmethod
+    def params(self) -> Mapping[str, Any]:
+        """The engine's parameters, JSON-able, as recorded in results and audits."""
+
+    def allocate(
+        self, order: Order, accounts: Any, *, seed: int | None = None
+    ) -> AllocationResult:
+        """Allocate *order* across *accounts*, legally and with every line explained.
+
+        Args:
+            order: The order.
+            accounts: `Account` objects, an `AccountTable`, a mapping of
+                columns or a pandas DataFrame.
+            seed: Tie-break seed; by default derived from the order, so that
+                ties go to different accounts from one order to the next.
+
+        Returns:
+            The result: legal amounts, exact total or the unallocated face
+            with its cause, reasons, metrics and dispersion summary.
+        """
+        table = as_table(accounts)
+        bounds = trade_bounds(order, table)
+        problem = Problem(order=order, accounts=table, bounds=bounds)
+        ideal = self.ideal(problem)
+        rounded_bounds = bounds.restrict(ideal.eligible)
+        rounding = round_to_lots(
+            ideal.target,
+            ideal.cost,
+            rounded_bounds,
+            order.quantity,
+            ids=table.ids,
+            seed=default_seed(order) if seed is None else seed,
+        )
+        return build_result(self, problem, ideal, rounded_bounds, rounding.q)
+
+
+def default_seed(order: Order) -> int:
+    """A tie-break seed that changes from order to order (security, side, size, date, ref)."""
+    text = "|".join(
+        str(x)
+        for x in (
+            order.security.id,
+            order.side.value,
+            order.quantity,
+            order.settle_date,
+            order.reference,
+        )
+    )
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def explain(
+    q: FloatArray, ideal: Ideal, bounds: TradeBounds, problem: Problem
+) -> FloatArray:
+    """The `Reason` code of every line (vectorised; see `orderalloc.reasons.Reason`)."""
+    t, share = ideal.target, ideal.share
+    tol = 1e-6 * max(problem.order.quantity, 1.0) / max(bounds.n, 1)
+    tol = max(tol, 1e-6)
+    max_legal = bounds.max_legal
+    # The cap binds where the ideal was pushed up to the largest legal amount.
+    capped = (bounds.cap_reason >= 0) & (t >= max_legal - tol)
+    min_alloc_binding = (bounds.klo > 0) & (t < bounds.min_legal)
+    nothing_legal = max_legal == 0
+    codes = np.select(
+        [
+            bounds.restricted,
+            ~ideal.eligible & (q == 0),
+            (q == 0) & nothing_legal & (bounds.cap_reason >= 0),
+            (q == 0) & nothing_legal,
+            capped & (q >= max_legal) & (q > 0),
+            (q == 0) & (t > tol) & min_alloc_binding,
+            (q == 0) & (t > tol) & (t < bounds.min_piece),
+            q > t + tol,
+            q < t - tol,
+            t > share + tol,
+        ],
+        [
+            Reason.RESTRICTED.code,
+            Reason.ZERO_WEIGHT.code,
+            bounds.cap_reason,
+            Reason.BELOW_MIN_PIECE.code,
+            bounds.cap_reason,
+            Reason.BELOW_MIN_ALLOCATION.code,
+            Reason.BELOW_MIN_PIECE.code,
+            Reason.ROUNDED_UP.code,
+            Reason.ROUNDED_DOWN.code,
+            Reason.REDISTRIBUTED.code,
+        ],
+        default=ideal.reason.code,
+    )
+    out: FloatArray = codes
+    return out
+
+
+def build_result(
+    engine: Engine, problem: Problem, ideal: Ideal, bounds: TradeBounds, q: FloatArray
+) -> AllocationResult:
+    """Assemble the result: reasons, metrics before and after, summary, warnings."""
+    order, table = problem.order, problem.accounts
+    codes = explain(q, ideal, bounds, problem).astype(np.int64)
+    pre: dict[str, FloatArray] = {}
+    post: dict[str, FloatArray] = {}
+    for name, values in table.metrics.items():
+        pre[name] = values
+        s = problem.sensitivity(name)
+        if s is not None:
+            post[name] = values + s * q
+    weights = (
+        ideal.dispersion_weights
+        if ideal.dispersion_weights is not None
+        else np.ones(len(table), dtype=np.float64)
+    )
+    summaries = {
+        name: dispersion_summary(
+            name, pre[name], post[name], weights, std_optimum=ideal.std_optimum.get(name)
+        )
+        for name in post
+    }
+    warnings = list(ideal.warnings)
+    unallocated = order.quantity - float(q.sum())
+    reason_text = None
+    if unallocated > 0:
+        reason_text = _unallocated_cause(problem, bounds, q)
+        warnings.append(f"{unallocated:,.0f} face unallocated: {reason_text}")
+    if order.side is Side.BUY:
+        unchecked = int(np.count_nonzero(~bounds.cash_checked))
+        if unchecked:
+            warnings.append(
+                f"cash not given for {unchecked} account(s): their buys were not checked "
+                "against cash"
+            )
+    return AllocationResult(
+        order=order,
+        method=engine.name,
+        params=dict(engine.params),
+        account_ids=table.ids,
+        quantity=q,
+        ideal=ideal.target,
+        share=ideal.share,
+        cap=bounds.cap,
+        reason_codes=codes,
+        pre_metrics=pre,
+        post_metrics=post,
+        dispersion=summaries,
+        warnings=tuple(warnings),
+        unallocated_reason=reason_text,
+        solver=ideal.solver,
+    )
+
+
+def _unallocated_cause(problem: Problem, bounds: TradeBounds, q: FloatArray) -> str:
+    """Why part of the order was not placed, in one sentence with the numbers."""
+    order = problem.order
+    m, d = bounds.min_piece, bounds.increment
+    capacity = float(bounds.max_legal.sum())
+    if order.quantity < m:
+        return f"the order is smaller than the min piece {m:,.0f}"
+    if capacity < order.quantity:
+        counts = {
+            reason: int(np.count_nonzero(bounds.cap_reason == reason.code))
+            for reason in (
+                Reason.CAPPED_BY_CASH,
+                Reason.CAPPED_BY_HOLDINGS,
+                Reason.STUB_AVOIDED,
+                Reason.LIMIT_HIT,
+                Reason.RESTRICTED,
+            )
+        }
+        detail = ", ".join(f"{r.description}: {c}" for r, c in counts.items() if c)
+        return (
+            f"the accounts can legally take at most {capacity:,.0f} in all"
+            + (f" ({detail})" if detail else "")
+        )
+    return (
+        f"no legal split (0 or {m:,.0f} + k x {d:,.0f} per account, within each "
+        f"account's cap) adds up to {order.quantity:,.0f}; the largest found is "
+        f"{float(q.sum()):,.0f}"
+    )

@@ -1,0 +1,184 @@
+"""Per-account bounds on a trade: what each account may legally receive.
+
+For one order, every account gets a *legal set* of face amounts:
+
+    {0}  ∪  {min_piece + k * increment : klo <= k <= khi}  ∪  {min_piece + kx * increment}
+
+* the contiguous range ``[klo, khi]`` comes from the caps below (empty when
+  ``khi < klo``);
+* the isolated point ``kx`` (``-1`` when absent) is a sale of the whole
+  position, which is legal even though it is above ``position - min_piece``.
+
+The caps, computed in columns for every account at once:
+
+* **restricted**: nothing;
+* **buys**: face whose settlement amount, ``factor * (price + accrued) / 100``
+  per face, fits in available cash (cash unknown: not checked); the position
+  after the trade within ``max_pct_nav`` of NAV by market value;
+* **sells**: at most the position, and never leaving ``0 < position < min_piece``;
+  short or empty positions sell nothing;
+* ``max_face`` per account, and never more than the order;
+* ``min_allocation``: nothing below it (raises ``klo``).
+
+Each account also gets the code of the constraint that binds its cap, which is
+what the result's explanation reports.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from .model import AccountTable, Order, Side
+from .reasons import Reason
+from .typing import BoolArray, FloatArray, IntArray
+
+__all__ = ["TradeBounds", "trade_bounds"]
+
+_NO_CAP = np.int8(-1)
+
+
+@attrs.frozen(eq=False)
+class TradeBounds:
+    """The legal amounts of one order for every account (see the module docstring).
+
+    Attributes:
+        min_piece: The security's minimum piece.
+        increment: The security's increment.
+        cap: The largest face each account may take ignoring denominations,
+            array of shape (n_accounts,), ``>= 0``.
+        klo: Lowest ``k`` of the contiguous legal range, int array.
+        khi: Highest ``k`` of the contiguous legal range (``< klo``: empty).
+        kx: ``k`` of the isolated whole-position sale, or -1.
+        cap_reason: Per account, the `Reason` code of the binding cap, or -1
+            when only the order size binds.
+        restricted: True where the security is restricted for the account.
+        cash_checked: True where cash was known and checked (buys).
+    """
+
+    min_piece: float
+    increment: float
+    cap: FloatArray
+    klo: IntArray
+    khi: IntArray
+    kx: IntArray
+    cap_reason: IntArray
+    restricted: BoolArray
+    cash_checked: BoolArray
+
+    @property
+    def n(self) -> int:
+        """The number of accounts."""
+        return int(self.cap.shape[0])
+
+    @property
+    def has_range(self) -> BoolArray:
+        """True where the contiguous legal range is not empty."""
+        return self.klo <= self.khi
+
+    @property
+    def max_legal(self) -> FloatArray:
+        """The largest legal amount per account (0 when nothing is legal)."""
+        top = np.where(self.has_range, self.min_piece + self.khi * self.increment, 0.0)
+        full = np.where(self.kx >= 0, self.min_piece + self.kx * self.increment, 0.0)
+        return np.maximum(top, full)
+
+    @property
+    def min_legal(self) -> FloatArray:
+        """The smallest non-zero legal amount per account (inf when nothing is legal)."""
+        low = np.where(self.has_range, self.min_piece + self.klo * self.increment, np.inf)
+        full = np.where(self.kx >= 0, self.min_piece + self.kx * self.increment, np.inf)
+        return np.minimum(low, full)
+
+    def restrict(self, allowed: BoolArray) -> TradeBounds:
+        """The same bounds with nothing legal where *allowed* is False."""
+        return attrs.evolve(
+            self,
+            cap=np.where(allowed, self.cap, 0.0),
+            khi=np.where(allowed, self.khi, -1),
+            kx=np.where(allowed, self.kx, -1),
+        )
+
+    def is_legal(self, q: FloatArray) -> BoolArray:
+        """True where *q* is in the account's legal set."""
+        k = (q - self.min_piece) / self.increment
+        whole = k == np.floor(k)
+        in_range = whole & (k >= self.klo) & (k <= self.khi)
+        return (q == 0) | in_range | (whole & (k == self.kx) & (self.kx >= 0))
+
+
+def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
+    """Compute every account's legal set for *order* (see the module docstring)."""
+    sec = order.security
+    n = len(accounts)
+    m, d = sec.min_piece, sec.increment
+    cpf = sec.cash_per_face
+    cap = np.full(n, order.quantity, dtype=np.float64)
+    reason = np.full(n, _NO_CAP, dtype=np.int64)
+
+    def bind(limit: FloatArray, why: Reason) -> None:
+        # Record the reason where this limit is the tightest so far.
+        tighter = limit < cap
+        np.minimum(cap, limit, out=cap)
+        reason[tighter] = why.code
+
+    assert accounts.cash is not None and accounts.max_face is not None
+    assert accounts.max_pct_nav is not None and accounts.min_allocation is not None
+    position = accounts.holding(sec.id)
+    cash_known = ~np.isnan(accounts.cash)
+    kx = np.full(n, -1, dtype=np.int64)
+    if order.side is Side.BUY:
+        # Whole face only: floor the cash-funded face to a unit of face.
+        with np.errstate(invalid="ignore"):
+            cash_face = np.where(cash_known, np.floor(np.maximum(accounts.cash, 0.0) / cpf), np.inf)
+        bind(cash_face, Reason.CAPPED_BY_CASH)
+        pct = accounts.max_pct_nav
+        has_pct = ~np.isnan(pct)
+        room = np.where(has_pct, np.floor(pct * accounts.nav / cpf - position), np.inf)
+        bind(np.maximum(room, 0.0), Reason.LIMIT_HIT)
+        cash_checked = cash_known
+    else:
+        held = np.maximum(np.floor(position), 0.0)
+        bind(held, Reason.CAPPED_BY_HOLDINGS)
+        # Selling down to a stub: the contiguous range stops min_piece short of the position.
+        no_stub = np.maximum(held - m, 0.0)
+        stub_bound = no_stub < cap
+        cap_contiguous = np.minimum(cap, no_stub)
+        steps = (held - m) / d
+        whole_position = (held >= m) & (steps == np.floor(steps))
+        kx = np.where(whole_position, np.floor(np.maximum(steps, 0.0)), -1).astype(np.int64)
+        cash_checked = np.zeros(n, dtype=bool)
+    max_face = accounts.max_face
+    bind(np.where(np.isnan(max_face), np.inf, max_face), Reason.LIMIT_HIT)
+    restricted = accounts.is_restricted(sec.id)
+    cap[restricted] = 0.0
+    reason[restricted] = Reason.RESTRICTED.code
+
+    if order.side is Side.SELL:
+        # The whole-position sale must respect every other cap (max face, restriction).
+        kx = np.where((m + np.maximum(kx, 0) * d <= cap) & ~restricted, kx, -1)
+        contiguous = np.minimum(cap, cap_contiguous)
+        # Where the stub rule (not another cap) leaves nothing, say so.
+        stub_only = stub_bound & (contiguous < m) & (kx < 0) & (cap >= m)
+        reason[stub_only] = Reason.STUB_AVOIDED.code
+    else:
+        contiguous = cap
+    with np.errstate(invalid="ignore"):
+        khi = np.floor((contiguous - m) / d)
+    khi = np.where(contiguous >= m, khi, -1).astype(np.int64)
+    min_alloc = accounts.min_allocation
+    klo = np.where(
+        np.isnan(min_alloc), 0, np.ceil(np.maximum(min_alloc - m, 0.0) / d)
+    ).astype(np.int64)
+    kx = np.where((kx >= 0) & (np.isnan(min_alloc) | (m + kx * d >= min_alloc)), kx, -1)
+    return TradeBounds(
+        min_piece=m,
+        increment=d,
+        cap=cap,
+        klo=klo,
+        khi=khi,
+        kx=kx.astype(np.int64),
+        cap_reason=reason,
+        restricted=restricted,
+        cash_checked=cash_checked,
+    )

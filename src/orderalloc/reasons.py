@@ -1,0 +1,84 @@
+"""Why each account received what it did: reason codes and their messages.
+
+Every account line of a result carries one `Reason`. The codes are stable (they
+are stored in audit records); the messages are built from the numbers of the
+line when asked for.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["Reason"]
+
+
+class Reason(str, enum.Enum):
+    """The reason an account's amount is what it is.
+
+    The order of the members is the code stored in a result's ``reason_codes``
+    column: append new members at the end, never reorder.
+    """
+
+    #: The account received its full share of the ideal split (already legal).
+    FULL_SHARE = "FULL_SHARE"
+    #: The share was rounded up to the next legal denomination.
+    ROUNDED_UP = "ROUNDED_UP"
+    #: The share was rounded down to the previous legal denomination (maybe 0).
+    ROUNDED_DOWN = "ROUNDED_DOWN"
+    #: The account received more than its plain share: others could not take theirs.
+    REDISTRIBUTED = "REDISTRIBUTED"
+    #: Buys: available cash bounds the amount.
+    CAPPED_BY_CASH = "CAPPED_BY_CASH"
+    #: Sells: the position bounds the amount (or the account holds none).
+    CAPPED_BY_HOLDINGS = "CAPPED_BY_HOLDINGS"
+    #: Sells: any legal sale would leave a position below the min piece.
+    STUB_AVOIDED = "STUB_AVOIDED"
+    #: A per-account limit (max face, max % of NAV) bounds the amount.
+    LIMIT_HIT = "LIMIT_HIT"
+    #: The account's share is below the minimum piece, so it received nothing.
+    BELOW_MIN_PIECE = "BELOW_MIN_PIECE"
+    #: The share is below the account's minimum worthwhile allocation.
+    BELOW_MIN_ALLOCATION = "BELOW_MIN_ALLOCATION"
+    #: The security is restricted for this account.
+    RESTRICTED = "RESTRICTED"
+    #: The engine gave the account no share (zero weight or basis).
+    ZERO_WEIGHT = "ZERO_WEIGHT"
+    #: Min dispersion: the amount moves the account's metric toward the others'.
+    DISPERSION_TARGET = "DISPERSION_TARGET"
+
+    @property
+    def code(self) -> int:
+        """The small integer stored in a result's ``reason_codes`` column."""
+        return _CODES[self]
+
+    @classmethod
+    def from_code(cls, code: int) -> Reason:
+        """The member whose `code` is *code*."""
+        return _MEMBERS[code]
+
+    @property
+    def description(self) -> str:
+        """One sentence saying what the reason means, for tables and docs."""
+        return _DESCRIPTIONS[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_MEMBERS: tuple[Reason, ...] = tuple(Reason)
+_CODES: dict[Reason, int] = {member: i for i, member in enumerate(_MEMBERS)}
+_DESCRIPTIONS: dict[Reason, str] = {
+    Reason.FULL_SHARE: "received its full share",
+    Reason.ROUNDED_UP: "share rounded up to a legal denomination",
+    Reason.ROUNDED_DOWN: "share rounded down to a legal denomination",
+    Reason.REDISTRIBUTED: "received part of what other accounts could not take",
+    Reason.CAPPED_BY_CASH: "capped by available cash",
+    Reason.CAPPED_BY_HOLDINGS: "capped by the position held",
+    Reason.STUB_AVOIDED: "capped so that no position below the min piece is left",
+    Reason.LIMIT_HIT: "capped by an account limit",
+    Reason.BELOW_MIN_PIECE: "share below the minimum piece",
+    Reason.BELOW_MIN_ALLOCATION: "share below the account's minimum allocation",
+    Reason.RESTRICTED: "security restricted for this account",
+    Reason.ZERO_WEIGHT: "no share under this method (zero weight)",
+    Reason.DISPERSION_TARGET: "amount chosen to bring the metric toward the group",
+}

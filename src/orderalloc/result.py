@@ -1,0 +1,378 @@
+"""What an allocation returns: columns per account, explained, with a dispersion summary.
+
+An `AllocationResult` keeps its per-account data as numpy columns (one entry per
+account, in the order of ``account_ids``), so a result for 100,000 accounts
+costs a few arrays. `Allocation` objects, one per account line, are built only
+when asked for (``result.allocations``, ``result.line(id)``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+from .model import Order, Side
+from .reasons import Reason
+from .typing import FloatArray, IntArray
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Allocation", "AllocationResult", "DispersionSummary", "SolverInfo"]
+
+
+@attrs.frozen(kw_only=True)
+class Allocation:
+    """One account's line of an allocation.
+
+    Attributes:
+        account_id: The account.
+        quantity: Face allocated: 0 or a legal denomination.
+        ideal: The engine's ideal (continuous, bounded) amount before rounding.
+        share: The plain share before any account's cap was applied.
+        cap: The most this account could take ignoring denominations.
+        reason: Why the amount is what it is.
+        message: The reason in words, with the numbers.
+        market_value: Settlement amount of *quantity*, accrued included.
+        pre_metrics: The account's metrics before the trade.
+        post_metrics: The account's metrics after the trade (metrics the
+            security has an analytic for).
+    """
+
+    account_id: str
+    quantity: float
+    ideal: float
+    share: float
+    cap: float
+    reason: Reason
+    message: str
+    market_value: float
+    pre_metrics: Mapping[str, float] = attrs.field(factory=dict)
+    post_metrics: Mapping[str, float] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class DispersionSummary:
+    """How alike the accounts are on one metric, before and after the trade.
+
+    Standard deviations are weighted by the result's dispersion weights
+    (equal unless the engine used others, e.g. NAV for min dispersion).
+
+    Attributes:
+        metric: The metric's name.
+        std_before: Standard deviation across accounts before the trade.
+        std_after: The same after the trade.
+        max_deviation_before: Largest distance of an account from the mean, before.
+        max_deviation_after: The same after.
+        std_optimum: The continuous optimum's standard deviation (a bound no
+            legal split can beat), when a min-dispersion engine computed it.
+    """
+
+    metric: str
+    std_before: float
+    std_after: float
+    max_deviation_before: float
+    max_deviation_after: float
+    std_optimum: float | None = None
+
+    @property
+    def improvement(self) -> float:
+        """``std_before - std_after``: positive when the accounts ended up more alike."""
+        return self.std_before - self.std_after
+
+    @property
+    def improvement_pct(self) -> float:
+        """Improvement as a percentage of ``std_before`` (0 when there was no dispersion)."""
+        return 100.0 * self.improvement / self.std_before if self.std_before > 0 else 0.0
+
+    @property
+    def captured(self) -> float | None:
+        """Share of the reachable improvement the legal split achieved (1.0 = all of it).
+
+        Measured on variances, the quantity min dispersion minimises. None
+        without a continuous optimum or when the optimum improves nothing.
+        """
+        if self.std_optimum is None:
+            return None
+        reachable = self.std_before**2 - self.std_optimum**2
+        if reachable <= 1e-15 * max(self.std_before**2, 1e-300):
+            return None
+        return (self.std_before**2 - self.std_after**2) / reachable
+
+
+@attrs.frozen(kw_only=True)
+class SolverInfo:
+    """Which continuous solver produced the ideal split, and how it ended.
+
+    Attributes:
+        backend: ``"exact"``, ``"slsqp"``, ``"convex"``, or ``"pro_rata"`` after
+            a fallback.
+        status: The solver's own status word.
+        iterations: Iterations the solver reported.
+        objective: The continuous optimum's objective value.
+        seconds: Wall time of the continuous solve.
+    """
+
+    backend: str
+    status: str
+    iterations: int
+    objective: float
+    seconds: float
+
+
+def _fmt_face(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class AllocationResult:
+    """An allocation of one order across a group's accounts.
+
+    Every column has one entry per account in the order of *account_ids*.
+
+    Attributes:
+        order: The order allocated.
+        method: The engine's registry name.
+        params: The engine's parameters, as given.
+        account_ids: Every account of the input, allocated or not.
+        quantity: Face per account, array of shape (n_accounts,).
+        ideal: The engine's ideal continuous amounts (within each account's cap).
+        share: The plain shares before caps were applied.
+        cap: Per-account cap on the amount, ignoring denominations.
+        reason_codes: `Reason` codes, int array.
+        pre_metrics: Metric name -> values before the trade.
+        post_metrics: Metric name -> values after (metrics the security moves).
+        dispersion: Metric name -> `DispersionSummary`.
+        warnings: Everything a reviewer should read, one sentence each.
+        unallocated_reason: Why part of the order was not placed (or None).
+        solver: The continuous solver's report, for min dispersion.
+        created_at: When the allocation was computed (UTC).
+    """
+
+    order: Order
+    method: str
+    params: Mapping[str, Any]
+    account_ids: tuple[str, ...]
+    quantity: FloatArray
+    ideal: FloatArray
+    share: FloatArray
+    cap: FloatArray
+    reason_codes: IntArray
+    pre_metrics: Mapping[str, FloatArray] = attrs.field(factory=dict)
+    post_metrics: Mapping[str, FloatArray] = attrs.field(factory=dict)
+    dispersion: Mapping[str, DispersionSummary] = attrs.field(factory=dict)
+    warnings: tuple[str, ...] = ()
+    unallocated_reason: str | None = None
+    solver: SolverInfo | None = None
+    created_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+    def __len__(self) -> int:
+        return len(self.account_ids)
+
+    def __repr__(self) -> str:
+        return (
+            f"AllocationResult(method={self.method!r}, side={self.order.side.value}, "
+            f"security={self.order.security.id!r}, requested={self.requested:,.0f}, "
+            f"allocated={self.allocated:,.0f}, unallocated={self.unallocated:,.0f}, "
+            f"n_accounts={len(self)}, n_filled={int(np.count_nonzero(self.quantity))}, "
+            f"warnings={len(self.warnings)})"
+        )
+
+    @property
+    def requested(self) -> float:
+        """The order size."""
+        return self.order.quantity
+
+    @property
+    def allocated(self) -> float:
+        """Face placed across the accounts."""
+        return float(self.quantity.sum())
+
+    @property
+    def unallocated(self) -> float:
+        """Face of the order that could not be placed legally (see *unallocated_reason*)."""
+        return self.requested - self.allocated
+
+    @cached_property
+    def quantities(self) -> dict[str, float]:
+        """Face per account id, every account present (0 where nothing was allocated)."""
+        return dict(zip(self.account_ids, self.quantity.tolist(), strict=True))
+
+    @property
+    def reasons(self) -> dict[str, Reason]:
+        """`Reason` per account id."""
+        return {
+            i: Reason.from_code(int(c))
+            for i, c in zip(self.account_ids, self.reason_codes.tolist(), strict=True)
+        }
+
+    @cached_property
+    def _rows(self) -> dict[str, int]:
+        return {ident: i for i, ident in enumerate(self.account_ids)}
+
+    def line(self, account_id: str) -> Allocation:
+        """The `Allocation` line of one account.
+
+        Raises:
+            KeyError: The account is not part of this allocation.
+        """
+        return self._line(self._rows[account_id])
+
+    @property
+    def allocations(self) -> tuple[Allocation, ...]:
+        """Every account line as an `Allocation` object (built on demand)."""
+        return tuple(self._line(i) for i in range(len(self)))
+
+    def message(self, i: int) -> str:
+        """The explanation of row *i*, with its numbers."""
+        reason = Reason.from_code(int(self.reason_codes[i]))
+        q, ideal, share, cap = (
+            float(self.quantity[i]),
+            float(self.ideal[i]),
+            float(self.share[i]),
+            float(self.cap[i]),
+        )
+        sec = self.order.security
+        text = f"{reason.description}: {_fmt_face(q)}"
+        if reason in (Reason.ROUNDED_UP, Reason.ROUNDED_DOWN, Reason.FULL_SHARE):
+            text += f" (ideal {ideal:,.2f})"
+        elif reason is Reason.REDISTRIBUTED:
+            text += f" (plain share {share:,.2f}, ideal after others' caps {ideal:,.2f})"
+        elif reason in (
+            Reason.CAPPED_BY_CASH,
+            Reason.CAPPED_BY_HOLDINGS,
+            Reason.LIMIT_HIT,
+            Reason.STUB_AVOIDED,
+        ):
+            text += f" (cap {_fmt_face(cap)}, plain share {share:,.2f})"
+        elif reason is Reason.BELOW_MIN_PIECE:
+            text += f" (ideal {ideal:,.2f} < min piece {_fmt_face(sec.min_piece)})"
+        elif reason is Reason.DISPERSION_TARGET:
+            text += f" (continuous optimum {ideal:,.2f})"
+        return text
+
+    def _line(self, i: int) -> Allocation:
+        q = float(self.quantity[i])
+        return Allocation(
+            account_id=self.account_ids[i],
+            quantity=q,
+            ideal=float(self.ideal[i]),
+            share=float(self.share[i]),
+            cap=float(self.cap[i]),
+            reason=Reason.from_code(int(self.reason_codes[i])),
+            message=self.message(i),
+            market_value=self.order.security.market_value(q),
+            pre_metrics={k: float(v[i]) for k, v in self.pre_metrics.items()},
+            post_metrics={k: float(v[i]) for k, v in self.post_metrics.items()},
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The account lines as a pandas DataFrame, one row per account.
+
+        Columns: ``account_id``, ``quantity``, ``ideal``, ``share``, ``cap``,
+        ``reason``, ``market_value``, and ``pre:NAME`` / ``post:NAME`` per metric.
+
+        Raises:
+            ImportError: pandas is not installed (``pip install orderalloc[pandas]``).
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "AllocationResult.to_frame needs pandas: pip install 'orderalloc[pandas]'"
+            ) from exc
+        cols: dict[str, Any] = {
+            "account_id": list(self.account_ids),
+            "quantity": self.quantity,
+            "ideal": self.ideal,
+            "share": self.share,
+            "cap": self.cap,
+            "reason": [Reason.from_code(int(c)).value for c in self.reason_codes.tolist()],
+            "market_value": self.quantity * self.order.security.cash_per_face,
+        }
+        for name, values in self.pre_metrics.items():
+            cols[f"pre:{name}"] = values
+        for name, values in self.post_metrics.items():
+            cols[f"post:{name}"] = values
+        return pd.DataFrame(cols)
+
+    def table(self, *, limit: int | None = 50) -> str:
+        """A plain-text table of the account lines and the dispersion summary.
+
+        Args:
+            limit: Show at most this many accounts, largest allocations
+                first (None: all).
+        """
+        order = self.order
+        head = (
+            f"{order.side.value} {_fmt_face(order.quantity)} {order.security.id}"
+            f" @ {order.security.price:g} by {self.method}: allocated "
+            f"{_fmt_face(self.allocated)}, unallocated {_fmt_face(self.unallocated)}"
+        )
+        rows = np.argsort(-self.quantity, kind="stable")
+        if limit is not None:
+            rows = rows[:limit]
+        metric = next(iter(self.post_metrics), None)
+        header = f"{'account':<16}{'quantity':>14}{'ideal':>16}  reason"
+        if metric:
+            header += f"  ({metric} before -> after)"
+        lines = [head, "", header, "-" * len(header)]
+        for i in rows.tolist():
+            text = (
+                f"{self.account_ids[i]:<16}{_fmt_face(float(self.quantity[i])):>14}"
+                f"{float(self.ideal[i]):>16,.0f}  {Reason.from_code(int(self.reason_codes[i])).value}"
+            )
+            if metric:
+                text += (
+                    f"  ({self.pre_metrics[metric][i]:.3f} -> {self.post_metrics[metric][i]:.3f})"
+                )
+            lines.append(text)
+        if limit is not None and len(self) > limit:
+            lines.append(f"... {len(self) - limit} more accounts")
+        for summary in self.dispersion.values():
+            lines.append(
+                f"{summary.metric}: std {summary.std_before:.4f} -> {summary.std_after:.4f}"
+                f" ({summary.improvement_pct:+.1f}%), max deviation "
+                f"{summary.max_deviation_before:.4f} -> {summary.max_deviation_after:.4f}"
+            )
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+def dispersion_summary(
+    metric: str,
+    before: FloatArray,
+    after: FloatArray,
+    weights: FloatArray,
+    *,
+    std_optimum: float | None = None,
+) -> DispersionSummary:
+    """Weighted standard deviation and largest deviation, before and after."""
+    w = weights / weights.sum()
+
+    def stats(x: FloatArray) -> tuple[float, float]:
+        mean = float(w @ x)
+        var = float(w @ (x - mean) ** 2)
+        return math.sqrt(max(var, 0.0)), float(np.max(np.abs(x - mean)))
+
+    sb, mb = stats(before)
+    sa, ma = stats(after)
+    return DispersionSummary(
+        metric=metric,
+        std_before=sb,
+        std_after=sa,
+        max_deviation_before=mb,
+        max_deviation_after=ma,
+        std_optimum=std_optimum,
+    )
+
+
+def side_sign(order: Order) -> int:
+    """+1 for buys, -1 for sells."""
+    return 1 if order.side is Side.BUY else -1

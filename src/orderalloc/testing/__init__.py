@@ -1,0 +1,15 @@
+"""Tools for testing code that uses orderalloc, and for benchmark campaigns.
+
+* `check_allocation`: asserts every hard invariant of a result.
+* `orderalloc.testing.strategies`: Hypothesis strategies for securities,
+  accounts, groups and orders (needs ``hypothesis``).
+* `orderalloc.testing.recording`: an in-memory audit sink for tests.
+* `orderalloc.testing.aladdin`: a handler that serves the Aladdin Graph API
+  shapes from mock data (for ``httpx.MockTransport`` or a loopback server).
+"""
+
+from __future__ import annotations
+
+from .checks import check_allocation
+
+__all__ = ["check_allocation"]
