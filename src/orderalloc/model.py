@@ -381,7 +381,7 @@ class AccountTable:
         nav: NAV per account, > 0.
         cash: Cash available per account (NaN: unknown, not checked).
         holdings: Face held per account, one column per security id.
-        metrics: One column per metric name.
+        metrics: One column per metric name (NaN: unknown for that account).
         restricted: One boolean column per security id: True where the
             account must not receive it.
         names: Display names, or None.
@@ -445,7 +445,9 @@ class AccountTable:
         metrics = {}
         for name, col in dict(self.metrics).items():
             arr = _column(f"metrics[{name!r}]", col, n, ids)
-            _bad_row(f"metrics[{name!r}]", arr, ~np.isfinite(arr), ids, "must be finite")
+            _bad_row(
+                f"metrics[{name!r}]", arr, np.isinf(arr), ids, "must be finite (NaN: unknown)"
+            )
             metrics[name] = arr
         set_(self, "metrics", metrics)
         restricted = {}
@@ -526,7 +528,7 @@ class AccountTable:
             nav=float(self.nav[i]),
             cash=None if math.isnan(cash) else cash,
             holdings={k: float(v[i]) for k, v in self.holdings.items() if v[i] != 0},
-            metrics={k: float(v[i]) for k, v in self.metrics.items()},
+            metrics={k: float(v[i]) for k, v in self.metrics.items() if not math.isnan(v[i])},
             restricted=frozenset(k for k, v in self.restricted.items() if v[i]),
             name=None if self.names is None else self.names[i],
             limits=None if limits == AccountLimits() else limits,
@@ -552,15 +554,6 @@ class AccountTable:
         securities = sorted({s for a in items for s in a.holdings})
         metric_names = sorted({m for a in items for m in a.metrics})
         restricted_ids = sorted({s for a in items for s in a.restricted})
-        missing = [
-            (a.id, m) for a in items for m in metric_names if m not in a.metrics
-        ]
-        if missing:
-            acc_id, metric = missing[0]
-            raise InvalidAccountError(
-                f"accounts[{acc_id!r}].metrics", metric,
-                "is missing here but given for other accounts; give every account the same metrics",
-            )
         def lim(attr: str) -> list[float]:
             out = []
             for a in items:
@@ -572,7 +565,8 @@ class AccountTable:
             nav=[a.nav for a in items],
             cash=[math.nan if a.cash is None else a.cash for a in items],
             holdings={s: [a.holdings.get(s, 0.0) for a in items] for s in securities},
-            metrics={m: [a.metrics[m] for a in items] for m in metric_names},
+            # An account without a metric others carry gets NaN there: unknown.
+            metrics={m: [a.metrics.get(m, math.nan) for a in items] for m in metric_names},
             restricted={s: [s in a.restricted for a in items] for s in restricted_ids},
             names=None if all(a.name is None for a in items) else tuple(a.name for a in items),
             max_face=lim("max_face") if n else None,

@@ -353,7 +353,19 @@ def dispersion_summary(
     *,
     std_optimum: float | None = None,
 ) -> DispersionSummary:
-    """Weighted standard deviation and largest deviation, before and after."""
+    """Weighted standard deviation and largest deviation, before and after.
+
+    Accounts whose metric is unknown (NaN) are left out of both.
+    """
+    known = ~np.isnan(before)
+    if not known.all():
+        before, after, weights = before[known], after[known], weights[known]
+    if before.size == 0 or float(weights.sum()) <= 0:
+        nan = math.nan
+        return DispersionSummary(
+            metric=metric, std_before=nan, std_after=nan,
+            max_deviation_before=nan, max_deviation_after=nan, std_optimum=std_optimum,
+        )
     w = weights / weights.sum()
 
     def stats(x: FloatArray) -> tuple[float, float]:
