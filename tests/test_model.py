@@ -151,7 +151,7 @@ class TestOrder:
 
     def test_bad_side(self) -> None:
         """Only BUY and SELL are sides."""
-        with pytest.raises(oa.InvalidOrderError, match="order.side='HOLD'"):
+        with pytest.raises(oa.InvalidOrderError, match=r"order\.side='HOLD'"):
             oa.Order(security=BOND, side="HOLD", quantity=1_000)
 
     def test_side_any_case(self) -> None:

@@ -49,7 +49,9 @@ class TestRoundTrip:
     def test_order_dates_are_iso(self) -> None:
         """Settle dates are written as ISO 8601 text."""
         bond = oa.Security(id="B", price=100.0)
-        order = oa.Order(security=bond, side="SELL", quantity=5_000, settle_date=dt.date(2026, 12, 1))
+        order = oa.Order(
+            security=bond, side="SELL", quantity=5_000, settle_date=dt.date(2026, 12, 1)
+        )
         assert '"settle_date": "2026-12-01"' in oa.to_json(order)
 
 

@@ -32,9 +32,7 @@ def best_placeable(order: oa.Order, accounts: list[oa.Account]) -> float:
     reachable = {0.0}
     for i in range(len(accounts)):
         opts = legal_options(bounds, i)
-        reachable = {
-            r + o for r in reachable for o in opts if r + o <= order.quantity
-        }
+        reachable = {r + o for r in reachable for o in opts if r + o <= order.quantity}
     return max(reachable)
 
 

@@ -42,7 +42,8 @@ def allocate(
             raise InvalidParameterError(
                 key,
                 params[key],
-                f"is not a parameter of method {method!r} (it takes: {', '.join(accepted) or 'none'})",
+                f"is not a parameter of method {method!r} "
+                f"(it takes: {', '.join(accepted) or 'none'})",
             )
     engine = engine_cls(**params)
     return engine.allocate(order, accounts, seed=seed)

@@ -104,7 +104,8 @@ class TradeBounds:
         k = (q - self.min_piece) / self.increment
         whole = k == np.floor(k)
         in_range = whole & (k >= self.klo) & (k <= self.khi)
-        return (q == 0) | in_range | (whole & (k == self.kx) & (self.kx >= 0))
+        legal: BoolArray = (q == 0) | in_range | (whole & (k == self.kx) & (self.kx >= 0))
+        return legal
 
 
 def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
@@ -122,8 +123,10 @@ def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
         np.minimum(cap, limit, out=cap)
         reason[tighter] = why.code
 
-    assert accounts.cash is not None and accounts.max_face is not None
-    assert accounts.max_pct_nav is not None and accounts.min_allocation is not None
+    assert accounts.cash is not None
+    assert accounts.max_face is not None
+    assert accounts.max_pct_nav is not None
+    assert accounts.min_allocation is not None
     position = accounts.holding(sec.id)
     cash_known = ~np.isnan(accounts.cash)
     kx = np.full(n, -1, dtype=np.int64)
@@ -167,9 +170,9 @@ def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
         khi = np.floor((contiguous - m) / d)
     khi = np.where(contiguous >= m, khi, -1).astype(np.int64)
     min_alloc = accounts.min_allocation
-    klo = np.where(
-        np.isnan(min_alloc), 0, np.ceil(np.maximum(min_alloc - m, 0.0) / d)
-    ).astype(np.int64)
+    klo = np.where(np.isnan(min_alloc), 0, np.ceil(np.maximum(min_alloc - m, 0.0) / d)).astype(
+        np.int64
+    )
     kx = np.where((kx >= 0) & (np.isnan(min_alloc) | (m + kx * d >= min_alloc)), kx, -1)
     return TradeBounds(
         min_piece=m,

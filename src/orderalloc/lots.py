@@ -308,9 +308,10 @@ def _lagrangian(
         return q
     bracket = _quick_bracket(q, s, t, r, legal, total)
     if bracket is None:
-        bracket = _doubling_bracket(q, s, t, r, legal, total)
-        if isinstance(bracket, np.ndarray):
-            return bracket
+        found = _doubling_bracket(q, s, t, r, legal, total)
+        if isinstance(found, np.ndarray):  # landed on the total exactly
+            return found
+        bracket = found
     lam_lo, lam_hi, q_lo, q_hi = bracket
     # Bisect on the accounts that still differ between the two ends.
     active = np.flatnonzero(q_lo != q_hi)
@@ -439,7 +440,9 @@ def _fill(
             q[i] = p
             p2 = float(one.up(q[i : i + 1])[0])
             if p2 - p <= left:
-                lam2 = float(_breakpoint(q[i : i + 1], np.array([p2]), t[i : i + 1], r[i : i + 1])[0])
+                lam2 = float(
+                    _breakpoint(q[i : i + 1], np.array([p2]), t[i : i + 1], r[i : i + 1])[0]
+                )
                 heapq.heappush(heap, (lam2, keys(i), i))
         if left <= 0:
             break
@@ -556,10 +559,14 @@ def _exchange(
         up[touched] = sub.up(q[touched])
         dn[touched] = sub.down(q[touched])
         d_up[touched] = np.where(
-            np.isfinite(up[touched]), _cost_delta(q[touched], up[touched], t[touched], a[touched]), np.inf
+            np.isfinite(up[touched]),
+            _cost_delta(q[touched], up[touched], t[touched], a[touched]),
+            np.inf,
         )
         d_dn[touched] = np.where(
-            np.isfinite(dn[touched]), _cost_delta(q[touched], dn[touched], t[touched], a[touched]), np.inf
+            np.isfinite(dn[touched]),
+            _cost_delta(q[touched], dn[touched], t[touched], a[touched]),
+            np.inf,
         )
     return q, applied
 

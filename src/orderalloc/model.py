@@ -95,9 +95,7 @@ def _identifier(error: type[InvalidInputError], field: str, value: Any) -> str:
     return value
 
 
-def _float_mapping(
-    error: type[InvalidInputError], field: str, value: Any
-) -> dict[str, float]:
+def _float_mapping(error: type[InvalidInputError], field: str, value: Any) -> dict[str, float]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -227,9 +225,7 @@ class AccountLimits:
         if self.max_pct_nav is not None:
             value = _finite(err, "limits.max_pct_nav", self.max_pct_nav)
             if not 0 <= value <= 1:
-                raise err(
-                    "limits.max_pct_nav", self.max_pct_nav, "must be a fraction in [0, 1]"
-                )
+                raise err("limits.max_pct_nav", self.max_pct_nav, "must be a fraction in [0, 1]")
             object.__setattr__(self, "max_pct_nav", value)
         if self.min_allocation is not None:
             value = _finite(err, "limits.min_allocation", self.min_allocation)
@@ -287,9 +283,7 @@ class Account:
         object.__setattr__(
             self, "holdings", _float_mapping(err, f"{where}.holdings", self.holdings)
         )
-        object.__setattr__(
-            self, "metrics", _float_mapping(err, f"{where}.metrics", self.metrics)
-        )
+        object.__setattr__(self, "metrics", _float_mapping(err, f"{where}.metrics", self.metrics))
 
 
 # --- Order -----------------------------------------------------------------------------------
@@ -337,6 +331,34 @@ class Order:
 # --- AccountTable ----------------------------------------------------------------------------
 
 
+def _ids(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _floats(value: ArrayLike) -> FloatArray:
+    """Columns are converted first and checked row by row after (see _column)."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidAccountError("accounts column", value, "must be numbers") from exc
+
+
+def _optional_floats(value: ArrayLike | None) -> FloatArray | None:
+    return None if value is None else _floats(value)
+
+
+def _float_columns(value: Mapping[str, ArrayLike] | None) -> dict[str, FloatArray]:
+    return {str(k): _floats(v) for k, v in (value or {}).items()}
+
+
+def _bool_columns(value: Mapping[str, ArrayLike] | None) -> dict[str, BoolArray]:
+    return {str(k): np.asarray(v, dtype=bool) for k, v in (value or {}).items()}
+
+
+def _optional_names(value: Iterable[str | None] | None) -> tuple[str | None, ...] | None:
+    return None if value is None else tuple(value)
+
+
 def _column(
     name: str, value: ArrayLike, n: int, ids: Sequence[str], *, default: float | None = None
 ) -> FloatArray:
@@ -358,14 +380,10 @@ def _column(
     return arr
 
 
-def _bad_row(
-    name: str, arr: FloatArray, mask: BoolArray, ids: Sequence[str], reason: str
-) -> None:
+def _bad_row(name: str, arr: FloatArray, mask: BoolArray, ids: Sequence[str], reason: str) -> None:
     if mask.any():
         i = int(np.flatnonzero(mask)[0])
-        raise InvalidAccountError(
-            f"accounts[{ids[i]!r}].{name}", arr[i].item(), reason
-        )
+        raise InvalidAccountError(f"accounts[{ids[i]!r}].{name}", arr[i].item(), reason)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -396,16 +414,16 @@ class AccountTable:
             message names the first offending account.
     """
 
-    ids: tuple[str, ...] = attrs.field(converter=tuple)
-    nav: FloatArray
-    cash: FloatArray | None = None
-    holdings: Mapping[str, FloatArray] = attrs.field(factory=dict)
-    metrics: Mapping[str, FloatArray] = attrs.field(factory=dict)
-    restricted: Mapping[str, BoolArray] = attrs.field(factory=dict)
-    names: tuple[str | None, ...] | None = None
-    max_face: FloatArray | None = None
-    max_pct_nav: FloatArray | None = None
-    min_allocation: FloatArray | None = None
+    ids: tuple[str, ...] = attrs.field(converter=_ids)
+    nav: FloatArray = attrs.field(converter=_floats)
+    cash: FloatArray | None = attrs.field(default=None, converter=_optional_floats)
+    holdings: Mapping[str, FloatArray] = attrs.field(factory=dict, converter=_float_columns)
+    metrics: Mapping[str, FloatArray] = attrs.field(factory=dict, converter=_float_columns)
+    restricted: Mapping[str, BoolArray] = attrs.field(factory=dict, converter=_bool_columns)
+    names: tuple[str | None, ...] | None = attrs.field(default=None, converter=_optional_names)
+    max_face: FloatArray | None = attrs.field(default=None, converter=_optional_floats)
+    max_pct_nav: FloatArray | None = attrs.field(default=None, converter=_optional_floats)
+    min_allocation: FloatArray | None = attrs.field(default=None, converter=_optional_floats)
     _positions: dict[str, int] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -445,14 +463,11 @@ class AccountTable:
         metrics = {}
         for name, col in dict(self.metrics).items():
             arr = _column(f"metrics[{name!r}]", col, n, ids)
-            _bad_row(
-                f"metrics[{name!r}]", arr, np.isinf(arr), ids, "must be finite (NaN: unknown)"
-            )
+            _bad_row(f"metrics[{name!r}]", arr, np.isinf(arr), ids, "must be finite (NaN: unknown)")
             metrics[name] = arr
         set_(self, "metrics", metrics)
         restricted = {}
-        for sec, col in dict(self.restricted).items():
-            mask = np.asarray(col, dtype=bool)
+        for sec, mask in dict(self.restricted).items():
             if mask.shape != (n,):
                 raise InvalidAccountError(
                     f"accounts.restricted[{sec!r}]",
@@ -515,7 +530,8 @@ class AccountTable:
     def account(self, i: int) -> Account:
         """Row *i* as an `Account` object."""
         assert self.cash is not None
-        assert self.max_face is not None and self.max_pct_nav is not None
+        assert self.max_face is not None
+        assert self.max_pct_nav is not None
         assert self.min_allocation is not None
         cash = float(self.cash[i])
         limits = AccountLimits(
@@ -554,12 +570,14 @@ class AccountTable:
         securities = sorted({s for a in items for s in a.holdings})
         metric_names = sorted({m for a in items for m in a.metrics})
         restricted_ids = sorted({s for a in items for s in a.restricted})
+
         def lim(attr: str) -> list[float]:
             out = []
             for a in items:
                 v = getattr(a.limits, attr) if a.limits is not None else None
                 out.append(math.nan if v is None else v)
             return out
+
         return cls(
             ids=[a.id for a in items],
             nav=[a.nav for a in items],
@@ -599,16 +617,24 @@ class AccountTable:
         """
         cols = set(frame.columns)
         if id_column not in cols:
-            raise InvalidAccountError("frame.columns", sorted(map(str, cols)), f"needs {id_column!r}")
+            raise InvalidAccountError(
+                "frame.columns", sorted(map(str, cols)), f"needs {id_column!r}"
+            )
         if metrics is None:
-            metric_cols = {c[len("metric:"):]: c for c in map(str, frame.columns) if c.startswith("metric:")}
+            metric_cols = {
+                c[len("metric:") :]: c for c in map(str, frame.columns) if c.startswith("metric:")
+            }
         else:
             metric_cols = {m: m for m in metrics}
+
         def opt(name: str) -> ArrayLike:
             return frame[name].to_numpy(dtype=float) if name in cols else None
+
+        if "nav" not in cols:
+            raise InvalidAccountError("frame.columns", sorted(map(str, cols)), "needs 'nav'")
         return cls(
             ids=[str(x) for x in frame[id_column]],
-            nav=frame["nav"].to_numpy(dtype=float) if "nav" in cols else None,
+            nav=frame["nav"].to_numpy(dtype=float),
             cash=opt("cash"),
             holdings={s: frame[c].to_numpy(dtype=float) for s, c in (holdings or {}).items()},
             metrics={m: frame[c].to_numpy(dtype=float) for m, c in metric_cols.items()},
@@ -624,7 +650,7 @@ def _opt(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def as_table(accounts: AccountTable | Iterable[Account] | Mapping[str, Any] | Any) -> AccountTable:
+def as_table(accounts: Any) -> AccountTable:
     """Turn any accepted shape of accounts into an `AccountTable`.
 
     Accepts an `AccountTable` (returned as is), a sequence of `Account`, a
@@ -642,12 +668,17 @@ def as_table(accounts: AccountTable | Iterable[Account] | Mapping[str, Any] | An
             columns["ids"] = columns.pop("id")
         try:
             return AccountTable(**columns)
-        except TypeError as exc:
-            raise InvalidAccountError("accounts", sorted(columns), f"unknown column: {exc}") from exc
+        except TypeError as exc:  # an unknown or missing column
+            raise InvalidAccountError(
+                "accounts", sorted(columns), f"unknown column: {exc}"
+            ) from exc
     if type(accounts).__name__ == "DataFrame":
         return AccountTable.from_frame(accounts)
     if isinstance(accounts, (str, bytes)) or not isinstance(accounts, Iterable):
         raise InvalidAccountError(
-            "accounts", accounts, "must be Accounts, an AccountTable, a mapping of columns or a DataFrame"
+            "accounts",
+            accounts,
+            "must be Accounts, an AccountTable, a mapping of columns or a DataFrame",
         )
-    return AccountTable.from_accounts(accounts)
+    items: list[Account] = list(accounts)
+    return AccountTable.from_accounts(items)

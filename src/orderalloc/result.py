@@ -300,7 +300,8 @@ class AllocationResult:
             cols[f"pre:{name}"] = values
         for name, values in self.post_metrics.items():
             cols[f"post:{name}"] = values
-        return pd.DataFrame(cols)
+        frame: pd.DataFrame = pd.DataFrame(cols)
+        return frame
 
     def table(self, *, limit: int | None = 50) -> str:
         """A plain-text table of the account lines and the dispersion summary.
@@ -324,9 +325,10 @@ class AllocationResult:
             header += f"  ({metric} before -> after)"
         lines = [head, "", header, "-" * len(header)]
         for i in rows.tolist():
+            reason = Reason.from_code(int(self.reason_codes[i])).value
             text = (
                 f"{self.account_ids[i]:<16}{_fmt_face(float(self.quantity[i])):>14}"
-                f"{float(self.ideal[i]):>16,.0f}  {Reason.from_code(int(self.reason_codes[i])).value}"
+                f"{float(self.ideal[i]):>16,.0f}  {reason}"
             )
             if metric:
                 text += (
@@ -363,8 +365,12 @@ def dispersion_summary(
     if before.size == 0 or float(weights.sum()) <= 0:
         nan = math.nan
         return DispersionSummary(
-            metric=metric, std_before=nan, std_after=nan,
-            max_deviation_before=nan, max_deviation_after=nan, std_optimum=std_optimum,
+            metric=metric,
+            std_before=nan,
+            std_after=nan,
+            max_deviation_before=nan,
+            max_deviation_after=nan,
+            std_optimum=std_optimum,
         )
     w = weights / weights.sum()
 

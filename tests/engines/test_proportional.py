@@ -42,7 +42,10 @@ class TestReadmeExample:
         # 5,000,000 / 0.985 = 5,076,142 face of cash; the largest legal piece below is 5,076,000.
         assert result.quantities == {"ACC001": 5_076_000.0, "ACC002": 0.0}
         assert result.unallocated == 4_924_000
-        assert result.reasons == {"ACC001": oa.Reason.CAPPED_BY_CASH, "ACC002": oa.Reason.RESTRICTED}
+        assert result.reasons == {
+            "ACC001": oa.Reason.CAPPED_BY_CASH,
+            "ACC002": oa.Reason.RESTRICTED,
+        }
         assert any("unallocated" in w for w in result.warnings)
         check_allocation(result, accounts)
 
@@ -174,18 +177,23 @@ class TestSells:
 class TestCustomWeights:
     """Weights by account id, validated."""
 
-    ACCOUNTS = [oa.Account(id=x, nav=1e8) for x in ("A", "B", "C")]
+    ACCOUNTS = tuple(oa.Account(id=x, nav=1e8) for x in ("A", "B", "C"))
 
     def test_split_by_weights(self) -> None:
         """Weights 0.5 / 0.25 / 0.25 split 4MM into 2MM / 1MM / 1MM."""
         result = oa.allocate(
-            buy(4_000_000), self.ACCOUNTS, method="custom_weights", weights={"A": 0.5, "B": 0.25, "C": 0.25}
+            buy(4_000_000),
+            self.ACCOUNTS,
+            method="custom_weights",
+            weights={"A": 0.5, "B": 0.25, "C": 0.25},
         )
         assert result.quantities == {"A": 2_000_000, "B": 1_000_000, "C": 1_000_000}
 
     def test_unnamed_account_gets_zero(self) -> None:
         """An account without a weight gets nothing, with reason ZERO_WEIGHT."""
-        result = oa.allocate(buy(4_000_000), self.ACCOUNTS, method="custom_weights", weights={"A": 1.0})
+        result = oa.allocate(
+            buy(4_000_000), self.ACCOUNTS, method="custom_weights", weights={"A": 1.0}
+        )
         assert result.quantities["B"] == 0
         assert result.reasons["B"] is oa.Reason.ZERO_WEIGHT
 

@@ -121,9 +121,7 @@ class Engine(abc.ABC):
     def params(self) -> Mapping[str, Any]:
         """The engine's parameters, JSON-able, as recorded in results and audits."""
 
-    def allocate(
-        self, order: Order, accounts: Any, *, seed: int | None = None
-    ) -> AllocationResult:
+    def allocate(self, order: Order, accounts: Any, *, seed: int | None = None) -> AllocationResult:
         """Allocate *order* across *accounts*, legally and with every line explained.
 
         Args:
@@ -168,9 +166,7 @@ def default_seed(order: Order) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
-def explain(
-    q: FloatArray, ideal: Ideal, bounds: TradeBounds, problem: Problem
-) -> FloatArray:
+def explain(q: FloatArray, ideal: Ideal, bounds: TradeBounds, problem: Problem) -> FloatArray:
     """The `Reason` code of every line (vectorised; see `orderalloc.reasons.Reason`)."""
     t, share = ideal.target, ideal.share
     tol = 1e-6 * max(problem.order.quantity, 1.0) / max(bounds.n, 1)
@@ -286,9 +282,8 @@ def _unallocated_cause(problem: Problem, bounds: TradeBounds, q: FloatArray) -> 
             )
         }
         detail = ", ".join(f"{r.description}: {c}" for r, c in counts.items() if c)
-        return (
-            f"the accounts can legally take at most {capacity:,.0f} in all"
-            + (f" ({detail})" if detail else "")
+        return f"the accounts can legally take at most {capacity:,.0f} in all" + (
+            f" ({detail})" if detail else ""
         )
     return (
         f"no legal split (0 or {m:,.0f} + k x {d:,.0f} per account, within each "

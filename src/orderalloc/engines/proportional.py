@@ -94,7 +94,9 @@ class ProRata(Engine):
         elif basis == "holdings":
             values = np.maximum(table.holding(order.security.id), 0.0)
         elif basis == "market_value":
-            values = np.maximum(table.holding(order.security.id), 0.0) * order.security.cash_per_face
+            values = (
+                np.maximum(table.holding(order.security.id), 0.0) * order.security.cash_per_face
+            )
         elif basis in table.metrics:
             values = table.metrics[basis]
         else:
@@ -132,7 +134,9 @@ class CustomWeights(Engine):
 
     def __init__(self, *, weights: Mapping[str, float], tolerance: float = 1e-6) -> None:
         if not isinstance(weights, Mapping) or not weights:
-            raise InvalidParameterError("weights", weights, "must be a non-empty mapping of account id to weight")
+            raise InvalidParameterError(
+                "weights", weights, "must be a non-empty mapping of account id to weight"
+            )
         clean: dict[str, float] = {}
         for key, value in weights.items():
             try:
@@ -140,7 +144,9 @@ class CustomWeights(Engine):
             except (TypeError, ValueError) as exc:
                 raise InvalidParameterError(f"weights[{key!r}]", value, "must be a number") from exc
             if not math.isfinite(number) or number < 0:
-                raise InvalidParameterError(f"weights[{key!r}]", value, "must be a finite number >= 0")
+                raise InvalidParameterError(
+                    f"weights[{key!r}]", value, "must be a finite number >= 0"
+                )
             clean[str(key)] = number
         total = math.fsum(clean.values())
         if abs(total - 1.0) > tolerance:

@@ -122,4 +122,6 @@ def solve_quadratic_knapsack(
     if gap != 0.0 and free.any():
         share = r[free] / float(r[free].sum())
         q[free] = np.clip(q[free] + gap * share, lo[free], hi[free])
-    return KnapsackSolution(q=q, lam=lam, total=float(q.sum()), feasible=True, iterations=iterations)
+    return KnapsackSolution(
+        q=q, lam=lam, total=float(q.sum()), feasible=True, iterations=iterations
+    )

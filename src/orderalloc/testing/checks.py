@@ -63,8 +63,10 @@ def check_allocation(result: AllocationResult, accounts: Any) -> None:
     for i in np.flatnonzero(restricted & (q > 0))[:1]:
         _fail(result, int(i), "restricted account received the security")
     position = table.holding(sec.id)
-    assert table.cash is not None and table.max_face is not None
-    assert table.max_pct_nav is not None and table.min_allocation is not None
+    assert table.cash is not None
+    assert table.max_face is not None
+    assert table.max_pct_nav is not None
+    assert table.min_allocation is not None
     if order.side is Side.BUY:
         cost = q * sec.cash_per_face
         over = ~np.isnan(table.cash) & (cost > np.maximum(table.cash, 0.0) * (1 + 1e-12) + 1e-6)

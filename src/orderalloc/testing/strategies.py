@@ -40,6 +40,7 @@ METRICS: tuple[str, ...] = ("spread_duration", "duration", "oas")
 @st.composite
 def securities(
     draw: st.DrawFn,
+    /,
     *,
     min_pieces: Sequence[float] = MIN_PIECES,
     increments: Sequence[float] = (1_000.0, 5_000.0),
@@ -75,6 +76,7 @@ def _log_uniform(lo: float, hi: float) -> st.SearchStrategy[float]:
 @st.composite
 def accounts(
     draw: st.DrawFn,
+    /,
     *,
     account_id: str = "ACC0001",
     security_id: str = "BOND",
@@ -97,7 +99,9 @@ def accounts(
             draw(st.sampled_from([0, 1, 2, 3, 5, 10, 50, 250, 1000])) * 1000
             + draw(st.sampled_from([0, 0, 0, 500]))
         )
-    restricted = frozenset({security_id}) if draw(st.floats(0, 1)) < restricted_probability else frozenset()
+    restricted = (
+        frozenset({security_id}) if draw(st.floats(0, 1)) < restricted_probability else frozenset()
+    )
     lim = None
     if limits and draw(st.integers(0, 4)) == 0:
         lim = AccountLimits(
@@ -123,6 +127,7 @@ def accounts(
 @st.composite
 def groups(
     draw: st.DrawFn,
+    /,
     *,
     min_accounts: int = 1,
     max_accounts: int = 20,
@@ -141,6 +146,7 @@ def groups(
 def orders(
     draw: st.DrawFn,
     security: Security,
+    /,
     *,
     side: Side | str | None = None,
     max_quantity: float = 50e6,
@@ -165,6 +171,7 @@ def orders(
 @st.composite
 def allocation_cases(
     draw: st.DrawFn,
+    /,
     *,
     min_accounts: int = 1,
     max_accounts: int = 20,
@@ -177,7 +184,12 @@ def allocation_cases(
     security = draw(securities())
     order = draw(orders(security, side=side, max_quantity=max_quantity))
     group = draw(
-        groups(min_accounts=min_accounts, max_accounts=max_accounts, security_id=security.id, **account_options)
+        groups(
+            min_accounts=min_accounts,
+            max_accounts=max_accounts,
+            security_id=security.id,
+            **account_options,
+        )
     )
     if columns:
         return order, AccountTable.from_accounts(group)
