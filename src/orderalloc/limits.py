@@ -26,6 +26,8 @@ what the result's explanation reports.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import attrs
 import numpy as np
 
@@ -76,14 +78,14 @@ class TradeBounds:
         """True where the contiguous legal range is not empty."""
         return self.klo <= self.khi
 
-    @property
+    @cached_property
     def max_legal(self) -> FloatArray:
         """The largest legal amount per account (0 when nothing is legal)."""
         top = np.where(self.has_range, self.min_piece + self.khi * self.increment, 0.0)
         full = np.where(self.kx >= 0, self.min_piece + self.kx * self.increment, 0.0)
         return np.maximum(top, full)
 
-    @property
+    @cached_property
     def min_legal(self) -> FloatArray:
         """The smallest non-zero legal amount per account (inf when nothing is legal)."""
         low = np.where(self.has_range, self.min_piece + self.klo * self.increment, np.inf)

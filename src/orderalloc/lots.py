@@ -517,10 +517,13 @@ def _repair(
 def _swap_sizes(legal: _Legal) -> list[float]:
     """The move sizes that can balance each other: the increment, and opening sizes."""
     sizes = {legal.d}
-    low = legal.low[np.isfinite(legal.low)]
-    if low.size:
-        first = float(low[0])
-        sizes.update([first] if np.all(low == first) else np.unique(low).tolist()[:15])
+    opening = legal.low[np.isfinite(legal.low)]
+    if opening.size:
+        first = float(opening[0])
+        if (opening != first).any():  # minimum allocations make opening sizes differ
+            sizes.update(np.unique(opening).tolist()[:15])
+        else:
+            sizes.add(first)
     full = np.isfinite(legal.full)
     if full.any():
         # A whole-position sale moves the account from the top of its range (or 0).
