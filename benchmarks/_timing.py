@@ -35,7 +35,8 @@ def best_of(
 
 def machine() -> str:
     """One line describing where the figures were measured."""
-    return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{python}, {os.cpu_count()} cores, {platform.machine()}"
 
 
 def write_table(

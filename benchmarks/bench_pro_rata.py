@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import best_of, write_table
 
 import orderalloc as oa
+from _timing import best_of, write_table
 from orderalloc.testing import check_allocation
 from orderalloc.testing.strategies import random_table
 
@@ -43,7 +43,7 @@ def main() -> None:
             def baseline(nav: np.ndarray = nav, quantity: float = quantity) -> object:
                 return quantity * (nav / nav.sum())
 
-            def candidate(order: oa.Order = order) -> object:
+            def candidate(order: oa.Order = order, table: oa.AccountTable = table) -> object:
                 return oa.allocate(order, table)
 
             times = best_of({"numpy": baseline, "allocate": candidate}, repeats=args.repeats)
