@@ -51,6 +51,7 @@ from .typing import BoolArray, FloatArray, IntArray
 __all__ = ["Rounding", "round_to_lots", "tie_keys"]
 
 _ACTIVE_SMALL = 48  # below this many accounts on the margin, switch to the exact heap fill
+_MAX_FILL_MOVES = 4096  # ... and below this many single moves between the bracket's ends
 _MAX_EXCHANGE_ROUNDS = 400
 
 
@@ -154,6 +155,7 @@ def round_to_lots(
     *,
     ids: Sequence[str],
     seed: int = 0,
+    ideal: FloatArray | None = None,
 ) -> Rounding:
     """Choose legal amounts close to the ideal split *t* that add up to *total*.
 
@@ -164,6 +166,9 @@ def round_to_lots(
         total: The order size.
         ids: Account ids (only used for tie-breaks).
         seed: Tie-break seed (see `tie_keys`).
+        ideal: The continuous optimum within bounds, when *t* is an
+            unconstrained centre (min dispersion); the search starts at its
+            multiplier.
 
     Returns:
         The amounts; ``residual`` is what could not be placed.
@@ -171,17 +176,18 @@ def round_to_lots(
     legal = _Legal.of(bounds)
     r = 0.5 / a
     keys = _LazyKeys(ids, seed)
+    lam0 = 0.0 if ideal is None else _multiplier(ideal, t, r, bounds.max_legal)
     cap = bounds.max_legal
     if float(cap.sum()) <= total:
         q = cap.copy()
     else:
-        q = _place(t, a, r, legal, total, keys)
+        q = _place(t, a, r, legal, total, keys, lam0)
         if float(q.sum()) < total:
             # The marginal search could not reach the order: find the true largest
             # legal total by dynamic programming where that is affordable.
             best = _largest_total(legal, total)
             if best is not None and best > float(q.sum()):
-                q = _place(t, a, r, legal, best, keys)
+                q = _place(t, a, r, legal, best, keys, lam0)
                 if float(q.sum()) != best:
                     q = _reconstruct(legal, best, t)
     q, exchanges = _exchange(q, t, a, legal, keys)
@@ -189,11 +195,25 @@ def round_to_lots(
     return Rounding(q=q, total=float(q.sum()), requested=total, cost=cost, exchanges=exchanges)
 
 
+def _multiplier(ideal: FloatArray, t: FloatArray, r: FloatArray, hi: FloatArray) -> float:
+    """The multiplier of a continuous optimum: ``ideal = t + lam * r`` where not at a bound."""
+    free = (ideal > 0) & (ideal < hi)
+    if not free.any():
+        return 0.0
+    return float(np.median((ideal[free] - t[free]) / r[free]))
+
+
 def _place(
-    t: FloatArray, a: FloatArray, r: FloatArray, legal: _Legal, total: float, keys: _LazyKeys
+    t: FloatArray,
+    a: FloatArray,
+    r: FloatArray,
+    legal: _Legal,
+    total: float,
+    keys: _LazyKeys,
+    lam0: float,
 ) -> FloatArray:
     """Steps 1 to 3 for one total."""
-    q = _lagrangian(t, r, legal, total, keys)
+    q = _lagrangian(t, r, legal, total, keys, lam0)
     return _repair(q, t, a, legal, total, keys)
 
 
@@ -299,16 +319,20 @@ class _LazyKeys:
 
 
 def _lagrangian(
-    t: FloatArray, r: FloatArray, legal: _Legal, total: float, keys: _LazyKeys
+    t: FloatArray, r: FloatArray, legal: _Legal, total: float, keys: _LazyKeys, lam0: float
 ) -> FloatArray:
-    """Steps 1 and 2: nearest legal amounts at the multiplier that meets the total."""
-    q = legal.nearest(t)
+    """Steps 1 and 2: nearest legal amounts at the multiplier that meets the total.
+
+    The search starts at *lam0*, the multiplier of the continuous optimum, so
+    the nearest legal amounts are already within a few moves of the total.
+    """
+    q = legal.nearest(t + lam0 * r)
     s = float(q.sum())
     if s == total:
         return q
-    bracket = _quick_bracket(q, s, t, r, legal, total)
+    bracket = _quick_bracket(q, s, t, r, legal, total, lam0)
     if bracket is None:
-        found = _doubling_bracket(q, s, t, r, legal, total)
+        found = _doubling_bracket(q, s, t, r, legal, total, lam0)
         if isinstance(found, np.ndarray):  # landed on the total exactly
             return found
         bracket = found
@@ -316,8 +340,11 @@ def _lagrangian(
     # Bisect on the accounts that still differ between the two ends.
     active = np.flatnonzero(q_lo != q_hi)
     fixed = float(q_lo.sum() - q_lo[active].sum())
+    unit = min(legal.m, legal.d)
     for _ in range(200):
-        if active.size <= _ACTIVE_SMALL:
+        # Stop when few accounts, and few moves between the two ends, are left.
+        moves = float(q_hi[active].sum() - q_lo[active].sum()) / unit
+        if active.size <= _ACTIVE_SMALL and moves <= _MAX_FILL_MOVES:
             break
         lam = 0.5 * (lam_lo + lam_hi)
         if lam in (lam_lo, lam_hi):
@@ -344,7 +371,7 @@ _Bracket = tuple[float, float, FloatArray, FloatArray]
 
 
 def _quick_bracket(
-    q: FloatArray, s: float, t: FloatArray, r: FloatArray, legal: _Legal, total: float
+    q: FloatArray, s: float, t: FloatArray, r: FloatArray, legal: _Legal, total: float, lam0: float
 ) -> _Bracket | None:
     """Bracket the multiplier from each account's next breakpoint, in one pass.
 
@@ -374,18 +401,18 @@ def _quick_bracket(
     moved[active] = legal.take(active).nearest(t[active] + lam * r[active])
     ms = float(moved.sum())
     if s < total and ms >= total:
-        return 0.0, lam, q.copy(), moved
+        return lam0, lam, q.copy(), moved
     if s > total and ms <= total:
-        return lam, 0.0, moved, q.copy()
+        return lam, lam0, moved, q.copy()
     return None
 
 
 def _doubling_bracket(
-    q: FloatArray, s: float, t: FloatArray, r: FloatArray, legal: _Legal, total: float
+    q: FloatArray, s: float, t: FloatArray, r: FloatArray, legal: _Legal, total: float, lam0: float
 ) -> _Bracket | FloatArray:
     """Bracket the multiplier by steps that grow fourfold (the general fallback)."""
-    step = max(abs(total - s) / float(r.sum()), np.finfo(float).tiny)
-    lam_lo, lam_hi = (0.0, np.inf) if s < total else (-np.inf, 0.0)
+    step = max(abs(total - s) / float(r.sum()), abs(lam0) * 1e-12, np.finfo(float).tiny)
+    lam_lo, lam_hi = (lam0, np.inf) if s < total else (-np.inf, lam0)
     q_lo, q_hi = (q, None) if s < total else (None, q)
     while q_lo is None or q_hi is None:
         lam = (lam_lo + step) if s < total else (lam_hi - step)
@@ -407,6 +434,15 @@ def _breakpoint(q: FloatArray, nxt: FloatArray, t: FloatArray, r: FloatArray) ->
         return (0.5 * (q + nxt) - t) / r
 
 
+def _up1(q: float, low: float, top: float, full: float, d: float) -> float:
+    """`_Legal.up` for one account, in plain floats (the fill's inner loop)."""
+    if q == 0:
+        return min(low, full)
+    if low <= q < top:
+        return q + d
+    return full if full > q else math.inf
+
+
 def _fill(
     q: FloatArray,
     t: FloatArray,
@@ -420,30 +456,39 @@ def _fill(
     q = q.copy()
     left = total - float(q.sum())
     candidates = first
+    d = legal.d
     while left > 0 and candidates.size:
-        sub = legal.take(candidates)
-        nxt = sub.up(q[candidates])
-        lam = _breakpoint(q[candidates], nxt, t[candidates], r[candidates])
-        heap = [
-            (float(lam[j]), keys(int(i)), int(i))
-            for j, i in enumerate(candidates)
-            if nxt[j] - q[i] <= left
-        ]
+        idx = candidates.tolist()
+        spec = {
+            i: (
+                float(legal.low[i]),
+                float(legal.top[i]),
+                float(legal.full[i]),
+                float(t[i]),
+                float(r[i]),
+            )
+            for i in idx
+        }
+        heap = []
+        for i in idx:
+            low, top, full, ti, ri = spec[i]
+            qi = float(q[i])
+            p = _up1(qi, low, top, full, d)
+            if p - qi <= left:
+                heap.append(((0.5 * (qi + p) - ti) / ri, keys(i), i))
         heapq.heapify(heap)
         while heap and left > 0:
             _, _, i = heapq.heappop(heap)
-            one = legal.take(np.array([i]))
-            p = float(one.up(q[i : i + 1])[0])
-            if p - q[i] > left:
+            low, top, full, ti, ri = spec[i]
+            qi = float(q[i])
+            p = _up1(qi, low, top, full, d)
+            if p - qi > left:
                 continue
-            left -= p - q[i]
+            left -= p - qi
             q[i] = p
-            p2 = float(one.up(q[i : i + 1])[0])
+            p2 = _up1(p, low, top, full, d)
             if p2 - p <= left:
-                lam2 = float(
-                    _breakpoint(q[i : i + 1], np.array([p2]), t[i : i + 1], r[i : i + 1])[0]
-                )
-                heapq.heappush(heap, (lam2, keys(i), i))
+                heapq.heappush(heap, ((0.5 * (p + p2) - ti) / ri, keys(i), i))
         if left <= 0:
             break
         # Every marginal move that fits was taken: look further, over every account.

@@ -82,6 +82,9 @@ class Ideal:
         share: The plain share before caps (what the account "deserves").
         eligible: False where the engine gives the account nothing at all
             (zero weight); those accounts stay at 0 through rounding.
+        centre: The point rounding measures deviations from (default:
+            *target*). Min dispersion passes the unconstrained optimum at the
+            continuous centre, so rounding minimises the dispersion itself.
         reason: The reason of a line that received its ideal amount.
         dispersion_weights: Weights of the dispersion summary (None: equal).
         std_optimum: Metric -> standard deviation at the continuous optimum.
@@ -93,6 +96,7 @@ class Ideal:
     cost: FloatArray
     share: FloatArray
     eligible: BoolArray
+    centre: FloatArray | None = None
     reason: Reason = Reason.FULL_SHARE
     dispersion_weights: FloatArray | None = None
     std_optimum: Mapping[str, float] = attrs.field(factory=dict)
@@ -141,12 +145,13 @@ class Engine(abc.ABC):
         ideal = self.ideal(problem)
         rounded_bounds = bounds.restrict(ideal.eligible)
         rounding = round_to_lots(
-            ideal.target,
+            ideal.target if ideal.centre is None else ideal.centre,
             ideal.cost,
             rounded_bounds,
             order.quantity,
             ids=table.ids,
             seed=default_seed(order) if seed is None else seed,
+            ideal=None if ideal.centre is None else ideal.target,
         )
         return build_result(self, problem, ideal, rounded_bounds, rounding.q)
 
