@@ -1,0 +1,325 @@
+"""What every sink shares: the row layout, append planning, queries and verification.
+
+Private. The SQL sinks store one row per event with these columns::
+
+    SEQ  EVENT_ID  ALLOCATION_ID  KIND  OCCURRED_AT  ACTOR  PAYLOAD  ACCOUNT_IDS
+    SECURITY_ID  ORDER_ID  PREV_HASH  HASH
+
+``OCCURRED_AT``, ``PAYLOAD`` and ``ACCOUNT_IDS`` hold canonical text (`format_time`,
+`canonical_json`), so an event read back is byte-identical to the one written and
+its hash can be recomputed from the row alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from orderalloc.errors import AuditIntegrityError, AuditSinkError, InvalidInputError
+
+from .events import GENESIS_HASH, AuditEvent, EventKind, canonical_json, format_time, parse_time
+from .protocol import VerifyReport
+
+COLUMNS = (
+    "SEQ",
+    "EVENT_ID",
+    "ALLOCATION_ID",
+    "KIND",
+    "OCCURRED_AT",
+    "ACTOR",
+    "PAYLOAD",
+    "ACCOUNT_IDS",
+    "SECURITY_ID",
+    "ORDER_ID",
+    "PREV_HASH",
+    "HASH",
+)
+
+Row = tuple[Any, ...]
+
+
+@attrs.frozen
+class StoredEvent:
+    """An event with its place in the chain."""
+
+    seq: int
+    event: AuditEvent
+    prev_hash: str
+    hash: str
+
+    def to_row(self) -> Row:
+        """The values of `COLUMNS`, in order."""
+        e = self.event
+        return (
+            self.seq,
+            e.event_id,
+            e.allocation_id,
+            e.kind.value,
+            format_time(e.at),
+            e.actor,
+            e.payload_json(),
+            canonical_json(list(e.account_ids)),
+            e.security_id,
+            e.order_id,
+            self.prev_hash,
+            self.hash,
+        )
+
+
+def check_batch(events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    """The batch as a list, refusing anything that is not an `AuditEvent`."""
+    if isinstance(events, AuditEvent):
+        raise InvalidInputError("events", events, "must be a sequence of AuditEvent, not one")
+    batch = list(events)
+    for i, event in enumerate(batch):
+        if not isinstance(event, AuditEvent):
+            raise InvalidInputError(f"events[{i}]", event, "must be an AuditEvent")
+    return batch
+
+
+def plan_append(
+    batch: Sequence[AuditEvent],
+    existing: Mapping[str, AuditEvent],
+    head_seq: int,
+    head_hash: str,
+) -> list[StoredEvent]:
+    """Chain the new events of *batch* after the head, skipping identical repeats.
+
+    Args:
+        batch: The events to append, in order (already checked by `check_batch`).
+        existing: The stored events whose ids appear in *batch*.
+        head_seq: The sequence number of the last stored event.
+        head_hash: Its hash.
+
+    Raises:
+        AuditSinkError: If an id of *batch* belongs to a different event (stored,
+            or earlier in the batch).
+    """
+    seen: dict[str, AuditEvent] = {}
+    planned: list[StoredEvent] = []
+    seq, prev = head_seq, head_hash
+    for event in batch:
+        prior = seen.get(event.event_id) or existing.get(event.event_id)
+        if prior is not None:
+            if not prior.same_as(event):
+                raise AuditSinkError(
+                    f"event_id={event.event_id!r} is already recorded for a different event; "
+                    "an audit event is never overwritten (give the new event a new id)"
+                )
+            continue
+        seen[event.event_id] = event
+        seq += 1
+        digest = event.content_hash(prev)
+        planned.append(StoredEvent(seq, event, prev, digest))
+        prev = digest
+    return planned
+
+
+def row_to_event(row: Sequence[Any]) -> AuditEvent:
+    """Rebuild the event from a row of `COLUMNS` (``SEQ`` first; hashes ignored)."""
+    _, event_id, allocation_id, kind, at, actor, payload, account_ids, sec, order = row[:10]
+    return AuditEvent(
+        event_id=event_id,
+        allocation_id=allocation_id,
+        kind=kind,
+        at=parse_time(at),
+        actor=actor,
+        payload=json.loads(payload),
+        account_ids=json.loads(account_ids),
+        security_id=sec,
+        order_id=order,
+    )
+
+
+def build_select(
+    events_table: str,
+    accounts_table: str,
+    placeholder: Callable[[], str],
+    *,
+    allocation_id: str | None,
+    account_id: str | None,
+    security_id: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    kinds: Collection[EventKind] | None,
+    columns: str = ", ".join(COLUMNS),
+) -> tuple[str, list[Any]]:
+    """The ``SELECT`` (and its parameters) behind `AuditSink.events`."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("ALLOCATION_ID", allocation_id),
+        ("SECURITY_ID", security_id),
+    ):
+        if value is not None:
+            where.append(f"{column} = {placeholder()}")
+            params.append(value)
+    if account_id is not None:
+        where.append(
+            f"SEQ IN (SELECT SEQ FROM {accounts_table} WHERE ACCOUNT_ID = {placeholder()})"
+        )
+        params.append(account_id)
+    if since is not None:
+        where.append(f"OCCURRED_AT >= {placeholder()}")
+        params.append(_query_time("since", since))
+    if until is not None:
+        where.append(f"OCCURRED_AT < {placeholder()}")
+        params.append(_query_time("until", until))
+    if kinds is not None:
+        values = sorted({_query_kind(k) for k in kinds})
+        if not values:
+            where.append("1 = 0")
+        else:
+            where.append(f"KIND IN ({', '.join(placeholder() for _ in values)})")
+            params.extend(values)
+    sql = f"SELECT {columns} FROM {events_table}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY SEQ", params
+
+
+def _query_time(name: str, value: dt.datetime) -> str:
+    if not isinstance(value, dt.datetime):
+        raise InvalidInputError(name, value, "must be a timezone-aware datetime")
+    if value.utcoffset() is None:
+        raise InvalidInputError(name, value, "must be a timezone-aware datetime")
+    return format_time(value)
+
+
+def _query_kind(value: EventKind | str) -> str:
+    try:
+        return EventKind(value).value
+    except ValueError:
+        raise InvalidInputError("kinds", value, "is not an EventKind") from None
+
+
+def matches(
+    event: AuditEvent,
+    *,
+    allocation_id: str | None,
+    account_id: str | None,
+    security_id: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    kinds: Collection[EventKind] | None,
+) -> bool:
+    """The in-memory twin of `build_select`."""
+    if since is not None and event.at < parse_time(_query_time("since", since)):
+        return False
+    if until is not None and event.at >= parse_time(_query_time("until", until)):
+        return False
+    if kinds is not None and event.kind.value not in {_query_kind(k) for k in kinds}:
+        return False
+    return (
+        (allocation_id is None or event.allocation_id == allocation_id)
+        and (security_id is None or event.security_id == security_id)
+        and (account_id is None or account_id in event.account_ids)
+    )
+
+
+def _accounts_digest(account_ids: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(account_ids)).encode("utf-8")).hexdigest()
+
+
+class ChainVerifier:
+    """Check rows one by one, in ``SEQ`` order; then the head; then the account index.
+
+    Every failure raises `AuditIntegrityError` naming the first bad sequence number.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.prev_hash = GENESIS_HASH
+        self._accounts: dict[int, str] = {}
+
+    def row(self, row: Sequence[Any]) -> None:
+        """Check the next row (a tuple of `COLUMNS`)."""
+        seq, event_id = int(row[0]), row[1]
+        expected = self.count + 1
+        if seq != expected:
+            what = "missing (deleted?)" if seq > expected else "duplicated or out of order"
+            raise AuditIntegrityError(
+                f"audit trail broken at seq={expected}: row {what}; next row found is "
+                f"seq={seq} event_id={event_id!r}"
+            )
+        try:
+            event = row_to_event(row)
+        except (InvalidInputError, ValueError, TypeError) as exc:
+            raise AuditIntegrityError(
+                f"audit trail broken at seq={seq} event_id={event_id!r}: row does not decode "
+                f"({exc})"
+            ) from exc
+        stored = StoredEvent(seq, event, row[10], row[11]).to_row()
+        if tuple(stored[:10]) != tuple(row[:10]):
+            raise AuditIntegrityError(
+                f"audit trail broken at seq={seq} event_id={event_id!r}: stored text is not "
+                "canonical (edited by hand?)"
+            )
+        if row[10] != self.prev_hash:
+            raise AuditIntegrityError(
+                f"audit trail broken at seq={seq} event_id={event_id!r}: prev_hash does not "
+                "match the previous row's hash (a row before it was edited, deleted, inserted "
+                "or reordered)"
+            )
+        if event.content_hash(self.prev_hash) != row[11]:
+            raise AuditIntegrityError(
+                f"audit trail broken at seq={seq} event_id={event_id!r}: hash does not match "
+                "the row's content (the row was edited)"
+            )
+        self.prev_hash = row[11]
+        self.count = seq
+        self._accounts[seq] = _accounts_digest(event.account_ids)
+
+    def head(self, head_seq: int, head_hash: str) -> VerifyReport:
+        """Check the head anchor against the last row; return the report."""
+        if int(head_seq) != self.count or head_hash != self.prev_hash:
+            raise AuditIntegrityError(
+                f"audit trail broken at seq={self.count + 1}: the head records seq={head_seq} "
+                f"but the last row is seq={self.count} (rows at the end were deleted, or "
+                "the head was edited)"
+                if int(head_seq) != self.count
+                else f"audit trail broken at seq={self.count}: the head hash does not match "
+                "the last row (the last row or the head was edited)"
+            )
+        return VerifyReport(count=self.count, head_seq=self.count, head_hash=self.prev_hash)
+
+    def account_index(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Check the account index ``(SEQ, ACCOUNT_ID)`` rows, sorted by ``SEQ``."""
+        current: int | None = None
+        ids: list[str] = []
+        checked: set[int] = set()
+
+        def close(seq: int | None) -> None:
+            if seq is None:
+                return
+            if self._accounts.get(seq) != _accounts_digest(ids):
+                raise AuditIntegrityError(
+                    f"audit trail broken at seq={seq}: the account index does not match the "
+                    "event's account_ids"
+                )
+            checked.add(seq)
+
+        for seq_value, account_id in rows:
+            seq = int(seq_value)
+            if seq != current:
+                close(current)
+                current, ids = seq, []
+            ids.append(account_id)
+        close(current)
+        empty = _accounts_digest(())
+        for seq, digest in self._accounts.items():
+            if seq not in checked and digest != empty:
+                raise AuditIntegrityError(
+                    f"audit trail broken at seq={seq}: the account index lost the event's accounts"
+                )
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    """*items* in slices of at most *size*."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,381 @@
+"""`SnowflakeAuditSink`: the audit trail in Snowflake tables (the ``snowflake`` extra).
+
+Install with ``pip install orderalloc[snowflake]``. The DDL is ``snowflake.sql`` next
+to this module; the sink runs it (``CREATE TABLE IF NOT EXISTS``) on first use.
+
+How an append stays exactly-once and unforked:
+
+1. ``BEGIN``, then ``UPDATE <prefix>_HEAD SET SEQ = SEQ``: Snowflake locks a table
+   for the rest of a transaction on its first DML, so concurrent appenders queue here;
+2. read the head (last sequence number and hash) and the events already stored
+   under the batch's ids, inside that same transaction;
+3. insert the new rows with ``INSERT ... SELECT ... FROM (VALUES ...) WHERE NOT EXISTS``
+   on ``EVENT_ID`` (the idempotent insert of a ``MERGE ... WHEN NOT MATCHED``; see
+   below), fill the account index from the rows with ``LATERAL FLATTEN``, move the
+   head, ``COMMIT``.
+
+Concurrency limits: serialisation relies on Snowflake's table lock (step 1), which
+waits at most ``LOCK_TIMEOUT`` (43,200 s by default) and then fails the append
+(nothing written; retry it). Snowflake does not enforce ``PRIMARY KEY`` or
+``UNIQUE``: writers that bypass this sink can fork or duplicate the chain, and
+`SnowflakeAuditSink.verify` reports it. Give the writing role INSERT/SELECT on the
+event tables and UPDATE on the head, nothing more. The very first use creates the
+tables; run it once (at deployment) rather than from many processes at once, since
+two simultaneous first uses could both seed the head row (verify reports that too).
+
+Why not ``MERGE``: the fakesnow emulator (0.12) rewrites ``MERGE`` through a temporary
+table, which DuckDB refuses inside a transaction that has already written to the
+audit tables. The anti-join insert has the same effect on real Snowflake and on the
+emulator, so the code tested is the code shipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import re
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+try:
+    import snowflake.connector
+    from snowflake.connector.errors import Error as _ConnectorError
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "orderalloc.audit.snowflake needs the Snowflake connector: "
+        "pip install orderalloc[snowflake]"
+    ) from exc
+
+from orderalloc.errors import AuditIntegrityError, AuditSinkError, InvalidInputError
+
+from ._store import (
+    COLUMNS,
+    ChainVerifier,
+    build_select,
+    check_batch,
+    chunks,
+    plan_append,
+    row_to_event,
+)
+from .events import AuditEvent, EventKind
+from .protocol import AuditSink, VerifyReport
+
+__all__ = ["SnowflakeAuditSink", "schema_sql"]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
+_COLS = ", ".join(COLUMNS)
+_IN_CHUNK = 500
+
+
+def schema_sql(table_prefix: str = "ORDERALLOC_AUDIT") -> list[str]:
+    """The DDL statements of the Snowflake audit trail, for a DBA to review or run.
+
+    Args:
+        table_prefix: The tables' name prefix, optionally ``DATABASE.SCHEMA.``-qualified.
+    """
+    if not _IDENT.match(table_prefix):
+        raise InvalidInputError(
+            "table_prefix", table_prefix, "must be an unquoted identifier, optionally qualified"
+        )
+    text = resources.files(__package__).joinpath("snowflake.sql").read_text(encoding="utf-8")
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [
+        stmt.strip().replace("{prefix}", table_prefix) for stmt in body.split(";") if stmt.strip()
+    ]
+
+
+def _placeholders(paramstyle: str) -> Callable[[], Callable[[], str]]:
+    """A factory of per-statement placeholder generators for the connection's paramstyle."""
+    if paramstyle in ("qmark",):
+        return lambda: lambda: "?"
+    if paramstyle == "numeric":
+
+        def numeric() -> Callable[[], str]:
+            counter = itertools.count(1)
+            return lambda: f":{next(counter)}"
+
+        return numeric
+    return lambda: lambda: "%s"  # pyformat / format: the connector's default
+
+
+class SnowflakeAuditSink(AuditSink):
+    """An append-only, hash-chained audit trail in three Snowflake tables.
+
+    Args:
+        connection_kwargs: Keyword arguments for ``snowflake.connector.connect``
+            (account, user, authenticator, database, schema, warehouse, role, ...).
+            ``paramstyle`` defaults to ``"qmark"`` (server-side binding).
+        connect: Instead of *connection_kwargs*, a function returning a new connector
+            connection (any paramstyle). Called again after a connection failed.
+        table_prefix: Names the tables ``<prefix>_EVENT``, ``<prefix>_EVENT_ACCOUNT``
+            and ``<prefix>_HEAD``; may be ``DATABASE.SCHEMA.``-qualified.
+        batch_size: Events per ``INSERT`` statement.
+        create_tables: Run the DDL (``CREATE TABLE IF NOT EXISTS``) on first use.
+
+    Raises:
+        InvalidInputError: If not exactly one of *connection_kwargs* and *connect*
+            is given, or *table_prefix* is not an identifier.
+
+    The connection is opened on first use, and a connection that failed is dropped
+    and reopened by the next call. Thread-safe: calls share one connection under a
+    lock. See the module docstring for the concurrency limits.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        *,
+        connection_kwargs: Mapping[str, Any] | None = None,
+        connect: Callable[[], Any] | None = None,
+        table_prefix: str = "ORDERALLOC_AUDIT",
+        batch_size: int = 200,
+        create_tables: bool = True,
+    ):
+        if (connection_kwargs is None) == (connect is None):
+            raise InvalidInputError(
+                "connection_kwargs", connection_kwargs, "give exactly one of it and connect="
+            )
+        if batch_size < 1:
+            raise InvalidInputError("batch_size", batch_size, "must be at least 1")
+        self._ddl = schema_sql(table_prefix)
+        if connection_kwargs is not None:
+            kwargs = {"paramstyle": "qmark", **connection_kwargs}
+            self._connect: Callable[[], Any] = lambda: snowflake.connector.connect(**kwargs)
+        else:
+            assert connect is not None
+            self._connect = connect
+        self._prefix = table_prefix
+        self._events_table = f"{table_prefix}_EVENT"
+        self._accounts_table = f"{table_prefix}_EVENT_ACCOUNT"
+        self._head_table = f"{table_prefix}_HEAD"
+        self._batch_size = batch_size
+        self._create_tables = create_tables
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        self._ph: Callable[[], Callable[[], str]] = _placeholders("qmark")
+        self._ready = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SnowflakeAuditSink(table_prefix={self._prefix!r})"
+
+    # -- the protocol -----------------------------------------------------------
+
+    def append(self, events: Sequence[AuditEvent]) -> None:
+        """Record *events* in order, atomically; see `AuditSink.append`."""
+        batch = check_batch(events)
+        if not batch:
+            return
+        with self._transaction() as cur:
+            cur.execute(f"UPDATE {self._head_table} SET SEQ = SEQ WHERE ID = 1")  # the lock
+            head_seq, head_hash = self._head(cur)
+            existing: dict[str, AuditEvent] = {}
+            ids = list(dict.fromkeys(e.event_id for e in batch))
+            for part in chunks(ids, _IN_CHUNK):
+                ph = self._ph()
+                cur.execute(
+                    f"SELECT {_COLS} FROM {self._events_table} "
+                    f"WHERE EVENT_ID IN ({', '.join(ph() for _ in part)})",
+                    tuple(part),
+                )
+                for row in cur.fetchall():
+                    existing[row[1]] = row_to_event(row)
+            planned = plan_append(batch, existing, head_seq, head_hash)
+            if not planned:
+                return
+            inserted = 0
+            for part in chunks(planned, self._batch_size):
+                ph = self._ph()
+                values = ", ".join(
+                    "(" + ", ".join(ph() for _ in COLUMNS) + ")" for _ in range(len(part))
+                )
+                cur.execute(
+                    f"INSERT INTO {self._events_table} ({_COLS}) "
+                    f"SELECT {', '.join('v.' + c for c in COLUMNS)} "
+                    f"FROM (VALUES {values}) AS v({_COLS}) "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {self._events_table} t "
+                    "WHERE t.EVENT_ID = v.EVENT_ID)",
+                    tuple(value for p in part for value in p.to_row()),
+                )
+                inserted += _rowcount(cur)
+            if inserted != len(planned):
+                raise AuditSinkError(
+                    f"inserted {inserted} of {len(planned)} events: another writer changed "
+                    f"{self._events_table} while the head was locked (rolled back; retry)"
+                )
+            ph = self._ph()
+            cur.execute(
+                f"INSERT INTO {self._accounts_table} (ACCOUNT_ID, SEQ) "
+                f"SELECT f.VALUE::VARCHAR, t.SEQ FROM {self._events_table} t, "
+                "LATERAL FLATTEN(INPUT => PARSE_JSON(t.ACCOUNT_IDS)) f "
+                f"WHERE t.SEQ > {ph()} AND t.SEQ <= {ph()}",
+                (head_seq, planned[-1].seq),
+            )
+            ph = self._ph()
+            cur.execute(
+                f"UPDATE {self._head_table} SET SEQ = {ph()}, HASH = {ph()} WHERE ID = 1",
+                (planned[-1].seq, planned[-1].hash),
+            )
+
+    def events(
+        self,
+        *,
+        allocation_id: str | None = None,
+        account_id: str | None = None,
+        security_id: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        kinds: Collection[EventKind] | None = None,
+    ) -> list[AuditEvent]:
+        """The matching events in append order; see `AuditSink.events`."""
+        with self._cursor() as cur:
+            sql, params = build_select(
+                self._events_table,
+                self._accounts_table,
+                self._ph(),
+                allocation_id=allocation_id,
+                account_id=account_id,
+                security_id=security_id,
+                since=since,
+                until=until,
+                kinds=kinds,
+            )
+            cur.execute(sql, tuple(params))
+            return [row_to_event(row) for row in cur.fetchall()]
+
+    def get(self, event_id: str) -> AuditEvent | None:
+        """The event stored under *event_id*, or ``None``."""
+        with self._cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLS} FROM {self._events_table} WHERE EVENT_ID = {self._ph()()}",
+                (event_id,),
+            )
+            rows = cur.fetchall()
+        if len(rows) > 1:
+            raise AuditIntegrityError(
+                f"event_id={event_id!r} is stored {len(rows)} times in {self._events_table}"
+            )
+        return row_to_event(rows[0]) if rows else None
+
+    def verify(self) -> VerifyReport:
+        """Recompute the chain, the head and the account index; see `AuditSink.verify`.
+
+        Does not block appenders: it reads the head first, then the rows up to it
+        (each statement sees committed appends only, and an append moves the rows
+        and the head in one transaction).
+        """
+        checker = ChainVerifier()
+        with self._cursor() as cur:
+            head_seq, head_hash = self._head(cur)
+            ph = self._ph()
+            cur.execute(
+                f"SELECT {_COLS} FROM {self._events_table} WHERE SEQ <= {ph()} ORDER BY SEQ",
+                (head_seq,),
+            )
+            for row in cur:
+                checker.row(row)
+            # Rows past the head: legitimate only if an append committed them (and
+            # moved the head) since the head was read.
+            ph = self._ph()
+            cur.execute(
+                f"SELECT MAX(SEQ) FROM {self._events_table} WHERE SEQ > {ph()}", (head_seq,)
+            )
+            (beyond,) = cur.fetchone()
+            if beyond is not None and int(beyond) > self._head(cur)[0]:
+                raise AuditIntegrityError(
+                    f"audit trail broken at seq={head_seq + 1}: rows up to seq={beyond} lie "
+                    "past the head (inserted behind the sink's back, or the head was moved back)"
+                )
+            report = checker.head(head_seq, head_hash)
+            ph = self._ph()
+            cur.execute(
+                f"SELECT SEQ, ACCOUNT_ID FROM {self._accounts_table} WHERE SEQ <= {ph()} "
+                "ORDER BY SEQ",
+                (head_seq,),
+            )
+            checker.account_index(cur)
+        return report
+
+    def close(self) -> None:
+        """Close the connection; closing twice is allowed."""
+        with self._lock:
+            self._closed = True
+            self._drop_connection()
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _head(self, cur: Any) -> tuple[int, str]:
+        cur.execute(f"SELECT SEQ, HASH FROM {self._head_table} WHERE ID = 1")
+        rows = cur.fetchall()
+        if len(rows) != 1:
+            raise AuditIntegrityError(
+                f"{self._head_table} holds {len(rows)} head rows, not 1 (created twice at "
+                "once, or edited)"
+            )
+        return int(rows[0][0]), str(rows[0][1])
+
+    def _ensure(self) -> Any:
+        if self._closed:
+            raise AuditSinkError(f"{self!r} is closed")
+        if self._conn is None:
+            conn = self._connect()
+            self._ph = _placeholders(getattr(conn, "_paramstyle", None) or "pyformat")
+            self._conn = conn
+        if not self._ready:
+            if self._create_tables:
+                # DDL commits implicitly in Snowflake: run it outside any transaction.
+                cur = self._conn.cursor()
+                try:
+                    for stmt in self._ddl:
+                        cur.execute(stmt)
+                finally:
+                    cur.close()
+            self._ready = True
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        with self._lock:
+            try:
+                cur = self._ensure().cursor()
+            except _ConnectorError as exc:
+                self._drop_connection()
+                raise AuditSinkError(f"{self!r}: cannot connect: {exc}") from exc
+            try:
+                yield cur
+            except _ConnectorError as exc:
+                self._drop_connection()
+                raise AuditSinkError(f"{self!r}: {exc}") from exc
+            finally:
+                with contextlib.suppress(Exception):
+                    cur.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._cursor() as cur:
+            cur.execute("BEGIN")
+            try:
+                yield cur
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+
+def _rowcount(cur: Any) -> int:
+    count = cur.rowcount
+    return int(count) if count is not None and count >= 0 else 0
+
+
+SnowflakeAuditSink.__module__ = "orderalloc.audit.snowflake"
