@@ -1,0 +1,423 @@
+"""`AladdinClient` (``httpx.Client``) and `AsyncAladdinClient` (``httpx.AsyncClient``).
+
+Both implement the data-source Protocols on BlackRock's published Aladdin
+APIs. They share every request, retry rule and parser (`._base`); only the
+I/O differs. Each call:
+
+* carries a fresh ``VND.com.blackrock.Request-ID`` (UUID4), the
+  ``VND.com.blackrock.Origin-Timestamp`` and the ``VND.com.blackrock.API-Key``;
+* authenticates with an OAuth 2.0 client-credentials token (cached, refreshed
+  before it expires and once on a 401) or HTTP Basic;
+* waits for the client-wide rate limiter (all threads together);
+* for a read: is served from the TTL cache when possible (``fresh=True``
+  skips it) and retried on 429 / 500 / 502 / 503 / 504, connection errors,
+  timeouts and non-JSON answers, with exponential backoff and jitter that
+  honours ``Retry-After``, within ``max_attempts`` and ``max_retry_time``;
+* for a write (post, modify, cancel): is sent again only if it never left the
+  client. Any later failure raises `AladdinOutcomeUnknownError`.
+
+Mapping of the Protocol onto the APIs:
+
+============================ ====================================================================
+``groups``                   PortfolioGroupAPI ``members`` of ``root_group`` (or ``config.groups``)
+``accounts``                 PortfolioGroupAPI ``members`` (nested groups expanded), CashLadderAPI
+                             ``ladders:filter`` (NAV, cash), Positions v1 (``SOD+Trades+Orders``:
+                             holdings and per-position analytics), AccountInfoAPI
+                             ``accountInfos:filter`` (names), RestrictedAssetAPI
+                             ``restrictedAssets:filter`` (by CUSIP), benchmark positions
+``security`` / ``search``    Positions v1 of ``pricing_group`` (price, factor, trade sizes),
+                             Security Analytics v2, Security Master v1
+``what_if``                  OrderAPI ``order:post`` with ``postOrderConfig.whatIf = true``
+``post_order``               OrderAPI ``order:post``
+``modify_order``             OrderAPI ``order:post`` with the order ``id`` (an update)
+``find_order``               OrderAPI ``orders:filter`` by ``externalIdCriterion``
+``get_order``                OrderAPI ``orders:filter`` by ``orderIdCriterion``
+``cancel_order``             OrderAPI ``order:cancel``
+``post_orders``              OrderAPI ``orders:batchPost`` (<= 1,000 per request), then
+                             ``longrunningoperations/{id}`` until done
+============================ ====================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+import tenacity
+
+from orderalloc.model import AccountTable, Security
+from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
+
+from ._base import (
+    AladdinBase,
+    Call,
+    NotSentError,
+    Plan,
+    Sleep,
+    Token,
+    error_from_response,
+    retry_kwargs,
+)
+from .config import AladdinConfig
+
+__all__ = ["AladdinClient", "AsyncAladdinClient"]
+
+T = TypeVar("T")
+
+
+class AladdinClient(AladdinBase):
+    """A synchronous `~orderalloc.sources.DataSource` backed by Aladdin.
+
+    Thread-safe: one client may serve many threads; the rate limit, token and
+    cache are shared.
+
+    Args:
+        config: Where and how to connect (see `AladdinConfig`).
+        client: An ``httpx.Client`` to use (its lifetime stays yours).
+        transport: An ``httpx`` transport for a client the instance creates
+            (tests pass ``httpx.MockTransport``).
+
+    Example::
+
+        with AladdinClient(AladdinConfig.from_env()) as aladdin:
+            table = aladdin.accounts("BIG6", "91282CJL6")
+    """
+
+    def __init__(
+        self,
+        config: AladdinConfig,
+        *,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._init_base(config)
+        self._owns_client = client is None
+        self._client = client or httpx.Client(transport=transport, timeout=config.timeout)
+        self._token_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the HTTP client if this instance created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> AladdinClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- the Protocol -------------------------------------------------------------------
+
+    def groups(self, *, fresh: bool = False) -> tuple[str, ...]:
+        """See `DataSource.groups`; *fresh* skips the cache."""
+        return self._run(self._plan_groups(fresh))
+
+    def accounts(self, group: str, security_id: str, *, fresh: bool = False) -> AccountTable:
+        """See `DataSource.accounts`; *fresh* skips the cache."""
+        return self._run(self._plan_accounts(group, security_id, fresh))
+
+    def security(self, security_id: str, *, fresh: bool = False) -> Security:
+        """See `DataSource.security`; *fresh* skips the cache."""
+        return self._run(self._plan_security(security_id, fresh))
+
+    def search_securities(
+        self, query: str, *, limit: int = 20, fresh: bool = False
+    ) -> tuple[Security, ...]:
+        """See `DataSource.search_securities`; *fresh* skips the cache."""
+        return self._run(self._plan_search(query, limit, fresh))
+
+    def what_if(self, ticket: OrderTicket) -> WhatIfReport:
+        """See `DataSource.what_if` (``order:post`` with ``whatIf``; retried like a read)."""
+        return self._run(self._plan_what_if(ticket))
+
+    def post_order(self, ticket: OrderTicket) -> PostedOrder:
+        """See `DataSource.post_order` (never re-sent once it left the client)."""
+        return self._run(self._plan_post(ticket))
+
+    def post_orders(self, tickets: Sequence[OrderTicket]) -> tuple[PostedOrder, ...]:
+        """Post many orders with ``orders:batchPost`` (1,000 a request); wait for each operation.
+
+        Raises:
+            AladdinOperationTimeoutError: An operation was not done within
+                ``config.lro_timeout``.
+        """
+        return self._run(self._plan_post_many(tickets))
+
+    def find_order(self, external_id: str) -> PostedOrder | None:
+        """See `DataSource.find_order` (needs ``config.account_code``)."""
+        return self._run(self._plan_find(external_id))
+
+    def get_order(self, order_id: str) -> PostedOrder:
+        """See `DataSource.get_order`."""
+        return self._run(self._plan_get(order_id))
+
+    def modify_order(self, order_id: str, ticket: OrderTicket) -> PostedOrder:
+        """See `DataSource.modify_order` (``order:post`` with the order's id)."""
+        return self._run(self._plan_post(ticket, order_id))
+
+    def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
+        """See `DataSource.cancel_order`."""
+        return self._run(self._plan_cancel(order_id, reason))
+
+    # --- the driver ---------------------------------------------------------------------
+
+    def _run(self, plan: Plan[T]) -> T:
+        try:
+            step = next(plan)
+            while True:
+                answer: Any
+                if isinstance(step, Sleep):
+                    time.sleep(step.seconds)
+                    answer = None
+                elif isinstance(step, list):
+                    answer = [self._exchange(call) for call in step]
+                else:
+                    answer = self._exchange(step)
+                step = plan.send(answer)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    def _exchange(self, call: Call) -> Any:
+        key = call.cache_key() if call.cache else ""
+        if call.cache and not call.fresh:
+            hit, value = self._cache.get(key)
+            if hit:
+                self.stats.add("cache_hits")
+                return value
+        try:
+            value = tenacity.Retrying(**retry_kwargs(self.config, call, self.stats))(
+                self._attempt, call
+            )
+        except NotSentError as exc:
+            raise exc.error from None
+        if call.cache:
+            self._cache.put(key, value)
+        return value
+
+    def _ensure_token(self, stale: Token | None = None) -> None:
+        if not self.config.oauth:
+            return
+        with self._token_lock:
+            if self._token is not None and self._token.fresh and self._token is not stale:
+                return
+            request = self._token_request(self._client)
+            request_id = request.headers["VND.com.blackrock.Request-ID"]
+            self._limiter.acquire()
+            self.stats.add("requests")
+            try:
+                response = self._client.send(request)
+            except httpx.HTTPError as exc:
+                raise self._transport_error(
+                    exc, Call("POST", "/api/oauth2/default/v1/token"), request_id
+                ) from None
+            self._token = self._parse_token(response, request_id)
+
+    def _attempt(self, call: Call) -> Any:
+        refreshed = False
+        while True:
+            self._ensure_token()
+            token = self._token
+            request_id = str(uuid.uuid4())
+            request = self._build(self._client, call, request_id)
+            self._limiter.acquire()
+            self.stats.add("requests")
+            start = time.monotonic()
+            try:
+                response = self._client.send(request)
+            except httpx.HTTPError as exc:
+                raise self._transport_error(exc, call, request_id) from None
+            self._log(call, response.status_code, time.monotonic() - start, request_id)
+            if response.status_code == 401 and self.config.oauth and not refreshed:
+                # The token expired early or was revoked: fetch a new one, once.
+                refreshed = True
+                self._ensure_token(stale=token)
+                continue
+            if response.is_success:
+                return self._json(response, request_id=request_id, path=call.path)
+            raise error_from_response(
+                response, request_id=request_id, path=call.path, write=call.write
+            )
+
+
+class AsyncAladdinClient(AladdinBase):
+    """The ``async`` twin of `AladdinClient`: an `~orderalloc.sources.AsyncDataSource`.
+
+    Independent requests of one call (cash-ladder and positions chunks) run
+    concurrently, paced by the same rate limiter.
+
+    Args:
+        config: Where and how to connect (see `AladdinConfig`).
+        client: An ``httpx.AsyncClient`` to use (its lifetime stays yours).
+        transport: An async ``httpx`` transport for a client the instance creates.
+    """
+
+    def __init__(
+        self,
+        config: AladdinConfig,
+        *,
+        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._init_base(config)
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(transport=transport, timeout=config.timeout)
+        self._token_lock: asyncio.Lock | None = None
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this instance created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncAladdinClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- the Protocol -------------------------------------------------------------------
+
+    async def groups(self, *, fresh: bool = False) -> tuple[str, ...]:
+        """See `DataSource.groups`; *fresh* skips the cache."""
+        return await self._run(self._plan_groups(fresh))
+
+    async def accounts(self, group: str, security_id: str, *, fresh: bool = False) -> AccountTable:
+        """See `DataSource.accounts`; *fresh* skips the cache."""
+        return await self._run(self._plan_accounts(group, security_id, fresh))
+
+    async def security(self, security_id: str, *, fresh: bool = False) -> Security:
+        """See `DataSource.security`; *fresh* skips the cache."""
+        return await self._run(self._plan_security(security_id, fresh))
+
+    async def search_securities(
+        self, query: str, *, limit: int = 20, fresh: bool = False
+    ) -> tuple[Security, ...]:
+        """See `DataSource.search_securities`; *fresh* skips the cache."""
+        return await self._run(self._plan_search(query, limit, fresh))
+
+    async def what_if(self, ticket: OrderTicket) -> WhatIfReport:
+        """See `DataSource.what_if`."""
+        return await self._run(self._plan_what_if(ticket))
+
+    async def post_order(self, ticket: OrderTicket) -> PostedOrder:
+        """See `DataSource.post_order`."""
+        return await self._run(self._plan_post(ticket))
+
+    async def post_orders(self, tickets: Sequence[OrderTicket]) -> tuple[PostedOrder, ...]:
+        """See `AladdinClient.post_orders`."""
+        return await self._run(self._plan_post_many(tickets))
+
+    async def find_order(self, external_id: str) -> PostedOrder | None:
+        """See `DataSource.find_order`."""
+        return await self._run(self._plan_find(external_id))
+
+    async def get_order(self, order_id: str) -> PostedOrder:
+        """See `DataSource.get_order`."""
+        return await self._run(self._plan_get(order_id))
+
+    async def modify_order(self, order_id: str, ticket: OrderTicket) -> PostedOrder:
+        """See `DataSource.modify_order`."""
+        return await self._run(self._plan_post(ticket, order_id))
+
+    async def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
+        """See `DataSource.cancel_order`."""
+        return await self._run(self._plan_cancel(order_id, reason))
+
+    # --- the driver ---------------------------------------------------------------------
+
+    async def _run(self, plan: Plan[T]) -> T:
+        try:
+            step = next(plan)
+            while True:
+                answer: Any
+                if isinstance(step, Sleep):
+                    await asyncio.sleep(step.seconds)
+                    answer = None
+                elif isinstance(step, list):
+                    answer = list(await asyncio.gather(*(self._exchange(c) for c in step)))
+                else:
+                    answer = await self._exchange(step)
+                step = plan.send(answer)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    async def _exchange(self, call: Call) -> Any:
+        key = call.cache_key() if call.cache else ""
+        if call.cache and not call.fresh:
+            hit, value = self._cache.get(key)
+            if hit:
+                self.stats.add("cache_hits")
+                return value
+        try:
+            value = await tenacity.AsyncRetrying(**retry_kwargs(self.config, call, self.stats))(
+                self._attempt, call
+            )
+        except NotSentError as exc:
+            raise exc.error from None
+        if call.cache:
+            self._cache.put(key, value)
+        return value
+
+    async def _pace(self) -> None:
+        while (wait := self._limiter.try_acquire()) > 0:
+            await asyncio.sleep(wait)
+
+    async def _ensure_token(self, stale: Token | None = None) -> None:
+        if not self.config.oauth:
+            return
+        if self._token_lock is None:
+            self._token_lock = asyncio.Lock()
+        async with self._token_lock:
+            if self._token is not None and self._token.fresh and self._token is not stale:
+                return
+            request = self._token_request(self._client)
+            request_id = request.headers["VND.com.blackrock.Request-ID"]
+            await self._pace()
+            self.stats.add("requests")
+            try:
+                response = await self._client.send(request)
+            except httpx.HTTPError as exc:
+                raise self._transport_error(
+                    exc, Call("POST", "/api/oauth2/default/v1/token"), request_id
+                ) from None
+            self._token = self._parse_token(response, request_id)
+
+    async def _attempt(self, call: Call) -> Any:
+        refreshed = False
+        while True:
+            await self._ensure_token()
+            token = self._token
+            request_id = str(uuid.uuid4())
+            request = self._build(self._client, call, request_id)
+            await self._pace()
+            self.stats.add("requests")
+            start = time.monotonic()
+            try:
+                response = await self._client.send(request)
+            except httpx.HTTPError as exc:
+                raise self._transport_error(exc, call, request_id) from None
+            self._log(call, response.status_code, time.monotonic() - start, request_id)
+            if response.status_code == 401 and self.config.oauth and not refreshed:
+                refreshed = True
+                await self._ensure_token(stale=token)
+                continue
+            if response.is_success:
+                return self._json(response, request_id=request_id, path=call.path)
+            raise error_from_response(
+                response, request_id=request_id, path=call.path, write=call.write
+            )

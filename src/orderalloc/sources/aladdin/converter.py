@@ -1,0 +1,440 @@
+"""Aladdin JSON -> attrs: the wire shapes the client reads, and their converter.
+
+Each class mirrors one published definition (swagger ``definitions`` or the
+fields the Positions / Security Analytics / Security Master descriptions name),
+holding only the fields the library uses; unknown keys are ignored because
+Aladdin adds fields over time. Field names are snake_case here and camelCase on
+the wire; `make_converter` does the renaming.
+
+Failures are reported through `cattrs.transform_error`, which names the path
+of every bad field (``$.portfolioCurrencyLadders[3].sodNav``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+__all__ = [
+    "AccountInfo",
+    "AnalyticsEntry",
+    "CashLadder",
+    "FilterAccountInfosResponse",
+    "FilterOrdersResponse",
+    "FilterRestrictedAssetsResponse",
+    "LongrunningOperation",
+    "OAuthToken",
+    "Order",
+    "OrderDetail",
+    "PortfolioCurrencyLadder",
+    "PortfolioGroupMembers",
+    "PortfolioGroupNode",
+    "Position",
+    "PostOrderResponse",
+    "PostOrderResult",
+    "RestrictedAsset",
+    "RiskAnalytics",
+    "RpcStatus",
+    "SecurityAnalyticsResponse",
+    "SecurityMasterRecord",
+    "Violation",
+    "make_converter",
+    "structure",
+]
+
+T = TypeVar("T")
+
+
+# --- PortfolioGroupAPI ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class PortfolioGroupNode:
+    """``v1PortfolioGroupNode``: a portfolio, or a sub-group when it has children."""
+
+    portfolio_ticker: str
+    portfolio_id: int | None = None
+    parent_portfolio_ids: list[str] = attrs.Factory(list)
+    child_portfolio_ids: list[str] = attrs.Factory(list)
+
+
+@attrs.frozen
+class PortfolioGroupMembers:
+    """``v1PortfolioGroupMembers``."""
+
+    nodes: list[PortfolioGroupNode] = attrs.Factory(list)
+
+
+# --- CashLadderAPI ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SettleDateBalance:
+    """``v2SettleDateBalance``."""
+
+    settlement_date: str | None = None
+    cash_balance: float | None = None
+
+
+@attrs.frozen
+class PortfolioCurrencyLadder:
+    """``v2PortfolioCurrencyLadder`` (one portfolio, one currency)."""
+
+    portfolio_ticker: str | None = None
+    portfolio_name: str | None = None
+    cash_balance_security_currency_code: str | None = None
+    portfolio_base_currency_code: str | None = None
+    sod_nav: float | None = None
+    intraday_nav: float | None = None
+    settle_date_balances: list[SettleDateBalance] = attrs.Factory(list)
+
+
+@attrs.frozen
+class CashLadder:
+    """``v2CashLadder``."""
+
+    portfolio_currency_ladders: list[PortfolioCurrencyLadder] = attrs.Factory(list)
+
+
+# --- RestrictedAssetAPI -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class RestrictedAssetId:
+    """``v1RestrictedAssetId``."""
+
+    portfolio_id: str
+    start_date: str | None = None
+    investment_number: int | None = None
+
+
+@attrs.frozen
+class RestrictedAsset:
+    """``v1RestrictedAsset``."""
+
+    cusip: str
+    id: RestrictedAssetId | None = None
+    state: str | None = None
+    end_date: str | None = None
+    restricted_amount: float | None = None
+    purpose: str | None = None
+
+
+@attrs.frozen
+class FilterRestrictedAssetsResponse:
+    """``v1FilterRestrictedAssetsResponse``."""
+
+    restricted_assets: list[RestrictedAsset] = attrs.Factory(list)
+    next_page_token: str | None = None
+
+
+# --- AccountInfoAPI ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class AccountInfo:
+    """``v1AccountInfo``."""
+
+    id: str | None = None
+    short_name: str | None = None
+    full_name: str | None = None
+
+
+@attrs.frozen
+class FilterAccountInfosResponse:
+    """``v1FilterAccountInfosResponse``."""
+
+    account_infos: list[AccountInfo] = attrs.Factory(list)
+    next_page_token: str | None = None
+
+
+# --- Positions v1 / Security Analytics v2 / Security Master v1 --------------------------------
+
+
+@attrs.frozen
+class Position:
+    """One element of the Positions v1 answer (one portfolio, one asset)."""
+
+    portfolio_name: str
+    asset_id: str
+    pos_quantity: float = 0.0
+    cur_par: float | None = None
+    factor: float | None = None
+    price: float | None = None
+    price_as_pct: float | None = None
+    mkt_value: float | None = None
+    portfolio_n_a_v: float | None = None
+    portfolio_n_a_v_computed: float | None = None
+    min_trade_size: float | None = None
+    min_trade_increment: float | None = None
+    oad: float | None = None
+    mod_dur: float | None = None
+    spread_dur: float | None = None
+    oas: float | None = None
+    dts: float | None = None
+    issuer_ticker: str | None = None
+    sec_group: str | None = None
+
+
+@attrs.frozen
+class RiskAnalytics:
+    """Security Analytics v2 ``RiskAnalytics`` (the fields an allocator uses)."""
+
+    oad: float | None = None
+    modified_duration: float | None = None
+    spread_duration: float | None = None
+    oas: float | None = None
+    convexity: float | None = None
+    yield_to_worst: float | None = None
+    z_spread: float | None = None
+    risk_date: str | None = None
+
+
+@attrs.frozen
+class AnalyticsEntry:
+    """``riskByAssetId[asset]``."""
+
+    asset_id: str | None = None
+    risk_by_currency: dict[str, RiskAnalytics] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class SecurityAnalyticsResponse:
+    """Security Analytics v2 ``{"riskByAssetId": ..., "errors": ...}``."""
+
+    risk_by_asset_id: dict[str, AnalyticsEntry] = attrs.Factory(dict)
+    errors: dict[str, Any] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class SecurityMasterRecord:
+    """Security Master v1: ``assetId``, ``description``, ``coupon``, ``maturity``, ``issuer``."""
+
+    asset_id: str
+    description: str | None = None
+    coupon: float | None = None
+    maturity: str | None = None
+    issuer: str | None = None
+
+
+# --- OrderAPI ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class RpcStatus:
+    """``rpcStatus``: ``code`` is a ``google.rpc.Code`` number."""
+
+    code: int | None = None
+    message: str | None = None
+
+
+@attrs.frozen
+class PortfolioReference:
+    """``portfolioPortfolioReference``."""
+
+    portfolio_id: str | None = None
+    portfolio_ticker: str | None = None
+
+
+@attrs.frozen
+class OrderDetail:
+    """``v1OrderDetail`` (one portfolio's allocation)."""
+
+    portfolio_reference: PortfolioReference | None = None
+    quantity: float = 0.0
+    order_detail_id: int | None = None
+
+
+@attrs.frozen
+class ExternalOrderReference:
+    """``v1ExternalOrderReference``."""
+
+    external_id1: str | None = None
+    external_id2: str | None = None
+    account_code: str | None = None
+
+
+@attrs.frozen
+class Order:
+    """``v1Order`` (the fields the library reads back)."""
+
+    id: str | None = None
+    order_status: str | None = None
+    order_details: list[OrderDetail] = attrs.Factory(list)
+    external_order_reference: ExternalOrderReference | None = None
+    asset_id: str | None = None
+    transaction_type: str | None = None
+    settle_date: str | None = None
+    face: float | None = None
+    version: int | None = None
+    touch_count: int | None = None
+
+
+@attrs.frozen
+class Violation:
+    """``v1Violation``."""
+
+    action_status: str | None = None
+    portfolio_id: str | None = None
+    rule_id: str | None = None
+    rule_assignment_name: str | None = None
+    compliance_severity: str | None = None
+    violation_description: str | None = None
+    violation_detail: str | None = None
+
+
+@attrs.frozen
+class PostOrderResponse:
+    """``v1PostOrderResponse``."""
+
+    compliance_violations: list[Violation] = attrs.Factory(list)
+    order: Order | None = None
+
+
+@attrs.frozen
+class PostOrderResult:
+    """``v1PostOrderResult``: ``output`` or ``error``."""
+
+    error: RpcStatus | None = None
+    output: PostOrderResponse | None = None
+
+
+@attrs.frozen
+class SinglePostOrderResponse:
+    """``v1SinglePostOrderResponse``."""
+
+    results: list[PostOrderResult] = attrs.Factory(list)
+
+
+@attrs.frozen
+class BatchPostOrdersResponse:
+    """``v1BatchPostOrdersResponse`` (inside a long-running operation's ``response``)."""
+
+    results: list[PostOrderResult] = attrs.Factory(list)
+
+
+@attrs.frozen
+class CancelOrderResult:
+    """``v1CancelOrderResult``."""
+
+    error: RpcStatus | None = None
+    output: Order | None = None
+
+
+@attrs.frozen
+class CancelOrderResponse:
+    """``v1CancelOrderResponse``."""
+
+    results: list[CancelOrderResult] = attrs.Factory(list)
+
+
+@attrs.frozen
+class FilterOrdersResponse:
+    """``v1FilterOrdersResponse``."""
+
+    orders: list[Order] = attrs.Factory(list)
+    next_page_token: str | None = None
+
+
+@attrs.frozen
+class LongrunningOperation:
+    """``v1LongrunningOperation``; ``response`` is an ``Any`` (``@type`` plus the message)."""
+
+    id: str | None = None
+    done: bool = False
+    error: RpcStatus | None = None
+    response: dict[str, Any] | None = None
+
+
+@attrs.frozen
+class OAuthToken:
+    """The OAuth 2.0 token endpoint's answer (RFC 6749 section 5.1)."""
+
+    access_token: str = attrs.field(repr=False)
+    token_type: str = "Bearer"
+    expires_in: float = 3600.0
+
+
+# --- the converter ----------------------------------------------------------------------------
+
+# Wire names that are not the plain camelCase of the Python name.
+_WIRE_NAMES = {
+    "portfolio_n_a_v": "portfolioNAV",
+    "portfolio_n_a_v_computed": "portfolioNAVComputed",
+    "external_id1": "externalId1",
+    "external_id2": "externalId2",
+}
+# Snake-case wire names (the OAuth answer follows RFC 6749, not Aladdin's style).
+_SNAKE_CLASSES: tuple[type, ...] = (OAuthToken,)
+
+
+def _camel(name: str) -> str:
+    return _WIRE_NAMES.get(name) or re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name)
+
+
+def configure_converter(converter: cattrs.Converter) -> None:
+    """Teach *converter* the camelCase wire names of every attrs class here."""
+
+    def factory(cls: type[Any]) -> Any:
+        if cls in _SNAKE_CLASSES:
+            return make_dict_structure_fn(cls, converter)
+        overrides = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+        return make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+
+    converter.register_structure_hook_factory(attrs.has, factory)
+
+    # JSON numbers for floats may come as ints; strings for ids may come as numbers.
+    def to_float(value: Any, _: type) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError(f"expected a number, got {type(value).__name__}")
+        return float(value)
+
+    def to_str(value: Any, _: type) -> str:
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return str(value)
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+
+    def to_int(value: Any, _: type) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise TypeError(f"expected an integer, got {type(value).__name__}")
+        return int(value)
+
+    def to_bool(value: Any, _: type) -> bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"expected true or false, got {type(value).__name__}")
+        return value
+
+    converter.register_structure_hook(bool, to_bool)
+    converter.register_structure_hook(float, to_float)
+    converter.register_structure_hook(str, to_str)
+    converter.register_structure_hook(int, to_int)
+
+
+def make_converter() -> cattrs.Converter:
+    """A converter for every Aladdin wire shape, with detailed validation."""
+    converter = cattrs.Converter(detailed_validation=True)
+    configure_converter(converter)
+    return converter
+
+
+_CONVERTER = make_converter()
+
+
+class ShapeError(ValueError):
+    """Raised by `structure` with every bad path, as `cattrs.transform_error` reports them."""
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """*data* (parsed JSON) as *cls*, or `ShapeError` naming every bad field."""
+    try:
+        return _CONVERTER.structure(data, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        if isinstance(exc, cattrs.BaseValidationError):
+            lines = cattrs.transform_error(exc, path="$")
+        else:
+            lines = [f"{type(exc).__name__}: {exc}"]
+        raise ShapeError("; ".join(lines[:5])) from exc
