@@ -19,7 +19,6 @@ from .backends import (
     get_backend,
     solve_with_fallback,
 )
-from .convex import DPP_MAX_ACCOUNTS, default_convex_solver, solve_convex
 from .exact import solve_exact
 from .knapsack import KnapsackSolution, solve_quadratic_knapsack
 from .problem import (
@@ -32,7 +31,24 @@ from .problem import (
     repair_feasibility,
     separable_form,
 )
-from .slsqp import solve_slsqp
+
+_LAZY = {
+    "DPP_MAX_ACCOUNTS": "convex",
+    "default_convex_solver": "convex",
+    "solve_convex": "convex",
+    "solve_slsqp": "slsqp",
+}
+
+
+def __getattr__(name: str) -> object:
+    # cvxpy and scipy.optimize take most of a second to import: load the
+    # backends that need them on first use.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 __all__ = [
     "BACKENDS",

@@ -25,15 +25,27 @@ from typing import Any
 
 from orderalloc.errors import InvalidParameterError, SolverError
 
-from .convex import solve_convex
 from .exact import solve_exact
 from .problem import ContinuousSolution, DispersionProblem
-from .slsqp import solve_slsqp
 
 __all__ = ["BACKENDS", "DEFAULT_FALLBACK_ORDER", "Backend", "get_backend", "solve_with_fallback"]
 
 #: A backend: ``solve(problem, *, tol, max_iter, **backend_params)``.
 Backend = Callable[..., ContinuousSolution]
+
+def solve_convex(problem: DispersionProblem, **params: Any) -> ContinuousSolution:
+    """`orderalloc.solvers.convex.solve_convex`, imported on first use (cvxpy is slow to import)."""
+    from .convex import solve_convex as solve
+
+    return solve(problem, **params)
+
+
+def solve_slsqp(problem: DispersionProblem, **params: Any) -> ContinuousSolution:
+    """`orderalloc.solvers.slsqp.solve_slsqp`, imported on first use (scipy.optimize)."""
+    from .slsqp import solve_slsqp as solve
+
+    return solve(problem, **params)
+
 
 #: The backends by name (read-only).
 BACKENDS: Mapping[str, Backend] = MappingProxyType(
