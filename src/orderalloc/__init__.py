@@ -27,7 +27,8 @@ import attrs as _attrs
 
 from . import engines, limits, lots
 from .allocation import allocate
-from .engines import CustomWeights, Engine, ProRata
+from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
+from .engines import CustomWeights, Engine, MinDispersion, ProRata
 from .errors import (
     AllocationError,
     AuditIntegrityError,
@@ -48,6 +49,27 @@ from .model import Account, AccountLimits, AccountTable, Order, Security, Side, 
 from .reasons import Reason
 from .result import Allocation, AllocationResult, DispersionSummary, SolverInfo
 from .serialization import from_json, to_json
+from .sources import (
+    AsyncDataSource,
+    AsyncMockAladdin,
+    ComplianceViolation,
+    DataSource,
+    MockAladdin,
+    OrderLine,
+    OrderStatus,
+    OrderTicket,
+    PostedOrder,
+    WhatIfReport,
+    default_source,
+    describe_source,
+)
+from .sources.aladdin import (
+    AladdinAPIError,
+    AladdinClient,
+    AladdinConfig,
+    AladdinOutcomeUnknownError,
+    AsyncAladdinClient,
+)
 
 try:
     __version__ = _metadata.version("orderalloc")
@@ -58,34 +80,58 @@ __all__ = [
     "Account",
     "AccountLimits",
     "AccountTable",
+    "AladdinAPIError",
+    "AladdinClient",
+    "AladdinConfig",
+    "AladdinOutcomeUnknownError",
     "Allocation",
     "AllocationError",
     "AllocationResult",
+    "AsyncAladdinClient",
+    "AsyncDataSource",
+    "AsyncMockAladdin",
+    "AuditEvent",
     "AuditIntegrityError",
+    "AuditSink",
     "AuditSinkError",
+    "ComplianceViolation",
     "CustomWeights",
+    "DataSource",
     "DataSourceError",
     "DeskError",
     "DispersionSummary",
     "Engine",
+    "EventKind",
     "InvalidAccountError",
     "InvalidInputError",
     "InvalidOrderError",
     "InvalidParameterError",
     "InvalidSecurityError",
+    "MinDispersion",
+    "MockAladdin",
     "NotFoundError",
     "Order",
     "OrderAllocError",
+    "OrderLine",
+    "OrderStatus",
+    "OrderTicket",
+    "OutboxSink",
+    "PostedOrder",
     "ProRata",
     "Reason",
+    "SQLiteAuditSink",
     "Security",
     "Side",
     "SolverError",
     "SolverInfo",
     "UnknownMethodError",
+    "VerifyReport",
+    "WhatIfReport",
     "__version__",
     "allocate",
     "as_table",
+    "default_source",
+    "describe_source",
     "engines",
     "from_json",
     "limits",
@@ -99,6 +145,9 @@ for _name in __all__:
     _obj = globals()[_name]
     if isinstance(_obj, type) and _obj.__module__.startswith("orderalloc."):
         if _attrs.has(_obj):
-            _attrs.resolve_types(_obj)
+            try:
+                _attrs.resolve_types(_obj)
+            except NameError:  # annotations that only exist for type checkers
+                continue
         _obj.__module__ = "orderalloc"
 del _name, _obj

@@ -266,5 +266,3 @@ def parse_time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
 
 
-AuditEvent.__module__ = "orderalloc.audit"
-EventKind.__module__ = "orderalloc.audit"

@@ -185,4 +185,3 @@ class OutboxSink(AuditSink):
             self._remote.close()
 
 
-OutboxSink.__module__ = "orderalloc.audit"

@@ -132,5 +132,3 @@ class AuditSink(Protocol):
         self.close()
 
 
-VerifyReport.__module__ = "orderalloc.audit"
-AuditSink.__module__ = "orderalloc.audit"

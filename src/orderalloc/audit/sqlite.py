@@ -261,4 +261,3 @@ class SQLiteAuditSink(AuditSink):
                 ) from exc
 
 
-SQLiteAuditSink.__module__ = "orderalloc.audit"

@@ -10,6 +10,15 @@
 
 from __future__ import annotations
 
+from .aladdin import AladdinMockHandler, FaultPlan, LoopbackServer, serve
 from .checks import check_allocation
+from .recording import RecordingSink
 
-__all__ = ["check_allocation"]
+__all__ = [
+    "AladdinMockHandler",
+    "FaultPlan",
+    "LoopbackServer",
+    "RecordingSink",
+    "check_allocation",
+    "serve",
+]
