@@ -71,8 +71,9 @@ class MinDispersion(Engine):
             the other two in the order exact, convex, slsqp); pro-rata by NAV
             is always the last resort.
         tol: Solver tolerance.
-        max_iter: Solver iteration limit (default: the backend's own).
-        solver_params: Extra parameters for the backend (e.g.
+        max_iter: Iteration limit of *backend* (default: its own; fallbacks
+            always use their own).
+        solver_params: Extra parameters for *backend* (e.g.
             ``{"solver": "OSQP"}`` for ``"convex"``).
 
     Raises:
@@ -263,14 +264,12 @@ class MinDispersion(Engine):
         dp = DispersionProblem(
             m=m, s=s, w=w, c=c, lo=np.zeros(n), hi=hi, total=total, target=target
         )
-        params: dict[str, dict[str, Any]] = {}
-        for name in (self.backend, *self.fallback):
-            extra: dict[str, Any] = {}
-            if self.max_iter is not None:
-                extra["max_iter"] = self.max_iter
-            if name == self.backend:
-                extra.update(self.solver_params)
-            params[name] = extra
+        # max_iter and solver_params are the chosen backend's; fallbacks run on
+        # their own defaults (iteration counts mean different things per backend).
+        primary: dict[str, Any] = dict(self.solver_params)
+        if self.max_iter is not None:
+            primary["max_iter"] = self.max_iter
+        params: dict[str, dict[str, Any]] = {self.backend: primary}
         started = time.perf_counter()
         try:
             solution, warnings = solve_with_fallback(
