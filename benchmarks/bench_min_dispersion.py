@@ -30,9 +30,9 @@ import argparse
 import time
 
 import numpy as np
-from _timing import best_of, write_table
 
 import orderalloc as oa
+from _timing import best_of, write_table
 from orderalloc.testing import check_allocation
 from orderalloc.testing.strategies import random_table
 
