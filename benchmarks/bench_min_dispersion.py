@@ -57,10 +57,9 @@ def main() -> None:
     for n in [int(x) for x in args.sizes.split(",")]:
         table = random_table(n, security=BOND, seed=n)
         order = oa.Order(security=BOND, side="BUY", quantity=float(min(n * 100_000, 2e9)))
-        sens = BOND.cash_per_face * BOND.analytics["spread_duration"]
 
         def numpy_pass(table: oa.AccountTable = table) -> object:
-            s = sens / table.nav
+            s = BOND.cash_per_face * BOND.analytics["spread_duration"] / table.nav
             w = table.nav / table.nav.sum()
             return s, float(np.sum(w * table.metrics["spread_duration"]))
 
@@ -77,7 +76,9 @@ def main() -> None:
             convex = oa.allocate(order, table, method="min_dispersion", backend="convex")
             assert convex.solver is not None
             convex_times.append(convex.solver.seconds)
-        assert convex is not None and convex.solver is not None and result.solver is not None
+        assert convex is not None
+        assert convex.solver is not None
+        assert result.solver is not None
         clarabel = min(convex_times)
         slsqp_text = "skipped"
         if slsqp_ok:
