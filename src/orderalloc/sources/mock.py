@@ -52,10 +52,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import math
+import os
 import threading
 import zlib
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import attrs
 import numpy as np
@@ -376,6 +379,9 @@ class MockAladdin:
         scenario: One of `SCENARIOS` (see the module docstring).
         seed: The seed of every random draw.
         extra_groups: More SMA-like groups, name -> number of accounts.
+        orders_path: A JSON file that holds the order book, so that
+            separate processes (the ``orderalloc`` command run twice) see
+            the same orders; None keeps orders in memory only.
 
     Raises:
         ValueError: Unknown scenario or a bad extra group.
@@ -390,6 +396,7 @@ class MockAladdin:
         *,
         seed: int = 20240611,
         extra_groups: Mapping[str, int] | None = None,
+        orders_path: str | os.PathLike[str] | None = None,
     ) -> None:
         if scenario not in SCENARIOS:
             raise ValueError(f"scenario={scenario!r}: must be one of {', '.join(SCENARIOS)}")
@@ -412,6 +419,44 @@ class MockAladdin:
         self._order_numbers = itertools.count(70_000_001)
         self._lock = threading.RLock()
         self._bench: dict[str, FloatArray] = {}
+        self._orders_path = None if orders_path is None else Path(orders_path)
+        self._load_orders()
+
+    # --- the order book on disk (optional), so separate processes share it ----------
+
+    def _load_orders(self) -> None:
+        if self._orders_path is None or not self._orders_path.exists():
+            return
+        from orderalloc.serialization import converter
+
+        rows = json.loads(self._orders_path.read_text())
+        for row in rows:
+            ticket = converter.structure(row["ticket"], OrderTicket)
+            self._orders[row["order_id"]] = _Order(
+                row["order_id"], ticket, row["status"], row["version"]
+            )
+        if self._orders:
+            last = max(int(k) for k in self._orders)
+            self._order_numbers = itertools.count(last + 1)
+
+    def _save_orders(self) -> None:
+        if self._orders_path is None:
+            return
+        from orderalloc.serialization import converter
+
+        rows = [
+            {
+                "order_id": o.order_id,
+                "ticket": converter.unstructure(o.ticket),
+                "status": o.status,
+                "version": o.version,
+            }
+            for o in self._orders.values()
+        ]
+        self._orders_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._orders_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows))
+        os.replace(tmp, self._orders_path)  # atomic: a reader sees the old or the new book
 
     def __repr__(self) -> str:
         return f"MockAladdin(scenario={self.scenario!r}, seed={self.seed})"
@@ -768,6 +813,7 @@ class MockAladdin:
             status = OrderStatus.OPEN if report.passed else OrderStatus.COMPL_PENDING
             order = _Order(order_id, ticket, status, 1)
             self._orders[order_id] = order
+            self._save_orders()
             return self._posted(order)
 
     def post_orders(self, tickets: Sequence[OrderTicket]) -> tuple[PostedOrder, ...]:
@@ -817,6 +863,7 @@ class MockAladdin:
             order.ticket = ticket
             order.version += 1
             order.status = OrderStatus.OPEN if report.passed else OrderStatus.COMPL_PENDING
+            self._save_orders()
             return self._posted(order)
 
     def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
@@ -831,6 +878,7 @@ class MockAladdin:
             order.status = OrderStatus.CANCELLED
             order.version += 1
             order.ticket = attrs.evolve(order.ticket, comment=reason)
+            self._save_orders()
             return self._posted(order)
 
     def orders(self) -> tuple[PostedOrder, ...]:
