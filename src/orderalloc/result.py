@@ -303,6 +303,15 @@ class AllocationResult:
         frame: pd.DataFrame = pd.DataFrame(cols)
         return frame
 
+    def plot(self, *, metric: str | None = None, path: str | None = None) -> Any:
+        """Each account's metric before and after, and the amounts (needs matplotlib).
+
+        See `orderalloc.plot.plot_result`; ``pip install 'orderalloc[plot]'``.
+        """
+        from .plot import plot_result
+
+        return plot_result(self, metric=metric, path=path)
+
     def table(self, *, limit: int | None = 50) -> str:
         """A plain-text table of the account lines and the dispersion summary.
 
