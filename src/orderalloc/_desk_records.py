@@ -1,0 +1,259 @@
+"""What the desk writes to, and reads back from, the audit trail.
+
+`orderalloc.desk` keeps the flow (preview, checks, commit, recovery); this module
+keeps the shapes: the inputs' fingerprint, the allocation result as a JSON
+payload and back, violations as payloads, the re-check of allocated lines on
+fresh inputs, and `AllocationTrail`, an allocation's events read back from a
+sink. Everything here is private; the names the desk exports live in ``desk``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .audit import AuditEvent, EventKind, canonical_json
+from .errors import DataSourceError
+from .limits import trade_bounds
+from .model import AccountTable, Order, Side
+from .reasons import Reason
+from .result import AllocationResult
+from .serialization import make_converter, to_json
+from .sources.aladdin.errors import (
+    AladdinOperationTimeoutError,
+    AladdinOutcomeUnknownError,
+    AladdinServerError,
+    AladdinTransportError,
+)
+from .sources.orders import ComplianceViolation, OrderLine
+
+__all__ = [
+    "OUTCOME_NOT_BOOKED",
+    "OUTCOME_REFUSED",
+    "OUTCOME_REJECTED",
+    "OUTCOME_UNKNOWN",
+    "AllocationTrail",
+    "fingerprint",
+    "is_ambiguous",
+    "jsonable",
+    "line_problems",
+    "result_from_payload",
+    "violation_payload",
+]
+
+#: ``COMMIT_FAILED`` outcomes. ``unknown`` keeps the attempt open (the next
+#: commit looks the order up first); the others settle it.
+OUTCOME_NOT_BOOKED = "not_booked"
+OUTCOME_REJECTED = "rejected"
+OUTCOME_UNKNOWN = "unknown"
+OUTCOME_REFUSED = "refused"  # the desk's own checks refused; no attempt was made
+_SETTLED = frozenset({OUTCOME_NOT_BOOKED, OUTCOME_REJECTED})
+
+# Errors after which a write may or may not have been applied. Anything that is
+# not a DataSourceError (a bug, an OSError from a socket) counts as well: looking
+# the order up costs one read, guessing wrong books it twice.
+_AMBIGUOUS: tuple[type[BaseException], ...] = (
+    AladdinOutcomeUnknownError,
+    AladdinTransportError,
+    AladdinOperationTimeoutError,
+    AladdinServerError,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+def is_ambiguous(exc: Exception) -> bool:
+    """Whether a write that raised *exc* may have been applied anyway."""
+    return isinstance(exc, _AMBIGUOUS) or not isinstance(exc, DataSourceError)
+
+
+def jsonable(text: str) -> Any:
+    """Parse JSON text written by `to_json`, with NaN and infinity as ``None``.
+
+    The audit trail's canonical JSON refuses NaN; the result's unknown values
+    (a metric nobody has, a dispersion with no data) become ``null`` and come
+    back as NaN through `result_from_payload`.
+    """
+    return json.loads(text, parse_constant=lambda _: None)
+
+
+def _float_or_nan(value: Any, _: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+_CONVERTER = make_converter()
+_CONVERTER.register_structure_hook(float, _float_or_nan)
+
+
+def result_from_payload(payload: Mapping[str, Any]) -> AllocationResult:
+    """The `AllocationResult` stored in a ``PREVIEWED`` payload's ``result``."""
+    data = json.loads(canonical_json(payload))  # read-only proxies -> plain dicts
+    result: AllocationResult = _CONVERTER.structure(data, AllocationResult)
+    return result
+
+
+def fingerprint(order: Order, accounts: AccountTable) -> str:
+    """sha256 of the canonical JSON of *order* and, per account, what bounds its line.
+
+    Per account: NAV, cash (``None`` when unknown), the face held of the order's
+    security and whether it is restricted. Two loads with equal fingerprints
+    would give the same allocation.
+    """
+    sec = order.security.id
+    nav = accounts.nav.tolist()
+    cash = accounts.cash.tolist() if accounts.cash is not None else [math.nan] * len(nav)
+    held = accounts.holding(sec).tolist()
+    restricted = accounts.is_restricted(sec).tolist()
+    rows = [
+        [ident, n, None if math.isnan(c) else c, h, bool(r)]
+        for ident, n, c, h, r in zip(accounts.ids, nav, cash, held, restricted, strict=True)
+    ]
+    doc = {
+        "order": jsonable(to_json(order)),
+        "accounts": {"columns": ["id", "nav", "cash", "holding", "restricted"], "rows": rows},
+    }
+    return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
+
+
+def line_problems(
+    order: Order, lines: Sequence[OrderLine], accounts: AccountTable
+) -> dict[str, str]:
+    """Why each of *lines* no longer fits *accounts* (freshly loaded), by account id.
+
+    Uses the allocation's own rules (`orderalloc.limits.trade_bounds`): a buy's
+    settlement amount within cash, a sale within the position and leaving no
+    stub, no restricted account, the account limits and the denominations.
+    Empty when every line still fits.
+    """
+    problems: dict[str, str] = {}
+    rows: list[int] = []
+    kept: list[OrderLine] = []
+    for line in lines:
+        try:
+            rows.append(accounts.index(line.account_id))
+        except KeyError:
+            problems[line.account_id] = "is no longer an account of the group"
+            continue
+        kept.append(line)
+    if not kept:
+        return problems
+    bounds = trade_bounds(order, accounts.take(np.asarray(rows)))
+    q = np.asarray([line.quantity for line in kept], dtype=np.float64)
+    for i in np.flatnonzero(~bounds.is_legal(q)).tolist():
+        code = int(bounds.cap_reason[i])
+        why = Reason.from_code(code).description if code >= 0 else "the order size"
+        problems[kept[i].account_id] = (
+            f"{q[i]:,.0f} no longer fits: at most {float(bounds.cap[i]):,.0f} now ({why})"
+        )
+    return problems
+
+
+def violation_payload(v: ComplianceViolation) -> dict[str, Any]:
+    """A violation as an audit payload entry."""
+    return {
+        "account_id": v.account_id,
+        "rule": v.rule,
+        "message": v.message,
+        "severity": v.severity,
+        "blocking": v.blocking,
+    }
+
+
+@attrs.frozen
+class AllocationTrail:
+    """One allocation's events, read back from the audit trail, and what they say.
+
+    Attributes:
+        allocation_id: The allocation.
+        events: Its events in append order (the first is ``PREVIEWED``).
+    """
+
+    allocation_id: str
+    events: tuple[AuditEvent, ...]
+
+    @property
+    def preview(self) -> AuditEvent:
+        """The ``PREVIEWED`` event."""
+        return next(e for e in self.events if e.kind is EventKind.PREVIEWED)
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """The ``PREVIEWED`` payload."""
+        return self.preview.payload
+
+    @property
+    def created_at(self) -> dt.datetime:
+        """When the preview was made (UTC)."""
+        return self.preview.at
+
+    @property
+    def modifies(self) -> Mapping[str, Any] | None:
+        """For a modification: the order id, its external id and base version."""
+        found: Mapping[str, Any] | None = self.payload.get("modifies")
+        return found
+
+    @property
+    def started_kind(self) -> EventKind:
+        """The kind that opens an attempt: ``COMMIT_STARTED``, or ``MODIFIED`` for a change."""
+        return EventKind.MODIFIED if self.modifies is not None else EventKind.COMMIT_STARTED
+
+    @property
+    def external_id(self) -> str:
+        """The idempotency key the order carries (the first allocation's id)."""
+        mod = self.modifies
+        return str(mod["external_id"]) if mod is not None else self.allocation_id
+
+    @property
+    def committed(self) -> AuditEvent | None:
+        """The ``COMMITTED`` event, if any."""
+        return next((e for e in self.events if e.kind is EventKind.COMMITTED), None)
+
+    @property
+    def attempts(self) -> tuple[AuditEvent, ...]:
+        """The events that opened an attempt to send, oldest first."""
+        kind = self.started_kind
+        return tuple(e for e in self.events if e.kind is kind)
+
+    @property
+    def open_attempt(self) -> int | None:
+        """The last attempt's number if nothing settled it (it may have booked)."""
+        if not self.attempts or self.committed is not None:
+            return None
+        last = int(self.attempts[-1].payload["attempt"])
+        for e in self.events:
+            if (
+                e.kind is EventKind.COMMIT_FAILED
+                and e.payload.get("attempt") == last
+                and e.payload.get("outcome") in _SETTLED
+            ):
+                return None
+        return last
+
+    @property
+    def side(self) -> Side:
+        """The order's side."""
+        return Side(self.payload["side"])
+
+    @property
+    def lines(self) -> tuple[OrderLine, ...]:
+        """The allocation's non-zero lines, in the result's account order."""
+        result = self.payload["result"]
+        return tuple(
+            OrderLine(ident, q)
+            for ident, q in zip(result["account_ids"], result["quantity"], strict=True)
+            if q
+        )
+
+    @property
+    def order(self) -> Order:
+        """The allocated order, as previewed (without rebuilding the whole result)."""
+        data = json.loads(canonical_json(self.payload["result"]["order"]))
+        order: Order = _CONVERTER.structure(data, Order)
+        return order

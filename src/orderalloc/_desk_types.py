@@ -1,0 +1,212 @@
+"""The desk's errors and values; `orderalloc.desk` re-exports them (see its docstring)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from .errors import DeskError
+from .result import AllocationResult
+from .sources.orders import ComplianceViolation, PostedOrder
+
+__all__ = [
+    "CommitFailedError",
+    "CommitInProgressError",
+    "CommitOutcomeUnknownError",
+    "CommitReceipt",
+    "ComplianceRefusedError",
+    "InputsChangedError",
+    "NothingToCommitError",
+    "Preview",
+    "StalePreviewError",
+    "UnknownAllocationError",
+    "UnknownOrderError",
+]
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class UnknownAllocationError(DeskError, LookupError):
+    """Raised by `Desk.commit`, `Desk.history` and others when no preview has that id.
+
+    The audit trail is the only memory the desk has: a preview made elsewhere is
+    known here once its ``PREVIEWED`` event is in the same trail.
+    """
+
+    def __init__(self, allocation_id: str) -> None:
+        self.allocation_id = allocation_id
+        super().__init__(f"no preview {allocation_id!r} in the audit trail")
+
+
+class UnknownOrderError(DeskError, LookupError):
+    """Raised by `Desk.modify` and `Desk.cancel` when no committed allocation made that order."""
+
+    def __init__(self, order_id: str) -> None:
+        self.order_id = order_id
+        super().__init__(f"no allocation committed as order {order_id!r} in the audit trail")
+
+
+class NothingToCommitError(DeskError):
+    """Raised by `Desk.commit` when the preview allocated nothing (every line is 0)."""
+
+
+class StalePreviewError(DeskError):
+    """Raised by `Desk.commit` when the preview is older than the desk's ``max_age``.
+
+    Prices, cash and holdings move; preview again to allocate on today's inputs.
+
+    Attributes:
+        allocation_id: The preview.
+        age: How old it is.
+        max_age: The most the desk accepts.
+    """
+
+    def __init__(self, allocation_id: str, age: dt.timedelta, max_age: dt.timedelta) -> None:
+        self.allocation_id = allocation_id
+        self.age = age
+        self.max_age = max_age
+        super().__init__(
+            f"preview {allocation_id} is {age.total_seconds():.0f} s old (at most "
+            f"{max_age.total_seconds():.0f} s): preview again"
+        )
+
+
+class InputsChangedError(DeskError):
+    """Raised by `Desk.commit` when a line no longer fits the accounts reloaded from the source.
+
+    A buy whose cash is gone, a sale of a position that shrank or would now
+    leave a stub, an account newly restricted or gone from the group.
+
+    Attributes:
+        allocation_id: The preview.
+        problems: Account id -> what no longer fits, in words.
+    """
+
+    def __init__(self, allocation_id: str, problems: Mapping[str, str]) -> None:
+        self.allocation_id = allocation_id
+        self.problems = dict(problems)
+        shown = "; ".join(f"{k}: {v}" for k, v in list(self.problems.items())[:5])
+        more = f" (+{len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(
+            f"preview {allocation_id}: {len(self.problems)} line(s) no longer fit the "
+            f"accounts: {shown}{more}; preview again"
+        )
+
+
+class ComplianceRefusedError(DeskError):
+    """Raised by `Desk.commit` when what-if compliance reports blocking violations.
+
+    Commit again with ``override_warnings=True`` (and a comment) to post anyway;
+    the override is recorded.
+
+    Attributes:
+        allocation_id: The preview.
+        violations: Every violation reported (blocking or not).
+        by_account: Account id -> its violations (``None``: about the whole order).
+        quantities: Account id -> the face of its line, for the accounts with a violation.
+    """
+
+    def __init__(
+        self,
+        allocation_id: str,
+        violations: Sequence[ComplianceViolation],
+        quantities: Mapping[str, float],
+    ) -> None:
+        self.allocation_id = allocation_id
+        self.violations = tuple(violations)
+        by_account: dict[str | None, list[ComplianceViolation]] = {}
+        for v in self.violations:
+            by_account.setdefault(v.account_id, []).append(v)
+        self.by_account = {k: tuple(v) for k, v in by_account.items()}
+        self.quantities = {
+            k: quantities[k] for k in by_account if k is not None and k in quantities
+        }
+        blocking = [v for v in self.violations if v.blocking]
+        shown = "; ".join(f"{v.account_id}: {v.rule}" for v in blocking[:5])
+        super().__init__(
+            f"preview {allocation_id}: {len(blocking)} blocking compliance violation(s): "
+            f"{shown}; commit with override_warnings=True to post anyway"
+        )
+
+
+class CommitInProgressError(DeskError):
+    """Raised by `Desk.commit` when another process recorded the same attempt first.
+
+    Two desks committing one allocation at the same moment: the audit trail
+    refuses the second ``COMMIT_STARTED``, and nothing is sent. Commit again
+    once the other is done (it then returns the order).
+    """
+
+
+class CommitFailedError(DeskError):
+    """Raised by `Desk.commit` and `Desk.modify` when the order was not booked.
+
+    Either the order system refused it (*retryable* False: the cause is the
+    source's error, e.g. a 4xx) or an ambiguous failure was followed by a
+    look-up that found no order (*retryable* True). A later commit retries;
+    it can never book twice.
+
+    Attributes:
+        allocation_id: The allocation.
+        retryable: Whether trying again may succeed without changing anything.
+    """
+
+    def __init__(self, allocation_id: str, message: str, *, retryable: bool) -> None:
+        self.allocation_id = allocation_id
+        self.retryable = retryable
+        super().__init__(f"allocation {allocation_id}: {message}")
+
+
+class CommitOutcomeUnknownError(CommitFailedError):
+    """Raised by `Desk.commit` when it cannot tell whether the order was booked.
+
+    The send failed ambiguously and the look-up (``find_order``) failed too.
+    Commit again later: it looks the order up before sending anything.
+    """
+
+
+# --- values -------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Preview:
+    """An allocation computed and recorded (``PREVIEWED``), not yet sent.
+
+    Attributes:
+        allocation_id: The allocation's id (a UUID4); the order's external id.
+        group: The portfolio group.
+        result: The allocation.
+        created_at: When it was recorded (UTC); `Desk.commit` refuses it after ``max_age``.
+        fingerprint: sha256 of the inputs (see `fingerprint`).
+    """
+
+    allocation_id: str
+    group: str
+    result: AllocationResult
+    created_at: dt.datetime
+    fingerprint: str
+
+
+@attrs.frozen(kw_only=True)
+class CommitReceipt:
+    """What `Desk.commit` and `Desk.modify` return: the order as the order system holds it.
+
+    Attributes:
+        allocation_id: The allocation committed.
+        order: The order (its id, version, status and lines).
+        already_committed: True when the allocation had been committed before this
+            call: nothing was sent.
+        recovered: True when the order was found by its external id after an
+            ambiguous failure or an interrupted earlier attempt, not from the
+            answer to this call's send.
+        overridden: The blocking violations overridden to post it.
+    """
+
+    allocation_id: str
+    order: PostedOrder
+    already_committed: bool = False
+    recovered: bool = False
+    overridden: tuple[ComplianceViolation, ...] = ()

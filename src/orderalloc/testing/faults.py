@@ -1,0 +1,265 @@
+"""`FaultySource`: wrap any `~orderalloc.sources.DataSource` and make it fail on a schedule.
+
+For testing code that must survive a flaky order system (the desk's exactly-once
+commit, your own retry loops) without a network. Faults are scripted one by one
+(`Fault`: "the 2nd ``post_order`` books the order, then fails") or drawn at
+random from a seeded generator, or both::
+
+    source = FaultySource(
+        MockAladdin(),
+        [Fault("post_order", call=1, mode=FaultMode.AFTER)],  # booked, then a 503
+        rate=0.1, seed=7,                                      # and 10% of the rest
+    )
+
+The errors are the Aladdin client's, so code under test sees what it would see
+in production:
+
+============ ============================================= ===============================
+mode         what happens                                  raised
+============ ============================================= ===============================
+``BEFORE``   the call never reaches the source             `AladdinTransportError`
+``AFTER``    the call reaches the source and takes         `AladdinOutcomeUnknownError`
+             effect (an order is booked), then the         (writes) or `AladdinServerError`
+             answer is lost                                (reads), status 503
+``REJECT``   refused without reaching the source           `AladdinAPIError`, status 400
+============ ============================================= ===============================
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
+import attrs
+
+from orderalloc.model import AccountTable, Security
+from orderalloc.sources.aladdin.errors import (
+    AladdinAPIError,
+    AladdinOutcomeUnknownError,
+    AladdinServerError,
+    AladdinTransportError,
+)
+from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
+from orderalloc.sources.protocol import DataSource
+
+__all__ = ["METHODS", "WRITES", "Fault", "FaultMode", "FaultySource", "InjectedFault"]
+
+T = TypeVar("T")
+
+#: Every method of the `DataSource` protocol.
+METHODS = (
+    "groups",
+    "accounts",
+    "security",
+    "search_securities",
+    "what_if",
+    "post_order",
+    "find_order",
+    "get_order",
+    "modify_order",
+    "cancel_order",
+)
+#: The methods that change the order book.
+WRITES = frozenset({"post_order", "modify_order", "cancel_order"})
+
+
+class FaultMode(str, enum.Enum):
+    """How an injected fault fails a call (see the module docstring)."""
+
+    BEFORE = "before"
+    AFTER = "after"
+    REJECT = "reject"
+
+
+def _method(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in METHODS:
+        raise ValueError(f"{attribute.name}={value!r}: must be one of {', '.join(METHODS)}")
+
+
+@attrs.frozen
+class Fault:
+    """One scripted fault: the *call*-th call of *method* fails in *mode*.
+
+    Args:
+        method: A `DataSource` method name (``"post_order"``, ...).
+        call: Which call of that method fails, counting from 1.
+        mode: How it fails.
+
+    Raises:
+        ValueError: Unknown method or a call number below 1.
+    """
+
+    method: str = attrs.field(validator=_method)
+    call: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    mode: FaultMode = attrs.field(default=FaultMode.BEFORE, converter=FaultMode)
+
+
+@attrs.frozen
+class InjectedFault:
+    """A fault that was injected: which call of which method, how, and the error raised."""
+
+    method: str
+    call: int
+    mode: FaultMode
+    error: Exception = attrs.field(eq=False, repr=False)
+
+
+class FaultySource:
+    """A `~orderalloc.sources.DataSource` that fails calls of *inner* on a schedule.
+
+    Args:
+        inner: The source to wrap (its effects stand for ``AFTER`` faults).
+        faults: Scripted faults.
+        rate: Probability that any other call of *methods* fails.
+        methods: The methods random faults may hit (default: every method).
+        modes: The modes random faults draw from (default: ``BEFORE`` and ``AFTER``).
+        seed: The seed of the random draws.
+
+    Attributes:
+        injected: Every fault injected so far, in order.
+        calls: Calls per method so far (failed ones included).
+
+    Thread-safe. `heal` stops every fault, for the "and then it recovered" part
+    of a test.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        inner: DataSource,
+        faults: Iterable[Fault] = (),
+        *,
+        rate: float = 0.0,
+        methods: Sequence[str] = METHODS,
+        modes: Sequence[FaultMode] = (FaultMode.BEFORE, FaultMode.AFTER),
+        seed: int | None = None,
+    ) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate={rate!r}: must be a probability in [0, 1]")
+        for name in methods:
+            _method(None, attrs.fields(Fault).method, name)
+        self.inner = inner
+        self._scripted = {(f.method, f.call): f.mode for f in faults}
+        self.rate = rate
+        self._methods = frozenset(methods)
+        self._modes = tuple(FaultMode(m) for m in modes)
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.injected: list[InjectedFault] = []
+        self.calls: dict[str, int] = dict.fromkeys(METHODS, 0)
+
+    def __repr__(self) -> str:
+        return (
+            f"FaultySource({self.inner!r}, rate={self.rate}, "
+            f"scripted={len(self._scripted)}, injected={len(self.injected)})"
+        )
+
+    @property
+    def description(self) -> str:
+        """A one-line description (what `orderalloc.sources.describe_source` shows)."""
+        return f"FaultySource over {type(self.inner).__name__} (rate {self.rate})"
+
+    def heal(self) -> None:
+        """Inject nothing more: no random faults, no scripted ones left."""
+        with self._lock:
+            self.rate = 0.0
+            self._scripted.clear()
+
+    def schedule(self, fault: Fault) -> None:
+        """Add a scripted fault (its *call* counts from the first call ever made)."""
+        with self._lock:
+            self._scripted[(fault.method, fault.call)] = fault.mode
+
+    # --- the protocol -------------------------------------------------------------------
+
+    def groups(self) -> tuple[str, ...]:
+        """See `DataSource.groups`."""
+        return self._call("groups", self.inner.groups)
+
+    def accounts(self, group: str, security_id: str) -> AccountTable:
+        """See `DataSource.accounts`."""
+        return self._call("accounts", lambda: self.inner.accounts(group, security_id))
+
+    def security(self, security_id: str) -> Security:
+        """See `DataSource.security`."""
+        return self._call("security", lambda: self.inner.security(security_id))
+
+    def search_securities(self, query: str, *, limit: int = 20) -> tuple[Security, ...]:
+        """See `DataSource.search_securities`."""
+        return self._call(
+            "search_securities", lambda: self.inner.search_securities(query, limit=limit)
+        )
+
+    def what_if(self, ticket: OrderTicket) -> WhatIfReport:
+        """See `DataSource.what_if`."""
+        return self._call("what_if", lambda: self.inner.what_if(ticket))
+
+    def post_order(self, ticket: OrderTicket) -> PostedOrder:
+        """See `DataSource.post_order`."""
+        return self._call("post_order", lambda: self.inner.post_order(ticket))
+
+    def find_order(self, external_id: str) -> PostedOrder | None:
+        """See `DataSource.find_order`."""
+        return self._call("find_order", lambda: self.inner.find_order(external_id))
+
+    def get_order(self, order_id: str) -> PostedOrder:
+        """See `DataSource.get_order`."""
+        return self._call("get_order", lambda: self.inner.get_order(order_id))
+
+    def modify_order(self, order_id: str, ticket: OrderTicket) -> PostedOrder:
+        """See `DataSource.modify_order`."""
+        return self._call("modify_order", lambda: self.inner.modify_order(order_id, ticket))
+
+    def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
+        """See `DataSource.cancel_order`."""
+        return self._call("cancel_order", lambda: self.inner.cancel_order(order_id, reason))
+
+    # --- injection ----------------------------------------------------------------------
+
+    def _draw(self, method: str) -> tuple[int, FaultMode | None]:
+        with self._lock:
+            self.calls[method] += 1
+            n = self.calls[method]
+            mode = self._scripted.pop((method, n), None)
+            if mode is None and method in self._methods and self._rng.random() < self.rate:
+                mode = self._rng.choice(self._modes)
+            return n, mode
+
+    def _call(self, method: str, run: Callable[[], T]) -> T:
+        n, mode = self._draw(method)
+        if mode is None:
+            return run()
+        if mode is FaultMode.AFTER:
+            run()  # the effect stands; only the answer is lost
+        error = _error(method, n, mode)
+        with self._lock:
+            self.injected.append(InjectedFault(method, n, mode, error))
+        raise error
+
+
+def _error(method: str, n: int, mode: FaultMode) -> Exception:
+    where = f"{method} call {n}"
+    if mode is FaultMode.BEFORE:
+        return AladdinTransportError(
+            f"injected: {where} could not connect (never sent)", request_id=None
+        )
+    if mode is FaultMode.REJECT:
+        return AladdinAPIError(
+            status=400,
+            code="INVALID_ARGUMENT",
+            message=f"injected: {where} refused",
+            request_id=None,
+            path=method,
+        )
+    kind = AladdinOutcomeUnknownError if method in WRITES else AladdinServerError
+    return kind(
+        status=503,
+        code="UNAVAILABLE",
+        message=f"injected: {where} was carried out, then the answer was lost",
+        request_id=None,
+        path=method,
+    )

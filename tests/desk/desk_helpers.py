@@ -1,0 +1,179 @@
+"""Test doubles shared by the desk tests: a source whose inputs move, sinks that fail, a clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Collection, Sequence
+
+import attrs
+import numpy as np
+
+from orderalloc.audit import AuditEvent, AuditSink, EventKind, VerifyReport
+from orderalloc.errors import AuditSinkError
+from orderalloc.model import AccountTable, Security
+from orderalloc.sources.mock import WELL_KNOWN, MockAladdin, OrderRejectedError
+from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
+from orderalloc.sources.protocol import DataSource
+from orderalloc.testing.recording import RecordingSink
+
+TSY = WELL_KNOWN["TSY"]
+T0 = dt.datetime(2024, 6, 11, 13, 30, tzinfo=dt.timezone.utc)
+
+
+class Clock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: dt.datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += dt.timedelta(**kwargs)
+
+
+def orders_for(mock: MockAladdin, external_id: str) -> list[PostedOrder]:
+    """Every order of the mock's book carrying *external_id*."""
+    return [o for o in mock.orders() if o.external_id == external_id]
+
+
+def kinds(events: Sequence[AuditEvent]) -> list[str]:
+    """The kinds of *events*, as strings."""
+    return [e.kind.value for e in events]
+
+
+class DrainedSource:
+    """A `DataSource` over a mock whose cash (and holdings) can be changed after a preview."""
+
+    def __init__(self, inner: MockAladdin) -> None:
+        self.inner = inner
+        self.cash_factor = 1.0
+        self.holding_factor = 1.0
+
+    def accounts(self, group: str, security_id: str) -> AccountTable:
+        table = self.inner.accounts(group, security_id)
+        assert table.cash is not None
+        return attrs.evolve(
+            table,
+            cash=table.cash * self.cash_factor,
+            holdings={k: np.floor(v * self.holding_factor) for k, v in table.holdings.items()},
+        )
+
+    def groups(self) -> tuple[str, ...]:
+        return self.inner.groups()
+
+    def security(self, security_id: str) -> Security:
+        return self.inner.security(security_id)
+
+    def search_securities(self, query: str, *, limit: int = 20) -> tuple[Security, ...]:
+        return self.inner.search_securities(query, limit=limit)
+
+    def what_if(self, ticket: OrderTicket) -> WhatIfReport:
+        return self.inner.what_if(ticket)
+
+    def post_order(self, ticket: OrderTicket) -> PostedOrder:
+        return self.inner.post_order(ticket)
+
+    def find_order(self, external_id: str) -> PostedOrder | None:
+        return self.inner.find_order(external_id)
+
+    def get_order(self, order_id: str) -> PostedOrder:
+        return self.inner.get_order(order_id)
+
+    def modify_order(self, order_id: str, ticket: OrderTicket) -> PostedOrder:
+        return self.inner.modify_order(order_id, ticket)
+
+    def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
+        return self.inner.cancel_order(order_id, reason)
+
+
+_: type[DataSource] = DrainedSource  # the double satisfies the protocol (checked by mypy)
+
+
+class FlakySink(AuditSink):
+    """An in-memory sink whose appends fail at random: before storing, or after (lost ack).
+
+    Reads fail at the same rate, so the desk's "was it stored?" check fails too.
+    """
+
+    def __init__(self, rate: float, seed: int) -> None:
+        self.inner = RecordingSink()
+        self.rate = rate
+        self._rng = random.Random(seed)
+        self.failures = 0
+
+    def _maybe_fail(self, what: str) -> None:
+        if self._rng.random() < self.rate:
+            self.failures += 1
+            raise AuditSinkError(f"injected: {what} failed")
+
+    def append(self, events: Sequence[AuditEvent]) -> None:
+        if self._rng.random() < 0.5:
+            self._maybe_fail("append (nothing stored)")
+            self.inner.append(events)
+        else:
+            self.inner.append(events)
+            self._maybe_fail("append acknowledgement (stored)")
+
+    def events(
+        self,
+        *,
+        allocation_id: str | None = None,
+        account_id: str | None = None,
+        security_id: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        kinds: Collection[EventKind] | None = None,
+    ) -> list[AuditEvent]:
+        self._maybe_fail("events")
+        return self.inner.events(
+            allocation_id=allocation_id,
+            account_id=account_id,
+            security_id=security_id,
+            since=since,
+            until=until,
+            kinds=kinds,
+        )
+
+    def get(self, event_id: str) -> AuditEvent | None:
+        self._maybe_fail("get")
+        return self.inner.get(event_id)
+
+    def verify(self) -> VerifyReport:
+        return self.inner.verify()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class DownRemote(RecordingSink):
+    """A remote audit sink that refuses every append while ``down`` is set."""
+
+    down = True
+
+    def append(self, events: Sequence[AuditEvent]) -> None:
+        if self.down:
+            raise AuditSinkError("injected: remote unreachable")
+        super().append(events)
+
+
+class StrictBook(MockAladdin):
+    """A mock that counts attempts to post an external id it already holds a live order for.
+
+    The mock refuses such a post (Aladdin's ALREADY_EXISTS), which would hide a
+    desk that re-posts blindly; the count shows it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.duplicate_posts = 0
+
+    def post_order(self, ticket: OrderTicket) -> PostedOrder:
+        try:
+            return super().post_order(ticket)
+        except OrderRejectedError as exc:
+            if exc.code == 6:
+                self.duplicate_posts += 1
+            raise

@@ -1,0 +1,122 @@
+"""A desk process killed mid-commit, after Aladdin booked the order: resumed without a double."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from desk_helpers import TSY, kinds, orders_for
+
+from orderalloc.audit import EventKind, SQLiteAuditSink
+from orderalloc.desk import Desk
+from orderalloc.sources.aladdin import AladdinClient, AladdinConfig
+from orderalloc.sources.mock import MockAladdin
+from orderalloc.testing.aladdin import AladdinMockHandler, LoopbackServer, Reply, serve
+
+CHILD = Path(__file__).with_name("commit_child.py")
+
+
+class HoldingHandler(AladdinMockHandler):
+    """Books a real (not what-if) order, signals it, then holds the answer until released."""
+
+    def __init__(self, mock: MockAladdin) -> None:
+        super().__init__(mock)
+        self.booked = threading.Event()
+        self.release = threading.Event()
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Reply:
+        reply = super().handle(method, path, query, headers, body)
+        if path.endswith("/order:post") and reply.status == 200:
+            config = json.loads(body).get("postOrderConfig") or {}
+            if not config.get("whatIf"):
+                self.booked.set()
+                self.release.wait(30)  # the child is killed while it waits for this answer
+        return reply
+
+
+@pytest.fixture(name="served")
+def _served() -> Iterator[tuple[HoldingHandler, LoopbackServer]]:
+    """The holding handler behind a real HTTP server on 127.0.0.1."""
+    handler = HoldingHandler(MockAladdin())
+    with serve(handler) as server:
+        yield handler, server
+        handler.release.set()
+
+
+def _config(handler: AladdinMockHandler, url: str) -> AladdinConfig:
+    return handler.config(url, rate_limit=60_000, backoff_initial=0.01)
+
+
+class TestKilledMidCommit:
+    """SIGKILL between Aladdin booking the order and the desk recording it."""
+
+    def test_resume_finds_the_order(
+        self, served: tuple[HoldingHandler, LoopbackServer], tmp_path: Path
+    ) -> None:
+        """A fresh desk records the booked order; exactly one order, one COMMITTED, chain sound."""
+        handler, server = served
+        path = tmp_path / "audit.sqlite3"
+        with AladdinClient(_config(handler, server.url)) as client, SQLiteAuditSink(path) as sink:
+            preview = Desk(client, sink, actor="parent").preview("BIG6", TSY, "BUY", 5_000_000)
+        aid = preview.allocation_id
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        child = subprocess.Popen(
+            [sys.executable, str(CHILD), server.url, str(path), aid],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "READY"
+            assert handler.booked.wait(60), "the child never posted the order"
+            os.kill(child.pid, signal.SIGKILL)
+            rest, _ = child.communicate(timeout=10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
+            handler.release.set()
+        assert child.returncode == -signal.SIGKILL
+        assert "DONE" not in rest
+
+        # The window a naive desk would double: booked, but the trail stops at COMMIT_STARTED.
+        assert len(orders_for(handler.mock, aid)) == 1
+        with SQLiteAuditSink(path) as sink:
+            history = sink.events(allocation_id=aid)
+            assert kinds(history)[-1] == "COMMIT_STARTED"
+            assert history[-1].actor == "child-process"
+
+        with AladdinClient(_config(handler, server.url)) as client, SQLiteAuditSink(path) as sink:
+            desk = Desk(client, sink, actor="parent")
+            receipt = desk.commit(aid)
+            assert receipt.recovered
+            assert desk.commit(aid).already_committed
+            history = desk.history(aid)
+            assert [e.kind for e in history].count(EventKind.COMMITTED) == 1
+            assert history[-1].payload["attempt"] == 1
+            report = sink.verify()
+            assert report.count == len(sink.events())
+        booked = orders_for(handler.mock, aid)
+        assert len(booked) == 1
+        assert booked[0].order_id == receipt.order.order_id
+        assert {line.account_id: line.quantity for line in booked[0].lines} == {
+            k: q for k, q in preview.result.quantities.items() if q > 0
+        }
+        assert handler.count("/order:post") == 2  # the child's what-if and its post; no re-post
+        assert handler.problems == []
