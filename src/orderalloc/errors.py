@@ -16,6 +16,15 @@ The tree::
     ├── AuditSinkError                           the audit trail could not be written or read
     │   └── AuditIntegrityError                  the hash chain does not verify
     └── DeskError                                preview / commit / modify / cancel refused
+        ├── UnknownAllocationError (also LookupError)  no such preview in the trail
+        ├── UnknownOrderError (also LookupError)       no committed allocation made the order
+        ├── NothingToCommitError                       the allocation places nothing
+        ├── StalePreviewError                          older than the desk's max_age
+        ├── InputsChangedError                         cash or holdings no longer cover a line
+        ├── ComplianceRefusedError                     blocking what-if violations, not overridden
+        ├── CommitInProgressError                      another process is committing it now
+        └── CommitFailedError                          the order system refused or failed
+            └── CommitOutcomeUnknownError              sent, outcome unknown: commit again
 
 Subpackages add leaves under these (the Aladdin client's ``AladdinAPIError``
 under ``DataSourceError``, for example); every one of them is an

@@ -73,27 +73,51 @@ class TradeBounds:
         """The number of accounts."""
         return int(self.cap.shape[0])
 
-    @property
+    @cached_property
     def has_range(self) -> BoolArray:
         """True where the contiguous legal range is not empty."""
         return self.klo <= self.khi
 
     @cached_property
+    def low(self) -> FloatArray:
+        """The smallest amount of the contiguous range (inf where it is empty)."""
+        low: FloatArray = np.where(
+            self.has_range, self.min_piece + self.klo * self.increment, np.inf
+        )
+        return low
+
+    @cached_property
+    def top(self) -> FloatArray:
+        """The largest amount of the contiguous range (-inf where it is empty)."""
+        top: FloatArray = np.where(
+            self.has_range, self.min_piece + self.khi * self.increment, -np.inf
+        )
+        return top
+
+    @cached_property
+    def full(self) -> FloatArray:
+        """The whole-position sale (inf where there is none)."""
+        full: FloatArray = np.where(self.kx >= 0, self.min_piece + self.kx * self.increment, np.inf)
+        return full
+
+    @cached_property
     def max_legal(self) -> FloatArray:
         """The largest legal amount per account (0 when nothing is legal)."""
-        top = np.where(self.has_range, self.min_piece + self.khi * self.increment, 0.0)
-        full = np.where(self.kx >= 0, self.min_piece + self.kx * self.increment, 0.0)
-        return np.maximum(top, full)
+        top = np.maximum(self.top, 0.0)
+        full = np.where(np.isfinite(self.full), self.full, 0.0)
+        best: FloatArray = np.maximum(top, full)
+        return best
 
     @cached_property
     def min_legal(self) -> FloatArray:
         """The smallest non-zero legal amount per account (inf when nothing is legal)."""
-        low = np.where(self.has_range, self.min_piece + self.klo * self.increment, np.inf)
-        full = np.where(self.kx >= 0, self.min_piece + self.kx * self.increment, np.inf)
-        return np.minimum(low, full)
+        low: FloatArray = np.minimum(self.low, self.full)
+        return low
 
     def restrict(self, allowed: BoolArray) -> TradeBounds:
         """The same bounds with nothing legal where *allowed* is False."""
+        if allowed.all():
+            return self
         return attrs.evolve(
             self,
             cap=np.where(allowed, self.cap, 0.0),

@@ -107,15 +107,7 @@ class _Legal:
 
     @classmethod
     def of(cls, bounds: TradeBounds) -> _Legal:
-        m, d = bounds.min_piece, bounds.increment
-        has_range = bounds.klo <= bounds.khi
-        return cls(
-            m,
-            d,
-            np.where(has_range, m + bounds.klo * d, np.inf),
-            np.where(has_range, m + bounds.khi * d, -np.inf),
-            np.where(bounds.kx >= 0, m + bounds.kx * d, np.inf),
-        )
+        return cls(bounds.min_piece, bounds.increment, bounds.low, bounds.top, bounds.full)
 
     def take(self, idx: IntArray) -> _Legal:
         return _Legal(self.m, self.d, self.low[idx], self.top[idx], self.full[idx])
@@ -178,19 +170,24 @@ def round_to_lots(
     keys = _LazyKeys(ids, seed)
     lam0 = 0.0 if ideal is None else _multiplier(ideal, t, r, bounds.max_legal)
     cap = bounds.max_legal
+    optimal = False
     if float(cap.sum()) <= total:
         q = cap.copy()
     else:
-        q = _place(t, a, r, legal, total, keys, lam0)
+        q, optimal = _place(t, a, r, legal, total, keys, lam0)
         if float(q.sum()) < total:
             # The marginal search could not reach the order: find the true largest
             # legal total by dynamic programming where that is affordable.
             best = _largest_total(legal, total)
             if best is not None and best > float(q.sum()):
-                q = _place(t, a, r, legal, best, keys, lam0)
+                q, optimal = _place(t, a, r, legal, best, keys, lam0)
                 if float(q.sum()) != best:
-                    q = _reconstruct(legal, best, t)
-    q, exchanges = _exchange(q, t, a, legal, keys)
+                    q, optimal = _reconstruct(legal, best, t), False
+    # A split that is the Lagrangian minimiser at one multiplier is optimal for
+    # its total (Everett 1963): no exchange can improve it, so skip the search.
+    exchanges = 0
+    if not optimal:
+        q, exchanges = _exchange(q, t, a, legal, keys)
     cost = float(np.sum(a * (q - t) ** 2))
     return Rounding(q=q, total=float(q.sum()), requested=total, cost=cost, exchanges=exchanges)
 
@@ -211,10 +208,12 @@ def _place(
     total: float,
     keys: _LazyKeys,
     lam0: float,
-) -> FloatArray:
-    """Steps 1 to 3 for one total."""
-    q = _lagrangian(t, r, legal, total, keys, lam0)
-    return _repair(q, t, a, legal, total, keys)
+) -> tuple[FloatArray, bool]:
+    """Steps 1 to 3 for one total; True when the result is a Lagrangian minimiser."""
+    q, optimal = _lagrangian(t, r, legal, total, keys, lam0)
+    if float(q.sum()) == total:
+        return q, optimal
+    return _repair(q, t, a, legal, total, keys), False
 
 
 _DP_BUDGET = 30_000_000  # cells (accounts x reachable totals) the exact search may use
@@ -320,7 +319,7 @@ class _LazyKeys:
 
 def _lagrangian(
     t: FloatArray, r: FloatArray, legal: _Legal, total: float, keys: _LazyKeys, lam0: float
-) -> FloatArray:
+) -> tuple[FloatArray, bool]:
     """Steps 1 and 2: nearest legal amounts at the multiplier that meets the total.
 
     The search starts at *lam0*, the multiplier of the continuous optimum, so
@@ -329,12 +328,12 @@ def _lagrangian(
     q = legal.nearest(t + lam0 * r)
     s = float(q.sum())
     if s == total:
-        return q
+        return q, True
     bracket = _quick_bracket(q, s, t, r, legal, total, lam0)
     if bracket is None:
         found = _doubling_bracket(q, s, t, r, legal, total, lam0)
         if isinstance(found, np.ndarray):  # landed on the total exactly
-            return found
+            return found, True
         bracket = found
     lam_lo, lam_hi, q_lo, q_hi = bracket
     # Bisect on the accounts that still differ between the two ends.
@@ -356,7 +355,7 @@ def _lagrangian(
             lam_lo = lam
             q_lo[active] = qa
             if s_mid == total:
-                return q_lo
+                return q_lo, True
         else:
             lam_hi = lam
             q_hi[active] = qa
@@ -451,9 +450,14 @@ def _fill(
     total: float,
     first: IntArray,
     keys: _LazyKeys,
-) -> FloatArray:
-    """Take up-moves in multiplier order while they fit in what is left."""
+) -> tuple[FloatArray, bool]:
+    """Take up-moves in multiplier order while they fit in what is left.
+
+    Returns the amounts and whether every move was taken in order with none
+    skipped for being too large (then the result is a Lagrangian minimiser).
+    """
     q = q.copy()
+    skipped = False
     left = total - float(q.sum())
     candidates = first
     d = legal.d
@@ -476,6 +480,8 @@ def _fill(
             p = _up1(qi, low, top, full, d)
             if p - qi <= left:
                 heap.append(((0.5 * (qi + p) - ti) / ri, keys(i), i))
+            elif p < math.inf:
+                skipped = True
         heapq.heapify(heap)
         while heap and left > 0:
             _, _, i = heapq.heappop(heap)
@@ -483,14 +489,18 @@ def _fill(
             qi = float(q[i])
             p = _up1(qi, low, top, full, d)
             if p - qi > left:
+                skipped = True
                 continue
             left -= p - qi
             q[i] = p
             p2 = _up1(p, low, top, full, d)
             if p2 - p <= left:
                 heapq.heappush(heap, ((0.5 * (p + p2) - ti) / ri, keys(i), i))
+            elif p2 < math.inf and left > 0:
+                skipped = True
         if left <= 0:
             break
+        skipped = True  # what follows looks past moves that did not fit
         # Every marginal move that fits was taken: look further, over every account.
         nxt_all = legal.up(q)
         fits = np.flatnonzero(nxt_all - q <= left)
@@ -500,7 +510,7 @@ def _fill(
         keep = min(fits.size, max(_ACTIVE_SMALL, 4 * int(left / legal.d) + 1))
         order = np.argpartition(lam_all, keep - 1)[:keep] if keep < fits.size else slice(None)
         candidates = fits[order]
-    return q
+    return q, not skipped
 
 
 def _cost_delta(q: FloatArray, p: FloatArray, t: FloatArray, a: FloatArray) -> FloatArray:

@@ -328,7 +328,10 @@ class AllocationResult:
         rows = np.argsort(-self.quantity, kind="stable")
         if limit is not None:
             rows = rows[:limit]
-        metric = next(iter(self.post_metrics), None)
+        # The metric the engine worked on, else the first the trade moves.
+        chosen = self.params.get("metric") if isinstance(self.params, Mapping) else None
+        metric = chosen if isinstance(chosen, str) and chosen in self.post_metrics else None
+        metric = metric or next(iter(self.post_metrics), None)
         header = f"{'account':<16}{'quantity':>14}{'ideal':>16}  reason"
         if metric:
             header += f"  ({metric} before -> after)"
