@@ -83,7 +83,7 @@ from .allocation import allocate
 from .audit import AuditEvent, AuditSink, EventKind, SQLiteAuditSink
 from .audit.events import format_time
 from .errors import AuditSinkError, DeskError
-from .model import Order, Side
+from .model import AccountTable, Order, Side
 from .serialization import to_json
 from .sources.orders import ComplianceViolation, OrderLine, OrderStatus, OrderTicket, PostedOrder
 from .sources.protocol import DataSource
@@ -263,9 +263,9 @@ class Desk:
         modifies: Mapping[str, Any] | None,
     ) -> Preview:
         security = self._source.security(security_id)
-        accounts = self._source.accounts(group, security_id)
-        as_of = self._now()
         order = Order(security=security, side=side, quantity=quantity)
+        accounts = self._accounts(group, order, modifies)
+        as_of = self._now()
         result = allocate(order, accounts, method=method, seed=seed, **params)
         allocation_id = str(uuid.uuid4())
         digest = fingerprint(order, accounts)
@@ -435,8 +435,8 @@ class Desk:
             raise error
         order = trail.order
         security = self._source.security(order.security.id)
-        accounts = self._source.accounts(str(trail.payload["group"]), order.security.id)
         fresh = attrs.evolve(order, security=security)
+        accounts = self._accounts(str(trail.payload["group"]), fresh, trail.modifies)
         problems = line_problems(fresh, ticket.lines, accounts)
         if problems:
             error = InputsChangedError(aid, problems)
@@ -575,6 +575,33 @@ class Desk:
             already_committed=True,
             recovered=bool(committed.payload.get("recovered", False)),
         )
+
+    def _accounts(
+        self, group: str, order: Order, modifies: Mapping[str, Any] | None
+    ) -> AccountTable:
+        """The group's accounts; for a modification, without the live order's own lines.
+
+        A source whose holdings count open orders (Aladdin's ``SOD+Trades+Orders``,
+        see ``positions_include_open_orders``) already shows the order being
+        modified in its positions: a re-allocation on those numbers would count it
+        twice (a sell could not re-sell what the order itself is selling). Its
+        lines are taken back out of the holdings. Cash is left as the source
+        reports it.
+        """
+        accounts = self._source.accounts(group, order.security.id)
+        if modifies is None or not getattr(self._source, "positions_include_open_orders", False):
+            return accounts
+        live = self._source.get_order(str(modifies["order_id"]))
+        held = accounts.holding(order.security.id).copy()
+        sign = 1.0 if live.side is Side.BUY else -1.0
+        for line in live.lines:
+            try:
+                held[accounts.index(line.account_id)] -= sign * line.quantity
+            except KeyError:
+                continue  # the account has left the group: nothing to take back
+        holdings = dict(accounts.holdings)
+        holdings[order.security.id] = held
+        return attrs.evolve(accounts, holdings=holdings)
 
     # --- modify and cancel --------------------------------------------------------------
 

@@ -429,6 +429,16 @@ class AladdinBase:
         """A one-line, secret-free description of where the data comes from."""
         return f"Aladdin at {self.config.base_url}"
 
+    @property
+    def positions_include_open_orders(self) -> bool:
+        """Whether holdings count open orders (``posType`` ``SOD+Trades+Orders``, the default).
+
+        The desk reads it when it re-allocates a live order (`Desk.modify`): the
+        order's own lines are then taken out of the holdings first, so they are
+        not counted twice.
+        """
+        return "Orders" in self.config.pos_type
+
     def clear_cache(self) -> None:
         """Forget every cached read."""
         self._cache.clear()
