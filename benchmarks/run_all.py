@@ -16,6 +16,7 @@ SCRIPTS = [
     "bench_min_dispersion.py",
     "bench_continuous.py",
     "bench_aladdin_load.py",
+    "campaign.py",
 ]
 
 
