@@ -1,4 +1,4 @@
-"""Development sessions: ``nox -s tests``, ``lint``, ``typing``, ``docs``, ``bench``, ``demo``.
+"""Development sessions: ``tests``, ``lint``, ``typing``, ``docs``, ``bench``, ``build``, ``demo``.
 
 Every session builds its own virtual environment (with uv when it is
 installed, else virtualenv) from ``pyproject.toml``: the dependency groups are
@@ -8,6 +8,7 @@ the single list of what each job needs.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -79,6 +80,14 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks; results land in benchmarks/results/."""
     install_groups(session, "test", editable=False)
     session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build the wheel and sdist into dist/ and check them with twine."""
+    session.install("build", "twine")
+    session.run("python", "-m", "build", "--outdir", "dist", ".")
+    session.run("twine", "check", "--strict", *sorted(str(p) for p in Path("dist").glob("*")))
 
 
 @nox.session
