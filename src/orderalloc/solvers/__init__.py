@@ -50,6 +50,7 @@ def __getattr__(name: str) -> object:
 
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
+
 __all__ = [
     "BACKENDS",
     "DEFAULT_FALLBACK_ORDER",

@@ -33,6 +33,7 @@ __all__ = ["BACKENDS", "DEFAULT_FALLBACK_ORDER", "Backend", "get_backend", "solv
 #: A backend: ``solve(problem, *, tol, max_iter, **backend_params)``.
 Backend = Callable[..., ContinuousSolution]
 
+
 def solve_convex(problem: DispersionProblem, **params: Any) -> ContinuousSolution:
     """`orderalloc.solvers.convex.solve_convex`, imported on first use (cvxpy is slow to import)."""
     from .convex import solve_convex as solve

@@ -48,13 +48,11 @@ import cvxpy as cp
 import numpy as np
 
 from orderalloc.errors import InvalidParameterError, SolverError
-from orderalloc.typing import FloatArray
 
 from .problem import (
     ContinuousSolution,
     DispersionProblem,
     capacity_split,
-    centre,
     objective,
     repair_feasibility,
 )
@@ -286,17 +284,4 @@ def solve_convex(
             "(CLARABEL, OSQP, SCS), looser tolerances in solver_params, or backend='exact'",
         )
     q = repair_feasibility(problem, np.asarray(u, dtype=np.float64) * scale)
-    return _solution(problem, q, status, iterations)
-
-
-def _solution(
-    problem: DispersionProblem, q: FloatArray, status: str, iterations: int
-) -> ContinuousSolution:
-    return ContinuousSolution(
-        q=q,
-        mu=centre(problem, q),
-        objective=objective(problem, q),
-        backend="convex",
-        status=status,
-        iterations=iterations,
-    )
+    return ContinuousSolution.of(problem, q, backend="convex", status=status, iterations=iterations)

@@ -46,8 +46,6 @@ from .problem import (
     DispersionProblem,
     _Separable,
     capacity_split,
-    centre,
-    objective,
 )
 
 __all__ = ["solve_exact"]
@@ -79,7 +77,9 @@ def solve_exact(
     sep = _Separable(problem)
     if problem.target is not None:
         sol = _knapsack(problem, sep, problem.target)
-        return _finish(problem, sol.q, 1)
+        return ContinuousSolution.of(
+            problem, sol.q, backend="exact", status="optimal", iterations=1
+        )
 
     # Mean mode. Is the mean fixed by the total?
     v = sep.v
@@ -87,23 +87,16 @@ def solve_exact(
     if bool((v_span <= 1e-12 * np.abs(v).max(axis=0)).all()):
         mu = problem.w @ problem.m + v[0] * problem.total
         sol = _knapsack(problem, sep, mu)
-        return _finish(problem, sol.q, 1)
+        return ContinuousSolution.of(
+            problem, sol.q, backend="exact", status="optimal", iterations=1
+        )
 
     if problem.n_metrics == 1:
         q, iterations = _search_1d(problem, sep, tol, max_iter)
     else:
         q, iterations = _search_nd(problem, sep, tol, max_iter)
-    return _finish(problem, q, iterations)
-
-
-def _finish(problem: DispersionProblem, q: FloatArray, iterations: int) -> ContinuousSolution:
-    return ContinuousSolution(
-        q=q,
-        mu=centre(problem, q),
-        objective=objective(problem, q),
-        backend="exact",
-        status="optimal",
-        iterations=iterations,
+    return ContinuousSolution.of(
+        problem, q, backend="exact", status="optimal", iterations=iterations
     )
 
 

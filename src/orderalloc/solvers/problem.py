@@ -228,6 +228,26 @@ class ContinuousSolution:
     status: str
     iterations: int
 
+    @classmethod
+    def of(
+        cls,
+        problem: DispersionProblem,
+        q: FloatArray,
+        *,
+        backend: str,
+        status: str,
+        iterations: int,
+    ) -> ContinuousSolution:
+        """The solution *q* of *problem*, with its centre and objective evaluated exactly."""
+        return cls(
+            q=q,
+            mu=centre(problem, q),
+            objective=objective(problem, q),
+            backend=backend,
+            status=status,
+            iterations=iterations,
+        )
+
 
 def centre(problem: DispersionProblem, q: FloatArray) -> FloatArray:
     """The centre ``mu`` of the metrics after buying *q*.

@@ -32,7 +32,6 @@ from .problem import (
     ContinuousSolution,
     DispersionProblem,
     capacity_split,
-    centre,
     objective,
     repair_feasibility,
 )
@@ -72,11 +71,19 @@ def solve_slsqp(
     scale = max(float(np.abs(lo).max()), float(np.abs(hi).max()), abs(problem.total) / n)
     if scale == 0.0:  # every bound is 0: the only split is q = 0
         q0 = np.zeros(n)
-        return _solution(problem, q0, "all bounds are zero", 0)
+        return ContinuousSolution.of(
+            problem, q0, backend="slsqp", status="all bounds are zero", iterations=0
+        )
     q_start = capacity_split(problem)
     fscale = objective(problem, q_start)
     if fscale <= 0.0:  # the starting point already has no dispersion
-        return _solution(problem, repair_feasibility(problem, q_start), "start is optimal", 0)
+        return ContinuousSolution.of(
+            problem,
+            repair_feasibility(problem, q_start),
+            backend="slsqp",
+            status="start is optimal",
+            iterations=0,
+        )
 
     m, s, w, c = problem.m, problem.s, problem.w, problem.c
     target = problem.target
@@ -117,17 +124,6 @@ def solve_slsqp(
             "ftol, or use backend='exact' (exact and much faster)",
         )
     q = repair_feasibility(problem, np.asarray(result.x, dtype=np.float64) * scale)
-    return _solution(problem, q, str(result.message), int(result.nit))
-
-
-def _solution(
-    problem: DispersionProblem, q: FloatArray, status: str, iterations: int
-) -> ContinuousSolution:
-    return ContinuousSolution(
-        q=q,
-        mu=centre(problem, q),
-        objective=objective(problem, q),
-        backend="slsqp",
-        status=status,
-        iterations=iterations,
+    return ContinuousSolution.of(
+        problem, q, backend="slsqp", status=str(result.message), iterations=int(result.nit)
     )
