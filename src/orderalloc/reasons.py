@@ -45,6 +45,8 @@ class Reason(str, enum.Enum):
     ZERO_WEIGHT = "ZERO_WEIGHT"
     #: Min dispersion: the amount moves the account's metric toward the others'.
     DISPERSION_TARGET = "DISPERSION_TARGET"
+    #: Min dispersion: any amount would move the account's metric away from the group.
+    NOT_NEEDED = "NOT_NEEDED"
 
     @property
     def code(self) -> int:
@@ -81,4 +83,5 @@ _DESCRIPTIONS: dict[Reason, str] = {
     Reason.RESTRICTED: "security restricted for this account",
     Reason.ZERO_WEIGHT: "no share under this method (zero weight)",
     Reason.DISPERSION_TARGET: "amount chosen to bring the metric toward the group",
+    Reason.NOT_NEEDED: "nothing: any amount would move the metric away from the group",
 }

@@ -279,3 +279,20 @@ class TestBadParameters:
         order = oa.Order(security=IG, side="BUY", quantity=2_000)
         with pytest.raises(oa.InvalidParameterError, match=r"accounts\['B'\]"):
             oa.allocate(order, accounts, method="min_dispersion")
+
+
+class TestReasons:
+    """Every min-dispersion line says why."""
+
+    def test_accounts_left_out_say_why(self) -> None:
+        """Accounts already above the group get NOT_NEEDED; the low one gets the bond."""
+        accounts = [
+            oa.Account(id="LOW", nav=1e8, cash=1e8, metrics={"spread_duration": 3.0}),
+            oa.Account(id="HIGH", nav=1e8, cash=1e8, metrics={"spread_duration": 7.0}),
+        ]
+        order = oa.Order(security=IG, side="BUY", quantity=1_000_000)
+        result = oa.allocate(order, accounts, method="min_dispersion")
+        assert result.quantities == {"LOW": 1_000_000, "HIGH": 0}
+        assert result.reasons["HIGH"] is oa.Reason.NOT_NEEDED
+        assert result.reasons["LOW"] is oa.Reason.DISPERSION_TARGET
+        assert "away from the group" in result.line("HIGH").message

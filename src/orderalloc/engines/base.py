@@ -193,6 +193,7 @@ def explain(q: FloatArray, ideal: Ideal, bounds: TradeBounds, problem: Problem) 
             q > t + tol,
             q < t - tol,
             t > share + tol,
+            (q == 0) & (ideal.reason is Reason.DISPERSION_TARGET),
         ],
         [
             Reason.RESTRICTED.code,
@@ -205,6 +206,7 @@ def explain(q: FloatArray, ideal: Ideal, bounds: TradeBounds, problem: Problem) 
             Reason.ROUNDED_UP.code,
             Reason.ROUNDED_DOWN.code,
             Reason.REDISTRIBUTED.code,
+            Reason.NOT_NEEDED.code,
         ],
         default=ideal.reason.code,
     )
