@@ -100,10 +100,12 @@ class _Legal:
     empty); ``full``: the whole-position sale (inf when there is none).
     """
 
-    __slots__ = ("d", "full", "low", "m", "top")
+    __slots__ = ("d", "full", "has_full", "low", "m", "top")
 
     def __init__(self, m: float, d: float, low: FloatArray, top: FloatArray, full: FloatArray):
         self.m, self.d, self.low, self.top, self.full = m, d, low, top, full
+        # Whole-position sales exist only for sells: buys skip that branch everywhere.
+        self.has_full = bool(np.isfinite(full).any())
 
     @classmethod
     def of(cls, bounds: TradeBounds) -> _Legal:
@@ -116,11 +118,18 @@ class _Legal:
         """The legal amount nearest to *z* per account; exact ties go to the lower one."""
         m, d = self.m, self.d
         # Nearest point of the grid, ties down, then into [low, top] (-inf if empty).
-        grid = np.ceil((z - m) / d - 0.5)
+        grid = z - m
+        grid /= d
+        grid -= 0.5
+        np.ceil(grid, out=grid)
         grid *= d
         grid += m
-        in_range = np.minimum(np.maximum(grid, self.low), self.top)
-        best = np.where(np.abs(z - in_range) < np.abs(z), in_range, 0.0)
+        np.maximum(grid, self.low, out=grid)
+        np.minimum(grid, self.top, out=grid)
+        dist = np.abs(z - grid)
+        best = np.where(dist < np.abs(z), grid, 0.0)
+        if not self.has_full:
+            return best
         with np.errstate(invalid="ignore"):
             gap_full = np.abs(z - self.full)
         return np.where(gap_full < np.abs(z - best), self.full, best)
@@ -128,13 +137,23 @@ class _Legal:
     def up(self, q: FloatArray) -> FloatArray:
         """The next legal amount above *q* per account (inf where there is none)."""
         inside = (q >= self.low) & (q < self.top)
-        nxt = np.where(inside, q + self.d, np.where(self.full > q, self.full, np.inf))
-        return np.where(q == 0, np.minimum(self.low, self.full), nxt)
+        beyond: FloatArray | float
+        if self.has_full:
+            beyond = np.where(self.full > q, self.full, np.inf)
+            first = np.minimum(self.low, self.full)
+        else:
+            beyond, first = np.inf, self.low
+        nxt = np.where(inside, q + self.d, beyond)
+        return np.where(q == 0, first, nxt)
 
     def down(self, q: FloatArray) -> FloatArray:
         """The next legal amount below *q* per account (-inf where there is none)."""
         above_low = (q > self.low) & (q <= self.top)
-        after_range = np.where(np.isfinite(self.top) & (q > self.top), self.top, 0.0)
+        after_range: FloatArray | float
+        if self.has_full:
+            after_range = np.where(np.isfinite(self.top) & (q > self.top), self.top, 0.0)
+        else:
+            after_range = 0.0
         prev = np.where(above_low, q - self.d, after_range)
         return np.where(q == 0, -np.inf, prev)
 
@@ -514,8 +533,11 @@ def _fill(
 
 
 def _cost_delta(q: FloatArray, p: FloatArray, t: FloatArray, a: FloatArray) -> FloatArray:
-    with np.errstate(invalid="ignore"):
-        return a * ((p - t) ** 2 - (q - t) ** 2)
+    """``a (p - t)^2 - a (q - t)^2``, factored; +inf where *p* is +-inf (no such move)."""
+    diff = p - q
+    diff *= p + q - 2.0 * t
+    diff *= a
+    return diff
 
 
 def _repair(
@@ -529,8 +551,8 @@ def _repair(
     dn = legal.down(q)
     up_size = up - q
     dn_size = q - dn
-    d_up = np.where(np.isfinite(up), _cost_delta(q, up, t, a), np.inf)
-    d_dn = np.where(np.isfinite(dn), _cost_delta(q, dn, t, a), np.inf)
+    d_up = _cost_delta(q, up, t, a)
+    d_dn = _cost_delta(q, dn, t, a)
     best: tuple[float, int, list[int]] | None = None
     over = np.flatnonzero(np.isfinite(up) & (up_size > left))
     if over.size == 0:
@@ -596,8 +618,8 @@ def _exchange(
     sizes = _swap_sizes(legal)
     up = legal.up(q)
     dn = legal.down(q)
-    d_up = np.where(np.isfinite(up), _cost_delta(q, up, t, a), np.inf)
-    d_dn = np.where(np.isfinite(dn), _cost_delta(q, dn, t, a), np.inf)
+    d_up = _cost_delta(q, up, t, a)
+    d_dn = _cost_delta(q, dn, t, a)
     for _ in range(_MAX_EXCHANGE_ROUNDS):
         up_size = up - q
         dn_size = q - dn
@@ -616,16 +638,8 @@ def _exchange(
         sub = legal.take(touched)
         up[touched] = sub.up(q[touched])
         dn[touched] = sub.down(q[touched])
-        d_up[touched] = np.where(
-            np.isfinite(up[touched]),
-            _cost_delta(q[touched], up[touched], t[touched], a[touched]),
-            np.inf,
-        )
-        d_dn[touched] = np.where(
-            np.isfinite(dn[touched]),
-            _cost_delta(q[touched], dn[touched], t[touched], a[touched]),
-            np.inf,
-        )
+        d_up[touched] = _cost_delta(q[touched], up[touched], t[touched], a[touched])
+        d_dn[touched] = _cost_delta(q[touched], dn[touched], t[touched], a[touched])
     return q, applied
 
 
