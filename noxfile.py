@@ -72,7 +72,7 @@ def docs(session: nox.Session) -> None:
     session.run(
         "sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
     )
-    session.run("pytest", "-p", "no:cacheprovider", "docs", "src/orderalloc", "-q")
+    session.run("pytest", "-p", "no:cacheprovider", "docs", "-q")
 
 
 @nox.session

@@ -264,5 +264,3 @@ def format_time(value: dt.datetime) -> str:
 def parse_time(text: str) -> dt.datetime:
     """The inverse of `format_time`."""
     return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
-
-

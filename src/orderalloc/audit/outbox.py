@@ -183,5 +183,3 @@ class OutboxSink(AuditSink):
             self._local.close()
         finally:
             self._remote.close()
-
-

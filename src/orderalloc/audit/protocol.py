@@ -130,5 +130,3 @@ class AuditSink(Protocol):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-

@@ -259,5 +259,3 @@ class SQLiteAuditSink(AuditSink):
                 raise AuditSinkError(
                     f"cannot commit to the audit trail {self._path!r}: {exc}"
                 ) from exc
-
-

@@ -30,6 +30,7 @@ __all__ = [
     "allocation_cases",
     "groups",
     "orders",
+    "random_table",
     "securities",
 ]
 
