@@ -28,7 +28,13 @@ How (all steps work on whole denominations, never on float remainders):
    2,000 and take 1,000 back from another).
 4. **Exchange search.** Balanced swaps (one increment for one, opening one
    account for closing another of the same size) are applied while one lowers
-   the cost.
+   the cost. It is skipped when steps 1-2 ended on a Lagrangian minimiser,
+   which is optimal for its total (Everett 1963).
+5. **Largest legal total.** If steps 1-3 cannot reach the order, a dynamic
+   programme over reachable totals (in units of ``gcd(min_piece, increment)``)
+   finds the largest legal total when accounts x totals stays within
+   `_DP_BUDGET` cells (small groups, where such gaps arise); beyond that the
+   greedy total stands, and the result reports the leftover either way.
 
 Ties are broken by a key hashed from the account id and a seed, never by
 position in the input, so a permutation of the accounts gives the same
