@@ -23,7 +23,7 @@ SCRIPTS = [
 def main() -> int:
     for script in SCRIPTS:
         print(f"== {script}", flush=True)
-        code = subprocess.call([sys.executable, str(HERE / script), *sys.argv[1:2]], cwd=HERE)
+        code = subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent)
         if code:
             print(f"{script} failed with exit code {code}", file=sys.stderr)
             return code
