@@ -20,6 +20,8 @@ Minimum dispersion solves it at a fixed centre (see `orderalloc.solvers.exact`).
 
 from __future__ import annotations
 
+import math
+
 import attrs
 import numpy as np
 
@@ -82,19 +84,19 @@ def solve_quadratic_knapsack(
         feasible = bool(np.isclose(total, reached, rtol=1e-12, atol=1e-9))
         return KnapsackSolution(q=q, lam=0.0, total=reached, feasible=feasible, iterations=0)
 
-    # Bracket: at lam_lo every q_i is at hi (S = sum_hi > total); at lam_hi all at lo.
-    lam_lo = float(np.min((t - hi) / r))
-    lam_hi = float(np.max((t - lo) / r))
     # Start from the root of the unbounded problem, which is often on the right piece.
     lam = (float(t.sum()) - total) / float(r.sum())
-    if not lam_lo < lam < lam_hi:
-        lam = 0.5 * (lam_lo + lam_hi)
+    # The bracket [lam_lo, lam_hi] shrinks with every evaluation; its outer ends
+    # (every q_i at hi, every q_i at lo) are only computed if bisection needs them.
+    lam_lo, lam_hi = -math.inf, math.inf
     scale = max(abs(total), 1.0)
-    q = np.clip(t - lam * r, lo, hi)
+    z = np.empty_like(t)
+    q = np.empty_like(t)
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
-        z = t - lam * r
-        q = np.clip(z, lo, hi)
+        np.multiply(r, -lam, out=z)
+        z += t
+        np.clip(z, lo, hi, out=q)
         gap = float(q.sum()) - total  # > 0: lam too small
         if abs(gap) <= 1e-13 * scale:
             break
@@ -103,25 +105,26 @@ def solve_quadratic_knapsack(
         else:
             lam_hi = lam
         free = (z > lo) & (z < hi)
-        slope = float(r[free].sum())
-        step_ok = False
-        if slope > 0:
-            candidate = lam + gap / slope
-            if lam_lo < candidate < lam_hi:
-                lam, step_ok = candidate, True
-        if not step_ok:
-            mid = 0.5 * (lam_lo + lam_hi)
-            if mid in (lam_lo, lam_hi):  # the bracket cannot shrink further
-                break
-            lam = mid
+        slope = float(np.sum(r, where=free))
+        candidate = lam + gap / slope if slope > 0 else math.nan
+        if lam_lo < candidate < lam_hi:
+            lam = candidate
+            continue
+        if math.isinf(lam_lo):
+            lam_lo = float(np.min((t - hi) / r))
+        if math.isinf(lam_hi):
+            lam_hi = float(np.max((t - lo) / r))
+        mid = 0.5 * (lam_lo + lam_hi)
+        if mid in (lam_lo, lam_hi):  # the bracket cannot shrink further
+            break
+        lam = mid
     # Remove the last rounding error by spreading it over the free accounts.
-    z = t - lam * r
-    q = np.clip(z, lo, hi)
-    free = (z > lo) & (z < hi)
     gap = total - float(q.sum())
-    if gap != 0.0 and free.any():
-        share = r[free] / float(r[free].sum())
-        q[free] = np.clip(q[free] + gap * share, lo[free], hi[free])
+    if gap != 0.0:
+        free = (z > lo) & (z < hi)
+        if free.any():
+            share = r[free] / float(r[free].sum())
+            q[free] = np.clip(q[free] + gap * share, lo[free], hi[free])
     return KnapsackSolution(
         q=q, lam=lam, total=float(q.sum()), feasible=True, iterations=iterations
     )
