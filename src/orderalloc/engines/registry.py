@@ -12,7 +12,7 @@ case-insensitive and ``-`` equals ``_`` (``"min-dispersion"`` is
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from ..errors import UnknownMethodError
 from .base import Engine
@@ -33,7 +33,7 @@ def register(engine: type[Engine], *, name: str | None = None) -> type[Engine]:
     return engine
 
 
-def _plugins() -> dict[str, object]:
+def _plugins() -> dict[str, EntryPoint]:
     return {_normalise(ep.name): ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
@@ -55,7 +55,7 @@ def get(name: str) -> type[Engine]:
         return _registered[key]
     plugin = _plugins().get(key)
     if plugin is not None:
-        engine = plugin.load()  # type: ignore[attr-defined]
+        engine = plugin.load()
         if not (isinstance(engine, type) and issubclass(engine, Engine)):
             raise UnknownMethodError(name, available())
         _registered[key] = engine
