@@ -160,3 +160,48 @@ class TestErrors:
             "demo",
         ):
             assert command in out
+
+
+class TestCustomWeights:
+    """Custom weights from the command line."""
+
+    def test_weights_inline(self, run) -> None:  # type: ignore[no-untyped-def]
+        """--weights ID=W,ID=W splits the order by those weights (JSON checked)."""
+        code, out, _ = run(
+            "preview",
+            "--group",
+            "BIG6",
+            "--security",
+            IG,
+            "--side",
+            "buy",
+            "--quantity",
+            "200k",
+            "--method",
+            "custom-weights",
+            "--weights",
+            "BIG6-01=0.5,BIG6-03=0.5",
+            "--json",
+        )
+        assert code == 0
+        result = json.loads(out)["result"]
+        quantities = dict(zip(result["account_ids"], result["quantity"], strict=True))
+        assert quantities["BIG6-01"] == quantities["BIG6-03"] == 100_000
+
+    def test_weights_required(self, run) -> None:  # type: ignore[no-untyped-def]
+        """custom-weights without --weights is a usage error that says what to add."""
+        code, _, err = run(
+            "preview",
+            "--group",
+            "BIG6",
+            "--security",
+            IG,
+            "--side",
+            "buy",
+            "--quantity",
+            "2mm",
+            "--method",
+            "custom-weights",
+        )
+        assert code == 2
+        assert "--weights" in err

@@ -189,7 +189,14 @@ def _steps(labels: list[str]) -> Iterator[Callable[[], None]]:
         yield advance
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+_EPILOG = """\b
+Exit codes: 0 ok; 1 unexpected error; 2 usage; 3 invalid input or parameter;
+4 data source failed or found nothing; 5 the desk refused (stale preview,
+changed inputs, compliance); 6 audit trail failed or does not verify;
+7 no allocation could be made. ORDERALLOC_DEBUG=1 shows tracebacks."""
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG)
 @click.option(
     "--audit-db",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -291,6 +298,28 @@ def search(state: _State, query: str, limit: int, as_json: bool) -> None:
         )
 
 
+def _weights(text: str) -> dict[str, float]:
+    """Weights from ``ID=W,ID=W`` or ``@file.json`` (a JSON object of id -> weight)."""
+    if text.startswith("@"):
+        try:
+            data = json.loads(Path(text[1:]).read_text())
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(f"cannot read weights from {text[1:]!r}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise click.BadParameter("the weights file must hold a JSON object: id -> weight")
+        return {str(k): float(v) for k, v in data.items()}
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise click.BadParameter(f"{part!r} is not ID=WEIGHT")
+    return out
+
+
 def _engine_params(
     method: str,
     metric: str | None,
@@ -298,9 +327,16 @@ def _engine_params(
     weighting: str | None,
     target: float | None,
     basis: str | None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {}
     name = method.replace("-", "_")
+    if name == "custom_weights":
+        if not weights:
+            raise click.UsageError("method custom-weights needs --weights ID=W,ID=W or @file.json")
+        params["weights"] = _weights(weights)
+    elif weights:
+        raise click.UsageError(f"--weights does not apply to method {method!r}")
     if name == "min_dispersion":
         if metric:
             names = [m.strip().replace("-", "_") for m in metric.split(",")]
@@ -363,6 +399,9 @@ def _echo_receipt(receipt: Any) -> None:
 @click.option("--weighting", type=click.Choice(["nav", "equal"]), default=None)
 @click.option("--target", type=float, default=None, help="Min dispersion: bring toward this.")
 @click.option("--basis", default=None, help="Pro-rata: nav, holdings, market-value or a metric.")
+@click.option(
+    "--weights", default=None, help="Custom weights: ID=W,ID=W or @file.json (summing to 1)."
+)
 @click.option("--seed", type=int, default=None, help="Tie-break seed (default: from the order).")
 @click.option("--limit", type=int, default=30, show_default=True, help="Accounts in the table.")
 @click.option(
@@ -388,6 +427,7 @@ def preview(
     weighting: str | None,
     target: float | None,
     basis: str | None,
+    weights: str | None,
     seed: int | None,
     limit: int,
     plot_path: str | None,
@@ -399,7 +439,7 @@ def preview(
 
     Prints the allocation id that `commit` takes.
     """
-    params = _engine_params(method, metric, backend, weighting, target, basis)
+    params = _engine_params(method, metric, backend, weighting, target, basis, weights)
     labels = [f"loading {group}", "allocating and recording"]
     if and_commit:
         labels.append("compliance and commit")
