@@ -147,6 +147,12 @@ class Desk:
             in the user's data directory (closed by `close`).
         actor: Who is acting, recorded on every event. Defaults to the login name.
         max_age: How old a preview `commit` still accepts.
+        commit_lease: How long an attempt with no recorded outcome belongs to
+            the process that started it. Within it, another `commit` that
+            cannot find the order raises `CommitInProgressError` instead of
+            posting: the first process's send may still be in flight, and
+            posting again could book twice. Make it longer than the source's
+            longest write (timeouts and retries included).
         clock: Returns the current time, timezone-aware (tests pass a fake).
 
     .. versionadded:: 0.1
@@ -159,6 +165,7 @@ class Desk:
         *,
         actor: str | None = None,
         max_age: dt.timedelta = dt.timedelta(minutes=15),
+        commit_lease: dt.timedelta = dt.timedelta(minutes=2),
         clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
         self._source = source
@@ -166,7 +173,10 @@ class Desk:
         self._sink: AuditSink = SQLiteAuditSink() if sink is None else sink
         self._actor = actor or _default_actor()
         self._max_age = max_age
+        self._commit_lease = commit_lease
         self._clock = clock
+        # Attempts whose send this desk saw end (answer or error): no lease for those.
+        self._sends_ended: set[tuple[str, int]] = set()
 
     def __repr__(self) -> str:
         return f"Desk(source={self._source!r}, sink={self._sink!r}, actor={self._actor!r})"
@@ -387,7 +397,9 @@ class Desk:
         try:
             posted = self._send(trail, ticket)
         except Exception as exc:
+            self._sends_ended.add((allocation_id, attempt))
             return self._after_failure(trail, ticket, attempt, exc, overridden)
+        self._sends_ended.add((allocation_id, attempt))
         return self._committed(trail, attempt, posted, recovered=False, overridden=overridden)
 
     def _resume(self, trail: AllocationTrail, ticket: OrderTicket) -> CommitReceipt | None:
@@ -406,6 +418,15 @@ class Desk:
             return self._committed(trail, last, found, recovered=True, overridden=())
         open_attempt = trail.open_attempt
         if open_attempt is not None:
+            started = trail.attempts[-1]
+            age = self._now() - started.at
+            ended_here = (trail.allocation_id, open_attempt) in self._sends_ended
+            if age < self._commit_lease and not ended_here:
+                raise CommitInProgressError(
+                    f"allocation {trail.allocation_id}: attempt {open_attempt} was started by "
+                    f"{started.actor} at {format_time(started.at)} and may still be sending; "
+                    f"nothing sent; commit again after {format_time(started.at + self._commit_lease)}"
+                )
             self._record(
                 [
                     self._failed(
