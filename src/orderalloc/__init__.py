@@ -56,6 +56,7 @@ from .errors import (
     InvalidSecurityError,
     NotFoundError,
     OrderAllocError,
+    OutcomeUnknownError,
     SolverError,
     UnknownMethodError,
 )
@@ -138,6 +139,7 @@ __all__ = [
     "OrderStatus",
     "OrderTicket",
     "OutboxSink",
+    "OutcomeUnknownError",
     "PostedOrder",
     "Preview",
     "ProRata",

@@ -20,18 +20,13 @@ import attrs
 import numpy as np
 
 from .audit import AuditEvent, EventKind, canonical_json
-from .errors import DataSourceError
+from .errors import DataSourceError, OutcomeUnknownError
 from .limits import trade_bounds
 from .model import AccountTable, Order, Side
 from .reasons import Reason
 from .result import AllocationResult
 from .serialization import make_converter, to_json
-from .sources.aladdin.errors import (
-    AladdinOperationTimeoutError,
-    AladdinOutcomeUnknownError,
-    AladdinServerError,
-    AladdinTransportError,
-)
+from .sources.aladdin.errors import AladdinServerError, AladdinTransportError
 from .sources.orders import ComplianceViolation, OrderLine
 
 __all__ = [
@@ -59,10 +54,11 @@ _SETTLED = frozenset({OUTCOME_NOT_BOOKED, OUTCOME_REJECTED})
 # Errors after which a write may or may not have been applied. Anything that is
 # not a DataSourceError (a bug, an OSError from a socket) counts as well: looking
 # the order up costs one read, guessing wrong books it twice.
+# Transport and server errors are listed too: a source of one's own may raise
+# them for a write, and treating them as refusals would mislabel a lost send.
 _AMBIGUOUS: tuple[type[BaseException], ...] = (
-    AladdinOutcomeUnknownError,
+    OutcomeUnknownError,
     AladdinTransportError,
-    AladdinOperationTimeoutError,
     AladdinServerError,
     TimeoutError,
     ConnectionError,

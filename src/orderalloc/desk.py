@@ -422,10 +422,11 @@ class Desk:
             age = self._now() - started.at
             ended_here = (trail.allocation_id, open_attempt) in self._sends_ended
             if age < self._commit_lease and not ended_here:
+                retry_at = format_time(started.at + self._commit_lease)
                 raise CommitInProgressError(
                     f"allocation {trail.allocation_id}: attempt {open_attempt} was started by "
                     f"{started.actor} at {format_time(started.at)} and may still be sending; "
-                    f"nothing sent; commit again after {format_time(started.at + self._commit_lease)}"
+                    f"nothing sent; commit again after {retry_at}"
                 )
             self._record(
                 [

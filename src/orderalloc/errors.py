@@ -12,7 +12,8 @@ The tree::
     │   ├── UnknownMethodError (also ValueError) no engine by that name
     │   └── SolverError                          a min-dispersion backend failed
     ├── DataSourceError                          a data source could not answer
-    │   └── NotFoundError (also KeyError)        no such group, security or order
+    │   ├── NotFoundError (also KeyError)        no such group, security or order
+    │   └── OutcomeUnknownError                  a write was sent; whether it applied is unknown
     ├── AuditSinkError                           the audit trail could not be written or read
     │   └── AuditIntegrityError                  the hash chain does not verify
     └── DeskError                                preview / commit / modify / cancel refused
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidSecurityError",
     "NotFoundError",
     "OrderAllocError",
+    "OutcomeUnknownError",
     "SolverError",
     "UnknownMethodError",
 ]
@@ -131,6 +133,16 @@ class NotFoundError(DataSourceError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class OutcomeUnknownError(DataSourceError):
+    """Raised by a data source when a write was sent but its outcome is unknown.
+
+    A timeout or a 5xx answer after the request left the client: the order may
+    or may not be booked. The desk looks it up by its external id before it
+    sends anything again. Sources of one's own raise it (or a subclass) for
+    such failures; the Aladdin client's ``AladdinOutcomeUnknownError`` is one.
+    """
 
 
 class AuditSinkError(OrderAllocError):

@@ -7,11 +7,13 @@ The tree, under `orderalloc.errors.DataSourceError`::
     ├── AladdinTransportError                      connection failures and timeouts (after retries)
     ├── AladdinResponseError                       a 2xx answer that is not the published shape
     ├── AladdinOperationTimeoutError               a long-running operation missed its deadline
+    │                                              (also OutcomeUnknownError: it may complete)
     └── AladdinAPIError                            Aladdin answered with an error
         ├── AladdinAuthError                       401 / 403 (after one token refresh)
         ├── AladdinRateLimitError                  429 (after retries, or on a write)
         ├── AladdinServerError                     5xx (after retries)
         ├── AladdinOutcomeUnknownError             a write failed after it was sent
+        │                                          (also orderalloc.errors.OutcomeUnknownError)
         └── AladdinNotFoundError (also NotFoundError, KeyError)   404
 
 Every error carries the ``VND.com.blackrock.Request-ID`` of the request that
@@ -21,7 +23,7 @@ log record ever holds a credential: the client never puts headers in them.
 
 from __future__ import annotations
 
-from orderalloc.errors import DataSourceError, NotFoundError
+from orderalloc.errors import DataSourceError, NotFoundError, OutcomeUnknownError
 
 __all__ = [
     "AladdinAPIError",
@@ -76,7 +78,7 @@ class AladdinResponseError(DataSourceError):
         super().__init__(f"{path}: {message} (request id {request_id})")
 
 
-class AladdinOperationTimeoutError(DataSourceError):
+class AladdinOperationTimeoutError(OutcomeUnknownError):
     """Raised when a long-running operation is not ``done`` before the deadline.
 
     The operation may still complete on Aladdin's side: look it up by
@@ -170,7 +172,7 @@ class AladdinServerError(AladdinAPIError):
     """Raised on a 5xx answer once the read retries are spent."""
 
 
-class AladdinOutcomeUnknownError(AladdinAPIError):
+class AladdinOutcomeUnknownError(AladdinAPIError, OutcomeUnknownError):
     """Raised when a write (post, modify, cancel) failed after it was sent.
 
     A 5xx answer or a timeout after the request left the client means the
