@@ -196,23 +196,29 @@ def round_to_lots(
     lam0 = 0.0 if ideal is None else _multiplier(ideal, t, r, bounds.max_legal)
     cap = bounds.max_legal
     optimal = False
+    touched: IntArray | None = None
     if float(cap.sum()) <= total:
-        q = cap.copy()
+        q, optimal = cap.copy(), True  # every account at its largest amount: no move up
     else:
-        q, optimal = _place(t, a, r, legal, total, keys, lam0)
+        q, optimal, touched = _place(t, a, r, legal, total, keys, lam0)
         if float(q.sum()) < total:
             # The marginal search could not reach the order: find the true largest
             # legal total by dynamic programming where that is affordable.
             best = _largest_total(legal, total)
             if best is not None and best > float(q.sum()):
-                q, optimal = _place(t, a, r, legal, best, keys, lam0)
+                q, optimal, touched = _place(t, a, r, legal, best, keys, lam0)
                 if float(q.sum()) != best:
-                    q, optimal = _reconstruct(legal, best, t), False
+                    q, optimal, touched = _reconstruct(legal, best, t), False, None
     # A split that is the Lagrangian minimiser at one multiplier is optimal for
     # its total (Everett 1963): no exchange can improve it, so skip the search.
     exchanges = 0
-    if not optimal:
+    if not optimal and touched is None:
         q, exchanges = _exchange(q, t, a, legal, keys)
+    elif not optimal and touched is not None and touched.size > 1:
+        sub_q, exchanges = _exchange(
+            q[touched], t[touched], a[touched], legal.take(touched), _SubsetKeys(keys, touched)
+        )
+        q[touched] = sub_q
     cost = float(np.sum(a * (q - t) ** 2))
     return Rounding(q=q, total=float(q.sum()), requested=total, cost=cost, exchanges=exchanges)
 
@@ -233,12 +239,21 @@ def _place(
     total: float,
     keys: _LazyKeys,
     lam0: float,
-) -> tuple[FloatArray, bool]:
-    """Steps 1 to 3 for one total; True when the result is a Lagrangian minimiser."""
-    q, optimal = _lagrangian(t, r, legal, total, keys, lam0)
+) -> tuple[FloatArray, bool, IntArray | None]:
+    """Steps 1 to 3 for one total.
+
+    Returns the amounts, True when they are a Lagrangian minimiser, and the
+    accounts an improving swap may involve (None: any account may).
+    """
+    q, optimal, touched = _lagrangian(t, r, legal, total, keys, lam0)
     if float(q.sum()) == total:
-        return q, optimal
-    return _repair(q, t, a, legal, total, keys), False
+        return q, optimal, touched
+    repaired = _repair(q, t, a, legal, total, keys)
+    if not np.array_equal(repaired, q):
+        # The repair moves accounts off the multiplier's split (down moves taken
+        # anywhere): after it, a swap may involve any account.
+        touched = None
+    return repaired, False, touched
 
 
 _DP_BUDGET = 30_000_000  # cells (accounts x reachable totals) the exact search may use
@@ -342,9 +357,29 @@ class _LazyKeys:
         return int(min(candidates.tolist(), key=self))
 
 
+class _SubsetKeys:
+    """Tie-break keys of a subset of accounts, looked up by position in the subset."""
+
+    def __init__(self, keys: _LazyKeys, rows: IntArray) -> None:
+        self._keys = keys
+        self._rows = rows.tolist()
+
+    def __call__(self, i: int) -> int:
+        return self._keys(self._rows[i])
+
+    def pick(self, candidates: IntArray) -> int:
+        """The candidate with the smallest key."""
+        if candidates.size == 1:
+            return int(candidates[0])
+        return int(min(candidates.tolist(), key=self))
+
+
+_TieKeys = _LazyKeys | _SubsetKeys
+
+
 def _lagrangian(
     t: FloatArray, r: FloatArray, legal: _Legal, total: float, keys: _LazyKeys, lam0: float
-) -> tuple[FloatArray, bool]:
+) -> tuple[FloatArray, bool, IntArray | None]:
     """Steps 1 and 2: nearest legal amounts at the multiplier that meets the total.
 
     The search starts at *lam0*, the multiplier of the continuous optimum, so
@@ -353,12 +388,12 @@ def _lagrangian(
     q = legal.nearest(t + lam0 * r)
     s = float(q.sum())
     if s == total:
-        return q, True
+        return q, True, None
     bracket = _quick_bracket(q, s, t, r, legal, total, lam0)
     if bracket is None:
         found = _doubling_bracket(q, s, t, r, legal, total, lam0)
         if isinstance(found, np.ndarray):  # landed on the total exactly
-            return found, True
+            return found, True, None
         bracket = found
     lam_lo, lam_hi, q_lo, q_hi = bracket
     # Bisect on the accounts that still differ between the two ends.
@@ -380,7 +415,7 @@ def _lagrangian(
             lam_lo = lam
             q_lo[active] = qa
             if s_mid == total:
-                return q_lo, True
+                return q_lo, True, None
         else:
             lam_hi = lam
             q_hi[active] = qa
@@ -388,7 +423,12 @@ def _lagrangian(
         fixed += float(q_lo[active][~moving].sum())
         active = active[moving]
     # Greedy fill from below in the order of each move's multiplier.
-    return _fill(q_lo, t, r, legal, total, active, keys)
+    q, optimal = _fill(q_lo, t, r, legal, total, active, keys, lam_hi)
+    # Every account outside `active` is where the multiplier puts it at both ends
+    # of the bracket; only `active` and the accounts the fill moved can take part
+    # in an improving swap (see `_exchange`).
+    touched = np.union1d(active, np.flatnonzero(q != q_lo))
+    return q, optimal, touched
 
 
 _Bracket = tuple[float, float, FloatArray, FloatArray]
@@ -475,8 +515,14 @@ def _fill(
     total: float,
     first: IntArray,
     keys: _LazyKeys,
+    lam_cap: float,
 ) -> tuple[FloatArray, bool]:
     """Take up-moves in multiplier order while they fit in what is left.
+
+    Moves are taken strictly in the order of their multiplier across all
+    accounts: the heap holds the *first* accounts' moves up to *lam_cap* (the
+    bracket's upper end, beyond which other accounts' moves may come first);
+    when it runs dry, the next moves of every account are looked at again.
 
     Returns the amounts and whether every move was taken in order with none
     skipped for being too large (then the result is a Lagrangian minimiser).
@@ -486,6 +532,7 @@ def _fill(
     left = total - float(q.sum())
     candidates = first
     d = legal.d
+    cap = lam_cap
     while left > 0 and candidates.size:
         idx = candidates.tolist()
         spec = {
@@ -503,8 +550,10 @@ def _fill(
             low, top, full, ti, ri = spec[i]
             qi = float(q[i])
             p = _up1(qi, low, top, full, d)
+            lam = (0.5 * (qi + p) - ti) / ri
             if p - qi <= left:
-                heap.append(((0.5 * (qi + p) - ti) / ri, keys(i), i))
+                if lam <= cap:
+                    heap.append((lam, keys(i), i))
             elif p < math.inf:
                 skipped = True
         heapq.heapify(heap)
@@ -519,21 +568,30 @@ def _fill(
             left -= p - qi
             q[i] = p
             p2 = _up1(p, low, top, full, d)
+            lam2 = (0.5 * (p + p2) - ti) / ri
             if p2 - p <= left:
-                heapq.heappush(heap, ((0.5 * (p + p2) - ti) / ri, keys(i), i))
+                if lam2 <= cap:  # beyond the cap, other accounts' moves may come first
+                    heapq.heappush(heap, (lam2, keys(i), i))
             elif p2 < math.inf and left > 0:
                 skipped = True
         if left <= 0:
             break
-        skipped = True  # what follows looks past moves that did not fit
-        # Every marginal move that fits was taken: look further, over every account.
+        # The moves up to the cap are taken: look again at every account's next move.
         nxt_all = legal.up(q)
-        fits = np.flatnonzero(nxt_all - q <= left)
+        size = nxt_all - q
+        fits = np.flatnonzero(size <= left)
+        if np.isfinite(nxt_all).any() and bool((np.isfinite(size) & (size > left)).any()):
+            skipped = True  # some account's next move is too large: the order is broken
         if fits.size == 0:
             break
         lam_all = _breakpoint(q[fits], nxt_all[fits], t[fits], r[fits])
         keep = min(fits.size, max(_ACTIVE_SMALL, 4 * int(left / legal.d) + 1))
-        order = np.argpartition(lam_all, keep - 1)[:keep] if keep < fits.size else slice(None)
+        if keep < fits.size:
+            order = np.argpartition(lam_all, keep - 1)[:keep]
+            cap = float(lam_all[order].max())
+        else:
+            order = np.arange(fits.size)
+            cap = math.inf
         candidates = fits[order]
     return q, not skipped
 
@@ -616,7 +674,7 @@ def _swap_sizes(legal: _Legal) -> list[float]:
 
 
 def _exchange(
-    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, keys: _LazyKeys
+    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, keys: _TieKeys
 ) -> tuple[FloatArray, int]:
     """Step 4: apply balanced swaps (same face out of one account, into another) that help."""
     q = q.copy()
@@ -654,7 +712,7 @@ def _best_pair(
     d_dn: FloatArray,
     up_mask: BoolArray,
     dn_mask: BoolArray,
-    keys: _LazyKeys,
+    keys: _TieKeys,
 ) -> tuple[float, int, int]:
     """The cheapest (up j, down i) pair with i != j among the masked moves."""
     ups = np.flatnonzero(up_mask)
@@ -680,7 +738,7 @@ def _best_pair(
     return min(options) if options else (0.0, -1, -1)
 
 
-def _argmin_keyed(idx: IntArray, cost: FloatArray, keys: _LazyKeys) -> int:
+def _argmin_keyed(idx: IntArray, cost: FloatArray, keys: _TieKeys) -> int:
     low = cost.min()
     tied = idx[cost == low]
     return keys.pick(tied)
