@@ -14,6 +14,11 @@ from orderalloc.cli import cli, parse_quantity
 IG = "037833DX5"
 
 
+def preview_args(group: str, quantity: str) -> list[str]:
+    """The words of a buy preview of the IG bond."""
+    return ["preview", "--group", group, "--security", IG, "--side", "buy", "--quantity", quantity]
+
+
 @pytest.fixture(name="run")
 def _run(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Invoke the command with its own audit store, returning (exit code, stdout, stderr)."""
@@ -41,9 +46,7 @@ class TestQuantities:
 
     def test_bare_m_is_refused(self, run) -> None:  # type: ignore[no-untyped-def]
         """'5m' is ambiguous (thousand or million): usage error, exit 2, with the fix."""
-        code, _, err = run(
-            "preview", "--group", "BIG6", "--security", IG, "--side", "buy", "--quantity", "5m"
-        )
+        code, _, err = run(*preview_args("BIG6", "5m"))
         assert code == 2
         assert "write 5mm for five million" in err
 
@@ -53,18 +56,7 @@ class TestLifecycle:
 
     def test_preview_commit_cancel_audit(self, run) -> None:  # type: ignore[no-untyped-def]
         """Every step works from a fresh process state and lands in the audit trail."""
-        code, out, _ = run(
-            "preview",
-            "--group",
-            "PUBLICPRE",
-            "--security",
-            IG,
-            "--side",
-            "buy",
-            "--quantity",
-            "10mm",
-            "--json",
-        )
+        code, out, _ = run(*preview_args("PUBLICPRE", "10mm"), "--json")
         assert code == 0
         preview = json.loads(out)
         allocation_id = preview["allocation_id"]
@@ -103,28 +95,14 @@ class TestErrors:
 
     def test_unknown_group_is_a_data_source_error(self, run) -> None:  # type: ignore[no-untyped-def]
         """An unknown group exits 4 and lists the groups."""
-        code, _, err = run(
-            "preview", "--group", "NOPE", "--security", IG, "--side", "buy", "--quantity", "5mm"
-        )
+        code, _, err = run(*preview_args("NOPE", "5mm"))
         assert code == 4
         assert "BIG6" in err
         assert "Traceback" not in err
 
     def test_bad_parameter_is_an_input_error(self, run) -> None:  # type: ignore[no-untyped-def]
         """An unknown metric exits 3 naming it."""
-        code, _, err = run(
-            "preview",
-            "--group",
-            "BIG6",
-            "--security",
-            IG,
-            "--side",
-            "buy",
-            "--quantity",
-            "5mm",
-            "--metric",
-            "beta",
-        )
+        code, _, err = run(*preview_args("BIG6", "5mm"), "--metric", "beta")
         assert code == 3
         assert "metric='beta'" in err
 
@@ -168,15 +146,7 @@ class TestCustomWeights:
     def test_weights_inline(self, run) -> None:  # type: ignore[no-untyped-def]
         """--weights ID=W,ID=W splits the order by those weights (JSON checked)."""
         code, out, _ = run(
-            "preview",
-            "--group",
-            "BIG6",
-            "--security",
-            IG,
-            "--side",
-            "buy",
-            "--quantity",
-            "200k",
+            *preview_args("BIG6", "200k"),
             "--method",
             "custom-weights",
             "--weights",
@@ -190,18 +160,6 @@ class TestCustomWeights:
 
     def test_weights_required(self, run) -> None:  # type: ignore[no-untyped-def]
         """custom-weights without --weights is a usage error that says what to add."""
-        code, _, err = run(
-            "preview",
-            "--group",
-            "BIG6",
-            "--security",
-            IG,
-            "--side",
-            "buy",
-            "--quantity",
-            "2mm",
-            "--method",
-            "custom-weights",
-        )
+        code, _, err = run(*preview_args("BIG6", "2mm"), "--method", "custom-weights")
         assert code == 2
         assert "--weights" in err
