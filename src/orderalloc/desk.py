@@ -615,7 +615,7 @@ class Desk:
             return accounts
         live = self._source.get_order(str(modifies["order_id"]))
         held = accounts.holding(order.security.id).copy()
-        sign = 1.0 if live.side is Side.BUY else -1.0
+        sign = live.side.sign
         for line in live.lines:
             try:
                 held[accounts.index(line.account_id)] -= sign * line.quantity

@@ -357,7 +357,7 @@ class _LazyKeys:
         return int(min(candidates.tolist(), key=self))
 
 
-class _SubsetKeys:
+class _SubsetKeys(_LazyKeys):
     """Tie-break keys of a subset of accounts, looked up by position in the subset."""
 
     def __init__(self, keys: _LazyKeys, rows: IntArray) -> None:
@@ -366,15 +366,6 @@ class _SubsetKeys:
 
     def __call__(self, i: int) -> int:
         return self._keys(self._rows[i])
-
-    def pick(self, candidates: IntArray) -> int:
-        """The candidate with the smallest key."""
-        if candidates.size == 1:
-            return int(candidates[0])
-        return int(min(candidates.tolist(), key=self))
-
-
-_TieKeys = _LazyKeys | _SubsetKeys
 
 
 def _lagrangian(
@@ -674,7 +665,7 @@ def _swap_sizes(legal: _Legal) -> list[float]:
 
 
 def _exchange(
-    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, keys: _TieKeys
+    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, keys: _LazyKeys
 ) -> tuple[FloatArray, int]:
     """Step 4: apply balanced swaps (same face out of one account, into another) that help."""
     q = q.copy()
@@ -712,7 +703,7 @@ def _best_pair(
     d_dn: FloatArray,
     up_mask: BoolArray,
     dn_mask: BoolArray,
-    keys: _TieKeys,
+    keys: _LazyKeys,
 ) -> tuple[float, int, int]:
     """The cheapest (up j, down i) pair with i != j among the masked moves."""
     ups = np.flatnonzero(up_mask)
@@ -738,7 +729,7 @@ def _best_pair(
     return min(options) if options else (0.0, -1, -1)
 
 
-def _argmin_keyed(idx: IntArray, cost: FloatArray, keys: _TieKeys) -> int:
+def _argmin_keyed(idx: IntArray, cost: FloatArray, keys: _LazyKeys) -> int:
     low = cost.min()
     tied = idx[cost == low]
     return keys.pick(tied)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from .model import Order, Side
+from .model import Order
 from .reasons import Reason
 from .typing import FloatArray, IntArray
 
@@ -404,8 +404,3 @@ def dispersion_summary(
         max_deviation_after=ma,
         std_optimum=std_optimum,
     )
-
-
-def side_sign(order: Order) -> int:
-    """+1 for buys, -1 for sells."""
-    return 1 if order.side is Side.BUY else -1

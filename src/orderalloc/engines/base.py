@@ -65,8 +65,9 @@ class Problem:
         b = self.order.security.sensitivity(metric)
         if b is None:
             return None
-        sign = 1.0 if self.order.side is Side.BUY else -1.0
-        scale: FloatArray = sign * self.order.security.cash_per_face * b / self.accounts.nav
+        scale: FloatArray = (
+            self.order.side.sign * self.order.security.cash_per_face * b / self.accounts.nav
+        )
         return scale
 
 
