@@ -25,6 +25,8 @@ _ADAPTERS = (
     "orderalloc.cli",
     "scipy",
     "cvxpy",
+    "threadpoolctl",
+    "orderalloc.parallel",
 )
 
 

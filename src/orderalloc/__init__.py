@@ -7,6 +7,9 @@ The layout, in the order data flows::
     engines/          ProRata, CustomWeights, MinDispersion: the ideal split; a registry
     solvers/          the continuous problems: quadratic knapsack, min-dispersion backends
     lots.py           denominations: legal amounts with the exact total
+    basket.py         allocate_basket: many orders of one group, cash shared across them
+    switches.py       Switch: sell A, buy B paired per account (a basket option)
+    parallel.py       executor= scale-out: the same basket over many groups
     result.py         AllocationResult: columns, reasons, dispersion summary
     reasons.py        why each account got what it got
     serialization.py  JSON for every public type
@@ -27,6 +30,7 @@ import attrs as _attrs
 
 from . import engines, limits, lots
 from .allocation import allocate
+from .basket import BasketResult, allocate_basket
 from .engines import CustomWeights, Engine, MinDispersion, ProRata
 from .errors import (
     AllocationError,
@@ -48,6 +52,7 @@ from .errors import (
 from .model import Account, AccountLimits, AccountTable, Order, Security, Side, as_table
 from .reasons import Reason
 from .result import Allocation, AllocationResult, DispersionSummary, SolverInfo
+from .switches import Switch
 
 if _typing.TYPE_CHECKING:
     # The adapters below are imported on first use (see _LAZY); type checkers
@@ -67,6 +72,7 @@ if _typing.TYPE_CHECKING:
         UnknownAllocationError,
         UnknownOrderError,
     )
+    from .parallel import allocate_basket_many
     from .serialization import from_json, to_json
     from .sources import (
         AsyncDataSource,
@@ -93,8 +99,9 @@ if _typing.TYPE_CHECKING:
     __version__: str
 
 # Adapters load on first use: the HTTP client (httpx), the desk, SQLite and
-# the audit trail, the data sources and cattrs cost most of a second to
-# import, and an engine needs none of them (issue 15). Name -> module.
+# the audit trail, the data sources, cattrs and the executor scale-out cost
+# most of a second to import, and an engine needs none of them (issue 15).
+# Name -> module.
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
         ("AuditEvent", "AuditSink", "EventKind", "OutboxSink", "SQLiteAuditSink", "VerifyReport"),
@@ -117,6 +124,7 @@ _LAZY: dict[str, str] = {
         ),
         "desk",
     ),
+    "allocate_basket_many": "parallel",
     **dict.fromkeys(("from_json", "to_json"), "serialization"),
     **dict.fromkeys(
         (
@@ -205,6 +213,7 @@ __all__ = [
     "AuditIntegrityError",
     "AuditSink",
     "AuditSinkError",
+    "BasketResult",
     "CommitFailedError",
     "CommitInProgressError",
     "CommitOutcomeUnknownError",
@@ -246,6 +255,7 @@ __all__ = [
     "SolverError",
     "SolverInfo",
     "StalePreviewError",
+    "Switch",
     "UnknownAllocationError",
     "UnknownMethodError",
     "UnknownOrderError",
@@ -253,6 +263,8 @@ __all__ = [
     "WhatIfReport",
     "__version__",
     "allocate",
+    "allocate_basket",
+    "allocate_basket_many",
     "as_table",
     "default_source",
     "describe_source",
