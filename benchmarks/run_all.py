@@ -24,12 +24,13 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 SCRIPTS = [
-    "bench_targets.py",
-    "bench_pro_rata.py",
-    "bench_min_dispersion.py",
-    "bench_continuous.py",
-    "bench_aladdin_load.py",
-    "campaign.py",
+    ["bench_targets.py"],
+    ["bench_targets.py", "--clock", "cpu"],
+    ["bench_pro_rata.py"],
+    ["bench_min_dispersion.py"],
+    ["bench_continuous.py"],
+    ["bench_aladdin_load.py"],
+    ["campaign.py"],
 ]
 
 
@@ -127,6 +128,9 @@ def refresh_figures() -> None:
     page = ROOT / "docs" / "explain" / "min_dispersion.md"
     _replace(page, "figures", _table_of(RESULTS / "min_dispersion.md"), html=False)
     _replace(page, "targets", (RESULTS / "targets.md").read_text(), html=False)
+    cpu = RESULTS / "targets_cpu.md"
+    if cpu.exists():
+        _replace(page, "targets-cpu", cpu.read_text(), html=False)
 
 
 def main() -> int:
@@ -134,9 +138,9 @@ def main() -> int:
     parser.add_argument("--figures-only", action="store_true")
     args = parser.parse_args()
     if not args.figures_only:
-        for script in SCRIPTS:
-            print(f"== {script}", flush=True)
-            code = subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent)
+        for script, *options in SCRIPTS:
+            print(f"== {script} {' '.join(options)}", flush=True)
+            code = subprocess.call([sys.executable, str(HERE / script), *options], cwd=ROOT)
             if code:
                 print(f"{script} failed with exit code {code}", file=sys.stderr)
                 return code
