@@ -341,7 +341,7 @@ def to_markdown(results: dict[str, Any]) -> str:
     note = (
         f"Issue 15's targets, {clock} time, cells min / median / max over interleaved rounds "
         f"(`python benchmarks/bench_targets.py --clock {clock}`), BLAS at its defaults, on "
-        f"{machine()}, load average {results.get('load', '?')} at the start."
+        f"{machine()}, load average {results.get('load', '?')}."
     )
     return note + "\n\n" + "\n".join(lines) + "\n"
 
@@ -361,7 +361,7 @@ def main() -> None:
     if args.peak_child:
         _peak_child(args.peak_child)
         return
-    load = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
+    load = f"{os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else "?"
     results: dict[str, Any] = {"machine": machine(), "clock": args.clock, "load": load, "sizes": []}
     for n in [int(x) for x in args.sizes.split(",")]:
         results["sizes"].append(measure_size(n, args.rounds, args.clarabel_max, args.budget))
