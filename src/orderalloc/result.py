@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import numpy as np
@@ -61,8 +62,10 @@ class Allocation:
 class DispersionSummary:
     """How alike the accounts are on one metric, before and after the trade.
 
-    Standard deviations are weighted by the result's dispersion weights
-    (equal unless the engine used others, e.g. NAV for min dispersion).
+    Means and standard deviations are weighted by the result's dispersion
+    weights, named by *weighting*: NAV for every engine unless min dispersion
+    was asked for other weights, so pro-rata and min dispersion of the same
+    book report the same "before".
 
     Attributes:
         metric: The metric's name.
@@ -72,6 +75,8 @@ class DispersionSummary:
         max_deviation_after: The same after.
         std_optimum: The continuous optimum's standard deviation (a bound no
             legal split can beat), when a min-dispersion engine computed it.
+        weighting: How accounts were weighted: ``"nav"``, ``"equal"`` or
+            ``"custom"``.
     """
 
     metric: str
@@ -80,6 +85,7 @@ class DispersionSummary:
     max_deviation_before: float
     max_deviation_after: float
     std_optimum: float | None = None
+    weighting: str = "nav"
 
     @property
     def improvement(self) -> float:
@@ -153,6 +159,9 @@ class AllocationResult:
         unallocated_reason: Why part of the order was not placed (or None).
         solver: The continuous solver's report, for min dispersion.
         created_at: When the allocation was computed (UTC).
+        nav: NAV per account (None in records written before it was kept).
+        dispersion_weights: The weights of the dispersion summary, summing
+            to 1 (None in records written before they were kept).
     """
 
     order: Order
@@ -171,6 +180,8 @@ class AllocationResult:
     unallocated_reason: str | None = None
     solver: SolverInfo | None = None
     created_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
+    nav: FloatArray | None = None
+    dispersion_weights: FloatArray | None = None
 
     def __len__(self) -> int:
         return len(self.account_ids)
@@ -303,14 +314,38 @@ class AllocationResult:
         frame: pd.DataFrame = pd.DataFrame(cols)
         return frame
 
-    def plot(self, *, metric: str | None = None, path: str | None = None) -> Any:
-        """Each account's metric before and after, and the amounts (needs matplotlib).
+    def plot(
+        self,
+        *,
+        metric: str | Sequence[str] | None = None,
+        relative: bool = False,
+        unit: Literal["face", "pct_nav"] = "face",
+        view: Literal["auto", "accounts", "histogram"] = "auto",
+        max_accounts: int = 60,
+        path: str | Path | None = None,
+    ) -> Any:
+        """The overview picture, a matplotlib Figure (needs the plot extra).
 
-        See `orderalloc.plot.plot_result`; ``pip install 'orderalloc[plot]'``.
+        See `orderalloc.plot.plot_result` for the arguments;
+        ``pip install 'orderalloc[plot]'``.
         """
         from .plot import plot_result
 
-        return plot_result(self, metric=metric, path=path)
+        return plot_result(
+            self,
+            metric=metric,
+            relative=relative,
+            unit=unit,
+            view=view,
+            max_accounts=max_accounts,
+            path=path,
+        )
+
+    def _repr_html_(self) -> str:
+        """The result as an HTML summary, for Jupyter."""
+        from ._render import result_html
+
+        return result_html(self)
 
     def table(self, *, limit: int | None = 50) -> str:
         """A plain-text table of the account lines and the dispersion summary.
@@ -350,9 +385,10 @@ class AllocationResult:
         if limit is not None and len(self) > limit:
             lines.append(f"... {len(self) - limit} more accounts")
         for summary in self.dispersion.values():
+            # A fall in dispersion reads as a fall: the change, not the improvement.
             lines.append(
-                f"{summary.metric}: std {summary.std_before:.4f} -> {summary.std_after:.4f}"
-                f" ({summary.improvement_pct:+.1f}%), max deviation "
+                f"{summary.metric}: {summary.weighting}-weighted std {summary.std_before:.4f}"
+                f" -> {summary.std_after:.4f} ({-summary.improvement_pct:+.1f}%), max deviation "
                 f"{summary.max_deviation_before:.4f} -> {summary.max_deviation_after:.4f}"
             )
         lines.extend(f"warning: {w}" for w in self.warnings)
@@ -366,6 +402,7 @@ def dispersion_summary(
     weights: FloatArray,
     *,
     std_optimum: float | None = None,
+    weighting: str = "nav",
 ) -> DispersionSummary:
     """Weighted standard deviation and largest deviation, before and after.
 
@@ -383,6 +420,7 @@ def dispersion_summary(
             max_deviation_before=nan,
             max_deviation_after=nan,
             std_optimum=std_optimum,
+            weighting=weighting,
         )
     w = weights / weights.sum()
 
@@ -403,4 +441,5 @@ def dispersion_summary(
         max_deviation_before=mb,
         max_deviation_after=ma,
         std_optimum=std_optimum,
+        weighting=weighting,
     )
