@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import signal
 import sys
 import textwrap
 import threading
@@ -37,6 +38,7 @@ __all__ = [
     "result_table",
     "run",
     "status",
+    "wrap",
 ]
 
 WIDTH = 80
@@ -60,6 +62,11 @@ def _wrap(text: str, width: int, prefix: str = "") -> list[str]:
     return textwrap.wrap(
         text, width=width, initial_indent=prefix, subsequent_indent=" " * len(prefix)
     ) or [prefix]
+
+
+def wrap(text: str, prefix: str = "", width: int = WIDTH) -> str:
+    """*text* wrapped to *width* columns, continuation lines indented under *prefix*."""
+    return "\n".join(_wrap(text, width, prefix))
 
 
 def _metric(result: AllocationResult) -> str | None:
@@ -391,18 +398,31 @@ def run(
     protected: bool = False,
     stream: IO[str] | None = None,
 ) -> T:
-    """Run *work* in a worker thread under a status line; Ctrl-C stops at once.
+    """Run *work* under a status line, stoppable at once with Ctrl-C.
 
-    A solver deep in compiled code does not see Ctrl-C for as long as it
-    runs, so the work runs in a thread and this (main) thread waits for it,
-    ready to stop: on Ctrl-C it prints *interrupted* and exits the process
-    with code 130 without waiting. An audit record is one SQLite
-    transaction, so it is written whole or not at all.
+    A solver deep in compiled code (SLSQP on thousands of accounts) holds
+    Python's interpreter lock for minutes: no Python code, not even a signal
+    handler, runs until it returns. So unless *protected*, Ctrl-C is given its
+    default meaning for the duration of *work*: the operating system ends the
+    process at once. Nothing is left half-recorded: an audit record is one
+    SQLite transaction, written whole or not at all.
 
-    With *protected* (a commit being sent), the first Ctrl-C only says that
-    the send is finishing so its outcome can be recorded; a second one stops.
+    With *protected* (a commit being sent), the work runs in a thread; the
+    first Ctrl-C only says that the send is finishing so that its outcome is
+    recorded, a second prints *interrupted* and exits with code 130.
     """
     out = stream if stream is not None else sys.stderr
+    in_main = threading.current_thread() is threading.main_thread()
+    if not protected:
+        with status(f"{label} (Ctrl-C stops)", stream=out):
+            previous = signal.getsignal(signal.SIGINT) if in_main else None
+            if in_main and previous is not signal.SIG_IGN:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+            try:
+                return work()
+            finally:
+                if in_main and previous is not signal.SIG_IGN:
+                    signal.signal(signal.SIGINT, previous)
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -419,11 +439,9 @@ def run(
             try:
                 thread.join(0.05)
             except KeyboardInterrupt:
-                if protected and not warned:
+                if not warned:
                     warned = True
-                    shown.label = (
-                        f"{label}: finishing the send so it is recorded (Ctrl-C again to abandon)"
-                    )
+                    shown.label = f"{label}: finishing the send (Ctrl-C again to abandon)"
                     continue
                 out.write("\r\x1b[K" if out.isatty() else "")
                 out.write(f"interrupted after {shown.elapsed:.1f} s: {interrupted}\n")

@@ -25,8 +25,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -167,27 +166,6 @@ def _json_option(func: F) -> F:
 
 def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
-
-
-@contextmanager
-def _steps(labels: list[str]) -> Iterator[Callable[[], None]]:
-    """A progress bar over named steps (shown on a terminal, silent otherwise)."""
-    if not sys.stderr.isatty():
-        yield lambda: None
-        return
-    with click.progressbar(
-        length=len(labels), label=labels[0], file=sys.stderr, show_pos=True
-    ) as bar:
-        index = 0
-
-        def advance() -> None:
-            nonlocal index
-            index += 1
-            bar.update(1)
-            if index < len(labels):
-                bar.label = labels[index]
-
-        yield advance
 
 
 _EPILOG = """\b
@@ -379,13 +357,14 @@ def _receipt_json(receipt: Any) -> dict[str, Any]:
 def _echo_receipt(receipt: Any) -> None:
     order = receipt.order
     note = " (already committed: nothing sent)" if receipt.already_committed else ""
-    click.echo(
+    text = (
         f"committed allocation {receipt.allocation_id} as order {order.order_id} "
-        f"v{order.version} [{order.status}], {len(order.lines)} lines, "
+        f"v{order.version} [{order.status}], {len(order.lines):,} lines, "
         f"{order.quantity:,.0f} face{note}"
     )
+    click.echo(_render.wrap(text))
     for violation in receipt.overridden:
-        click.echo(f"  overridden: {violation.rule}: {violation.message}")
+        click.echo(_render.wrap(f"{violation.rule}: {violation.message}", "  overridden: "))
 
 
 @cli.command()
@@ -513,12 +492,12 @@ SLOW_SLSQP_ACCOUNTS = 300
 def _warn_if_slow(state: _State, group: str, security_id: str) -> None:
     n = len(state.source.accounts(group, security_id))
     if n > SLOW_SLSQP_ACCOUNTS:
-        click.echo(
-            f"warning: --backend slsqp on {n:,} accounts may take minutes (its time grows "
-            "like n^3); the default exact backend solves the same problem in milliseconds. "
-            "Ctrl-C stops it.",
-            err=True,
+        text = (
+            f"--backend slsqp on {n:,} accounts may take minutes (its time grows like n^3); "
+            "the default exact backend solves the same problem in milliseconds. "
+            "Ctrl-C stops it."
         )
+        click.echo(_render.wrap(text, "warning: "), err=True)
 
 
 @cli.command()
@@ -573,10 +552,11 @@ def cancel(state: _State, order_id: str, reason: str, as_json: bool) -> None:
     if as_json:
         _echo_json({**_render.receipt_record(posted), "already_cancelled": bool(earlier)})
     elif earlier:
-        click.echo(
+        text = (
             f"order {posted.order_id} was already cancelled at {earlier[0].at:%Y-%m-%d %H:%M:%S}Z"
             f" by {earlier[0].actor}: nothing sent [{posted.status}]"
         )
+        click.echo(_render.wrap(text))
     else:
         click.echo(f"cancelled order {posted.order_id} v{posted.version} [{posted.status}]")
 
@@ -598,13 +578,6 @@ def _event_json(event: AuditEvent) -> dict[str, Any]:
         "accounts": len(event.account_ids),
         "payload": dict(event.payload),
     }
-
-
-def _event_line(event: AuditEvent) -> str:
-    return (
-        f"{event.at:%Y-%m-%d %H:%M:%S}Z  {event.kind.value:<20}{event.allocation_id}  "
-        f"{event.actor:<12}{event.security_id or '':<11}{event.order_id or ''}"
-    )
 
 
 def _when(value: str | None) -> dt.datetime | None:
@@ -688,10 +661,15 @@ def audit_show(state: _State, ident: str, as_json: bool) -> None:
     desk = state.desk()
     allocations = list(dict.fromkeys(e.allocation_id for e in events))
     orders = list(dict.fromkeys(e.order_id for e in events if e.order_id))
-    if orders:
-        click.echo(f"order {', '.join(orders)}: {len(allocations)} allocation(s)")
-    for alloc in allocations:
-        click.echo(f"  {alloc}  {desk.status(alloc)}")
+    lifecycle = [e for e in events if e.kind not in (EventKind.COMPLIANCE_CHECKED,)]
+    now = lifecycle[-1].kind.value if lifecycle else "?"
+    what = f"order {', '.join(orders)}" if orders else "not committed"
+    click.echo(f"{what}: now {now}; {len(allocations)} allocation(s)")
+    for alloc, later in zip(allocations, [*allocations[1:], None], strict=True):
+        text = desk.status(alloc)
+        if later is not None:
+            text += f", then modified by {later[:8]}"
+        click.echo(f"  {alloc}  {text}")
     click.echo("")
     click.echo(_render.events_table(events))
     click.echo("")
@@ -707,7 +685,8 @@ def audit_verify(state: _State, as_json: bool) -> None:
     if as_json:
         _echo_json(converter.unstructure(report))
     else:
-        click.echo(f"ok: {report.count} events, chain head #{report.head_seq} {report.head_hash}")
+        click.echo(f"ok: {report.count:,} events, chain head #{report.head_seq:,}")
+        click.echo(f"head hash {report.head_hash}")
 
 
 @cli.command()
@@ -720,23 +699,29 @@ def demo(state: _State, group: str, security_id: str, quantity: float) -> None:
     if not isinstance(state.source, MockAladdin):
         raise click.UsageError("demo runs on the mock: pass --source mock")
     desk = state.desk()
-    click.echo(f"# {describe_source(state.source)}; audit store {state.audit_db}\n")
-    with _steps(["preview", "commit", "verify"]) as advance:
-        made = desk.preview(
+    click.echo(_render.wrap(f"# {describe_source(state.source)}; audit store {state.audit_db}"))
+    click.echo("")
+    made = _render.run(
+        f"previewing a min-dispersion buy of {quantity:,.0f} across {group}",
+        lambda: desk.preview(
             group, security_id, "BUY", quantity, method="min_dispersion", metric="spread_duration"
-        )
-        advance()
-        receipt = desk.commit(made.allocation_id, comment="orderalloc demo")
-        advance()
+        ),
+        interrupted="stopped; nothing was committed.",
+    )
+    receipt = _render.run(
+        "committing",
+        lambda: desk.commit(made.allocation_id, comment="orderalloc demo"),
+        interrupted="abandoned while the commit was being sent: its outcome is unknown.",
+        protected=True,
+    )
+    with _render.status("verifying the audit chain"):
         report = state.sink.verify()
-        advance()
-    click.echo(made.result.table(limit=20))
+    click.echo(_render.result_table(made.result, limit=20))
     click.echo("")
     _echo_receipt(receipt)
     click.echo("\naudit record:")
-    for event in desk.history(made.allocation_id):
-        click.echo("  " + _event_line(event))
-    click.echo(f"\naudit chain verified: {report.count} events, head #{report.head_seq}")
+    click.echo(_render.events_table(desk.history(made.allocation_id)))
+    click.echo(f"\naudit chain verified: {report.count:,} events, head #{report.head_seq:,}")
 
 
 def main() -> None:
