@@ -38,6 +38,7 @@ __all__ = [
     "result_table",
     "run",
     "status",
+    "weighting_label",
     "wrap",
 ]
 
@@ -101,11 +102,17 @@ def reason_counts(result: AllocationResult) -> list[tuple[Reason, int, float]]:
 
 def dispersion_line(summary: DispersionSummary) -> str:
     """One metric's dispersion, before -> after, the change signed as it happened."""
+    weighting = weighting_label(summary.weighting)
     return (
-        f"{summary.metric} ({summary.weighting}-weighted): std {_num(summary.std_before, 4)}"
+        f"{summary.metric} ({weighting}): std {_num(summary.std_before, 4)}"
         f" -> {_num(summary.std_after, 4)} ({_change(summary)}), max deviation "
         f"{_num(summary.max_deviation_before, 4)} -> {_num(summary.max_deviation_after, 4)}"
     )
+
+
+def weighting_label(name: str) -> str:
+    """``"NAV-weighted"``, ``"equally-weighted"``, ``"custom-weighted"``."""
+    return {"nav": "NAV", "equal": "equally", "custom": "custom"}.get(name, name) + "-weighted"
 
 
 def _change(summary: DispersionSummary) -> str:
@@ -116,9 +123,9 @@ def _change(summary: DispersionSummary) -> str:
 def dispersion_table(summaries: Iterable[DispersionSummary]) -> list[str]:
     """The dispersion summaries as a table (80 columns), the weighting in its header."""
     rows = list(summaries)
-    weighting = ", ".join(dict.fromkeys(s.weighting for s in rows))
+    weighting = ", ".join(dict.fromkeys(weighting_label(s.weighting) for s in rows))
     lines = [
-        f"{'dispersion, ' + weighting + '-weighted':<25}{'std before':>11}{'after':>10}"
+        f"{'dispersion, ' + weighting:<25}{'std before':>11}{'after':>10}"
         f"{'change':>9}{'max dev before':>15}{'after':>10}"
     ]
     for s in rows:

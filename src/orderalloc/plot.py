@@ -36,6 +36,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("orderalloc.plot needs matplotlib: pip install 'orderalloc[plot]'") from exc
 
+from ._render import weighting_label as _weighting_label
 from .errors import InvalidParameterError
 from .reasons import Reason
 from .result import AllocationResult
@@ -165,10 +166,6 @@ def _std_text(result: AllocationResult, metric: str) -> str:
     return f"std {summary.std_before:.3f} \u2192 {summary.std_after:.3f} ({change:+.1f}%)"
 
 
-def _weighting_label(name: str) -> str:
-    return {"nav": "NAV", "equal": "equally", "custom": "custom"}.get(name, name) + "-weighted"
-
-
 # --- one metric --------------------------------------------------------------------------------
 
 
@@ -284,7 +281,7 @@ def _draw_metric(
         note = _count_note(result, rows)
     std = _std_text(result, name)
     axes.set_title(
-        f"{name}, {result.method}: {_weighting_label(weighting)} {std}\n{note}", fontsize="medium"
+        f"{name}, {result.method}, {note}\n{_weighting_label(weighting)} {std}", fontsize="medium"
     )
     axes.legend(loc="best", fontsize="small")
     return axes.figure
@@ -381,7 +378,7 @@ def _draw_amounts(
             )
         axes.set_xlim(0, max(counts) * 1.6)
         axes.set_title(
-            f"{label} by reason: {len(result):,} accounts, "
+            f"{label} by reason, {len(result):,} accounts\n"
             f"{result.allocated / 1e6:,.2f}mm of {result.requested / 1e6:,.2f}mm placed",
             fontsize="medium",
         )
@@ -408,8 +405,8 @@ def _draw_amounts(
         axes.set_xticks(x, [result.account_ids[i] for i in rows], rotation=90, fontsize="x-small")
         axes.set_ylabel(label)
         axes.set_title(
-            f"{label}: {result.allocated / 1e6:,.2f}mm of {result.requested / 1e6:,.2f}mm "
-            f"placed, {_count_note(result, rows)}",
+            f"{label}, {_count_note(result, rows)}\n"
+            f"{result.allocated / 1e6:,.2f}mm of {result.requested / 1e6:,.2f}mm placed",
             fontsize="medium",
         )
     return axes.figure
@@ -528,8 +525,8 @@ def plot_compare(
         )
     histogram = _use_histogram(first, view, max_accounts)
     n = len(first) if histogram else min(len(first), max_accounts)
-    width = (6.0 if histogram else max(5.0, min(0.16 * n + 2.5, 9.0))) * len(results)
-    fig = Figure(figsize=(width, 7.5), layout="constrained")
+    width = (6.5 if histogram else max(6.0, min(0.16 * n + 2.5, 9.0))) * len(results)
+    fig = Figure(figsize=(width, 8.5), layout="constrained")
     axes = fig.subplots(2, len(results), sharey="row", height_ratios=(2.0, 1.4), squeeze=False)
     # Every column draws the same accounts in the same order, so they line up.
     rows = None if histogram else _shown(first, name, max_accounts)
