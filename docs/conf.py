@@ -77,6 +77,9 @@ nitpick_ignore_regex = [
     # Private helpers and type variables that show up in signatures but are not API.
     (r"py:.*", r"orderalloc(\..*)?\._.*"),
     (r"py:.*", r"orderalloc\.serialization\.T"),
+    # Names in orderalloc.plot's signatures: pathlib's and matplotlib's classes as
+    # written under `from __future__ import annotations`, and its Literal aliases.
+    (r"py:class", r"Path|Axes|View|Unit"),
 ]
 
 # --- single backticks in docstrings ----------------------------------------------------------

@@ -347,53 +347,20 @@ class AllocationResult:
 
         return result_html(self)
 
-    def table(self, *, limit: int | None = 50) -> str:
+    def table(self, *, limit: int | None = 50, width: int = 80) -> str:
         """A plain-text table of the account lines and the dispersion summary.
+
+        Fits *width* columns. When accounts are left out, the count and face
+        of every reason over the whole group follow the table.
 
         Args:
             limit: Show at most this many accounts, largest allocations
                 first (None: all).
+            width: The most columns a line may take.
         """
-        order = self.order
-        head = (
-            f"{order.side.value} {_fmt_face(order.quantity)} {order.security.id}"
-            f" @ {order.security.price:g} by {self.method}: allocated "
-            f"{_fmt_face(self.allocated)}, unallocated {_fmt_face(self.unallocated)}"
-        )
-        rows = np.argsort(-self.quantity, kind="stable")
-        if limit is not None:
-            rows = rows[:limit]
-        # The metric the engine worked on, else the first the trade moves.
-        chosen = self.params.get("metric") if isinstance(self.params, Mapping) else None
-        metric = chosen if isinstance(chosen, str) and chosen in self.post_metrics else None
-        metric = metric or next(iter(self.post_metrics), None)
-        header = f"{'account':<16}{'quantity':>14}{'ideal':>16}  reason"
-        if metric:
-            header += f"  ({metric} before -> after)"
-        lines = [head, "", header, "-" * len(header)]
-        for i in rows.tolist():
-            reason = Reason.from_code(int(self.reason_codes[i])).value
-            text = (
-                f"{self.account_ids[i]:<16}{_fmt_face(float(self.quantity[i])):>14}"
-                f"{float(self.ideal[i]):>16,.0f}  {reason}"
-            )
-            if metric:
-                text += (
-                    f"  ({self.pre_metrics[metric][i]:.3f} -> {self.post_metrics[metric][i]:.3f})"
-                )
-            lines.append(text)
-        if limit is not None and len(self) > limit:
-            lines.append(f"... {len(self) - limit} more accounts")
-        for summary in self.dispersion.values():
-            # A fall in dispersion reads as a fall: the change, not the improvement.
-            lines.append(
-                f"{summary.metric}: {summary.weighting}-weighted std {summary.std_before:.4f}"
-                f" -> {summary.std_after:.4f} ({-summary.improvement_pct:+.1f}%), max deviation "
-                f"{summary.max_deviation_before:.4f} -> {summary.max_deviation_after:.4f}"
-            )
-        lines.extend(f"warning: {w}" for w in self.warnings)
-        return "\n".join(lines)
+        from ._render import result_table
 
+        return result_table(self, limit=limit, width=width)
 
 def dispersion_summary(
     metric: str,
