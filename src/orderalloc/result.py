@@ -362,6 +362,7 @@ class AllocationResult:
 
         return result_table(self, limit=limit, width=width)
 
+
 def dispersion_summary(
     metric: str,
     before: FloatArray,
