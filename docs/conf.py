@@ -80,6 +80,8 @@ nitpick_ignore_regex = [
     # Names in orderalloc.plot's signatures: pathlib's and matplotlib's classes as
     # written under `from __future__ import annotations`, and its Literal aliases.
     (r"py:class", r"Path|Axes|View|Unit"),
+    (r"py:.*", r"orderalloc\.parallel\.[TR]"),
+    (r"py:.*", r"concurrent\.futures(\..*)?"),
 ]
 
 # --- single backticks in docstrings ----------------------------------------------------------
