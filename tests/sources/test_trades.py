@@ -43,7 +43,7 @@ def _ticket(mock: MockAladdin, order: PostedOrder, external_id: str) -> TradeTic
         security_id=SEC,
         side="BUY",
         price=99.125,
-        lines=[TradeLine(ids[0], 1_200_000), TradeLine(ids[1], 800_000)],
+        lines=[TradeLine(ids[0], 1_200_000, 1_189_500.0), TradeLine(ids[1], 800_000, 793_000.0)],
         external_id=external_id,
         order_id=order.order_id,
         trade_date=TODAY,
@@ -266,6 +266,7 @@ class TestClient:
         assert booked.lines == ticket.lines
         assert trade_handler.count(f"{TRADE}/longrunningoperations/") == 2
         assert trade_client.find_trade(ticket) == booked
+        assert [line.principal for line in booked.lines] == [1_189_500.0, 793_000.0]
         cancelled = trade_client.cancel_trade(booked)
         assert cancelled.status == TradeStatus.CANCELLED
         assert book.trades()[0].status == TradeStatus.CANCELLED

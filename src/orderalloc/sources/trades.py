@@ -76,10 +76,13 @@ class TradeLine:
     Args:
         account_id: The account (portfolio ticker).
         quantity: Face for this account, > 0.
+        principal: The trade's principal in the settlement currency, when the
+            caller fixed it (a block's principal split to the cent), else None.
     """
 
     account_id: str
     quantity: float = attrs.field(converter=float, validator=_positive)
+    principal: float | None = None
 
 
 def _trade_lines(value: object) -> tuple[TradeLine, ...]:

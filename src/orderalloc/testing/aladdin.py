@@ -1164,7 +1164,10 @@ class AladdinMockHandler:
                 )
         return blocks
 
-    def _trade_snippets(self, trade: BookedTrade, references: bool) -> list[dict[str, Any]]:
+    def _trade_snippets(
+        self, trade: BookedTrade, *, references: bool, full: bool
+    ) -> list[dict[str, Any]]:
+        """Per-portfolio trades: ``v2Trade`` (*full*) or ``v2TradeSnippet``."""
         out = []
         for k, line in enumerate(trade.lines):
             item: dict[str, Any] = {
@@ -1178,6 +1181,8 @@ class AladdinMockHandler:
             }
             if trade.order_id is not None:
                 item["orderId"] = trade.order_id
+            if full and line.principal is not None:
+                item["principal"] = line.principal
             if references and trade.external_id:
                 item["externalTradeReferences"] = [
                     {"externalInvnum1": trade.external_id, "accountCode": self.account_code}
@@ -1212,7 +1217,7 @@ class AladdinMockHandler:
                     "price": trade.price,
                     "tradeDate": trade_date,
                     "status": "C" if not trade.is_active else " ",
-                    "trades": self._trade_snippets(trade, references),
+                    "trades": self._trade_snippets(trade, references=references, full=True),
                 }
             )
         page, token = self._page(blocks, data)
@@ -1227,7 +1232,14 @@ class AladdinMockHandler:
         for t in trades:
             ref = t.get("portfolioReference") or {}
             account = ref.get("portfolioTicker") or self._ticker_of(str(ref.get("portfolioId")))
-            lines.append(TradeLine(account, float(t.get("quantity") or 0)))
+            principal = t.get("principal")
+            lines.append(
+                TradeLine(
+                    account,
+                    float(t.get("quantity") or 0),
+                    None if principal is None else float(principal),
+                )
+            )
         refs = [r for t in trades for r in t.get("externalTradeReferences") or []]
         trade_date = block.get("tradeDate")
         settle = block.get("settlementDate")
@@ -1243,7 +1255,7 @@ class AladdinMockHandler:
         )
 
     def _trade_result(self, trade: BookedTrade) -> dict[str, Any]:
-        snippets = self._trade_snippets(trade, references=False)
+        snippets = self._trade_snippets(trade, references=False, full=False)
         return {"output": {"assetId": trade.security_id, "trades": snippets}}
 
     def _trades_batch_post(self, _: Sequence[tuple[str, str]], data: Any) -> Reply:

@@ -1301,6 +1301,8 @@ class AladdinBase:
             }
             if ticket.order_id is not None:
                 trade["orderId"] = ticket.order_id
+            if line.principal is not None:
+                trade["principal"] = line.principal
             trades.append(trade)
         block: dict[str, Any] = {
             "assetReference": {"assetId": ticket.security_id},
@@ -1341,11 +1343,12 @@ class AladdinBase:
         snippet = result.output
         if snippet is None or not snippet.trades or snippet.trades[0].invnum is None:
             raise AladdinResponseError("the answer holds no trade", request_id=None, path=path)
+        principals = {line.account_id: line.principal for line in ticket.lines}
         lines = []
         for t in snippet.trades:
             account = self._account_of(t.portfolio_reference)
             if account and t.quantity > 0:
-                lines.append(TradeLine(account, t.quantity))
+                lines.append(TradeLine(account, t.quantity, principals.get(account)))
         return BookedTrade(
             trade_id=str(snippet.trades[0].invnum),
             external_id=ticket.external_id,
@@ -1366,7 +1369,7 @@ class AladdinBase:
         for t in trades:
             account = self._account_of(t.portfolio_reference)
             if account and t.quantity > 0:
-                lines.append(TradeLine(account, t.quantity))
+                lines.append(TradeLine(account, t.quantity, t.principal))
         asset = block.asset_reference
         return BookedTrade(
             trade_id=str(trades[0].invnum),

@@ -382,6 +382,7 @@ class Trade:
     portfolio_reference: PortfolioReference | None = None
     invnum: int | None = None
     quantity: float = 0.0
+    principal: float | None = None
     order_id: str | None = None
     external_trade_references: list[ExternalTradeReference] = attrs.Factory(list)
 
