@@ -26,7 +26,7 @@ from ..lots import round_to_lots
 from ..model import AccountTable, Order, Side, as_table
 from ..reasons import Reason
 from ..result import AllocationResult, SolverInfo, dispersion_summary
-from ..typing import BoolArray, FloatArray, IntArray
+from ..typing import BoolArray, FloatArray
 
 __all__ = ["Engine", "Ideal", "Problem"]
 
@@ -224,7 +224,6 @@ def build_result(
 ) -> AllocationResult:
     """Assemble the result: reasons, metrics before and after, summary, warnings."""
     order, table = problem.order, problem.accounts
-    codes = explain(q, ideal, bounds, problem).astype(np.int64)
     pre: dict[str, FloatArray] = {}
     post: dict[str, FloatArray] = {}
     for name, values in table.metrics.items():
@@ -232,25 +231,33 @@ def build_result(
         s = problem.sensitivity(name)
         if s is not None:
             post[name] = values + s * q
+
     weights = ideal.dispersion_weights if ideal.dispersion_weights is not None else table.nav
     weights = weights / float(weights.sum())
     weighting = ideal.dispersion_weighting if ideal.dispersion_weights is not None else "nav"
-    summaries = {
-        name: dispersion_summary(
-            name,
-            pre[name],
-            post[name],
-            weights,
-            std_optimum=ideal.std_optimum.get(name),
-            weighting=weighting,
-        )
-        for name in post
-    }
+
+    def reasons_and_summaries() -> dict[str, Any]:
+        # Computed on the result's first read of either (AllocationResult.deferred).
+        return {
+            "reason_codes": explain(q, ideal, bounds, problem).astype(np.int64),
+            "dispersion": {
+                name: dispersion_summary(
+                    name,
+                    pre[name],
+                    post[name],
+                    weights,
+                    std_optimum=ideal.std_optimum.get(name),
+                    weighting=weighting,
+                )
+                for name in post
+            },
+        }
+
     warnings = list(ideal.warnings)
     unallocated = order.quantity - float(q.sum())
     reason_text = None
     if unallocated > 0:
-        reason_text = _unallocated_cause(problem, bounds, q, codes)
+        reason_text = _unallocated_cause(problem, ideal, bounds, q)
         warnings.append(f"{unallocated:,.0f} face unallocated: {reason_text}")
     if order.side is Side.BUY:
         unchecked = int(np.count_nonzero(~bounds.cash_checked))
@@ -259,7 +266,8 @@ def build_result(
                 f"cash not given for {unchecked} account(s): their buys were not checked "
                 "against cash"
             )
-    return AllocationResult(
+    return AllocationResult.deferred(
+        reasons_and_summaries,
         order=order,
         method=engine.name,
         params=dict(engine.params),
@@ -268,10 +276,8 @@ def build_result(
         ideal=ideal.target,
         share=ideal.share,
         cap=bounds.cap,
-        reason_codes=codes,
         pre_metrics=pre,
         post_metrics=post,
-        dispersion=summaries,
         warnings=tuple(warnings),
         unallocated_reason=reason_text,
         solver=ideal.solver,
@@ -280,15 +286,13 @@ def build_result(
     )
 
 
-def _unallocated_cause(
-    problem: Problem, bounds: TradeBounds, q: FloatArray, codes: IntArray
-) -> str:
+def _unallocated_cause(problem: Problem, ideal: Ideal, bounds: TradeBounds, q: FloatArray) -> str:
     """Why part of the order was not placed, in one sentence with the numbers."""
     order = problem.order
     m, d = bounds.min_piece, bounds.increment
     # Accounts the method gives no share (a zero basis or weight) are the first
     # cause when they are many: say so before the caps of the others.
-    shut = codes == Reason.ZERO_WEIGHT.code
+    shut = ~ideal.eligible
     capacity = float(bounds.max_legal[~shut].sum())
     if order.quantity < m:
         return f"the order is smaller than the min piece {m:,.0f}"
@@ -308,8 +312,8 @@ def _unallocated_cause(
         head = "the accounts"
         if n_shut:
             head = (
-                f"{n_shut:,} of {len(codes):,} accounts get no share under this method "
-                f"(zero weight or basis); the other {len(codes) - n_shut:,}"
+                f"{n_shut:,} of {len(shut):,} accounts get no share under this method "
+                f"(zero weight or basis); the other {len(shut) - n_shut:,}"
             )
         return f"{head} can legally take at most {capacity:,.0f} in all" + (
             f" ({detail})" if detail else ""
