@@ -14,6 +14,9 @@ for or several metrics are summed), and the reported objective, by at most
 every other part (amounts, reasons, messages, metrics, dispersion summaries,
 warnings) is still the pre-issue-15 digest. The new sums are the same bits
 on every machine and BLAS thread count, which BLAS dot products were not.
+Issue 16 (commit 4f67449) then weighted every dispersion summary by NAV
+unless the engine says otherwise: the dispersion part was re-pinned, the
+others did not move.
 
 Regenerate the fixture (only when a change of results is intended, and say so
 in the commit)::
