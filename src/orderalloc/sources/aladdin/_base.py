@@ -516,10 +516,13 @@ class AladdinBase:
 
     def _transport_error(self, exc: httpx.HTTPError, call: Call, request_id: str) -> Exception:
         """What a transport failure becomes: retryable, or an unknown outcome for a write."""
+        never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         error = AladdinTransportError(
-            f"{call.method} {call.path}: {type(exc).__name__}", request_id=request_id
+            f"{call.method} {call.path}: {type(exc).__name__}",
+            request_id=request_id,
+            sent=False if never_sent else None,
         )
-        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        if never_sent:
             return NotSentError(error)
         if call.write:
             return AladdinOutcomeUnknownError(

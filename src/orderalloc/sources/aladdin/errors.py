@@ -56,12 +56,35 @@ class AladdinTransportError(DataSourceError):
     Attributes:
         request_id: The ``VND.com.blackrock.Request-ID`` of the last attempt.
         attempts: How many times the request was sent.
+        sent: ``False`` when the request certainly never left the client (no
+            connection could be opened): a write was not applied. ``None``
+            when that is not known.
     """
 
-    def __init__(self, message: str, *, request_id: str | None, attempts: int = 1) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: str | None,
+        attempts: int = 1,
+        sent: bool | None = None,
+    ) -> None:
         self.request_id = request_id
         self.attempts = attempts
+        self.sent = sent
         super().__init__(f"{message} (request id {request_id}, {attempts} attempt(s))")
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword-only arguments: pickle by fields
+        return (_rebuild_transport, (str(self), self.request_id, self.attempts, self.sent))
+
+
+def _rebuild_transport(
+    text: str, request_id: str | None, attempts: int, sent: bool | None
+) -> AladdinTransportError:
+    error = AladdinTransportError.__new__(AladdinTransportError)
+    DataSourceError.__init__(error, text)
+    error.request_id, error.attempts, error.sent = request_id, attempts, sent
+    return error
 
 
 class AladdinResponseError(DataSourceError):
