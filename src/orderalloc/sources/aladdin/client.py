@@ -4,11 +4,12 @@ Both implement the data-source Protocols on BlackRock's published Aladdin
 APIs. They share every request, retry rule and parser (`._base`); only the
 I/O differs. Each call:
 
+* waits for the client-wide rate limiter (all threads together), and only
+  then is stamped and authorised, so that neither is stale when it leaves:
 * carries a fresh ``VND.com.blackrock.Request-ID`` (UUID4), the
   ``VND.com.blackrock.Origin-Timestamp`` and the ``VND.com.blackrock.API-Key``;
 * authenticates with an OAuth 2.0 client-credentials token (cached, refreshed
   before it expires and once on a 401) or HTTP Basic;
-* waits for the client-wide rate limiter (all threads together);
 * for a read: is served from the TTL cache when possible (``fresh=True``
   skips it) and retried on 429 / 500 / 502 / 503 / 504, connection errors,
   timeouts and non-JSON answers, with exponential backoff and jitter that
@@ -211,9 +212,9 @@ class AladdinClient(AladdinBase):
         with self._token_lock:
             if self._token is not None and self._token.fresh and self._token is not stale:
                 return
+            self._limiter.acquire()  # before stamping the token request too
             request = self._token_request(self._client)
             request_id = request.headers["VND.com.blackrock.Request-ID"]
-            self._limiter.acquire()
             self.stats.add("requests")
             try:
                 response = self._client.send(request)
@@ -226,11 +227,13 @@ class AladdinClient(AladdinBase):
     def _attempt(self, call: Call) -> Any:
         refreshed = False
         while True:
+            # The slot first, then the token and the Origin-Timestamp: under load
+            # the wait can be long, and both must be fresh when the request leaves.
+            self._limiter.acquire()
             self._ensure_token()
             token = self._token
             request_id = str(uuid.uuid4())
             request = self._build(self._client, call, request_id)
-            self._limiter.acquire()
             self.stats.add("requests")
             start = time.monotonic()
             try:
@@ -385,9 +388,9 @@ class AsyncAladdinClient(AladdinBase):
         async with self._token_lock:
             if self._token is not None and self._token.fresh and self._token is not stale:
                 return
+            await self._pace()  # before stamping the token request too
             request = self._token_request(self._client)
             request_id = request.headers["VND.com.blackrock.Request-ID"]
-            await self._pace()
             self.stats.add("requests")
             try:
                 response = await self._client.send(request)
@@ -400,11 +403,11 @@ class AsyncAladdinClient(AladdinBase):
     async def _attempt(self, call: Call) -> Any:
         refreshed = False
         while True:
+            await self._pace()  # the slot first: token and timestamp fresh when sent
             await self._ensure_token()
             token = self._token
             request_id = str(uuid.uuid4())
             request = self._build(self._client, call, request_id)
-            await self._pace()
             self.stats.add("requests")
             start = time.monotonic()
             try:
