@@ -110,6 +110,37 @@ class Call:
 
 
 @attrs.frozen
+class Answered:
+    """What an exchange gives the driver: the decoded JSON and where it came from.
+
+    The plan sees only *data*; when structuring it fails, the driver names the
+    request (`fill_context`).
+    """
+
+    data: Any
+    path: str
+    request_id: str | None
+    status: int | None
+
+
+def fill_context(exc: AladdinResponseError, answers: Sequence[Answered]) -> None:
+    """Name the request(s) and status behind a shape error raised while structuring.
+
+    Plans structure answers without their headers; the driver knows which
+    answers the plan had just received: the ones for the error's path.
+    """
+    if exc.request_id is not None:
+        return
+    mine = [a for a in answers if a.path == exc.path] or list(answers)
+    ids = [a.request_id for a in mine if a.request_id is not None]
+    if ids:
+        exc.request_id = ", ".join(dict.fromkeys(ids))
+    statuses = {a.status for a in mine if a.status is not None}
+    if exc.status is None and len(statuses) == 1:
+        exc.status = statuses.pop()
+
+
+@attrs.frozen
 class Sleep:
     """A plan asks its driver to wait (between polls of a long-running operation)."""
 
@@ -512,6 +543,7 @@ class AladdinBase:
                 f"answer is not JSON ({len(response.content)} bytes)",
                 request_id=request_id,
                 path=path,
+                status=response.status_code,
             ) from None
 
     def _transport_error(self, exc: httpx.HTTPError, call: Call, request_id: str) -> Exception:

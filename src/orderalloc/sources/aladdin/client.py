@@ -57,15 +57,18 @@ from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
 
 from ._base import (
     AladdinBase,
+    Answered,
     Call,
     NotSentError,
     Plan,
     Sleep,
     Token,
     error_from_response,
+    fill_context,
     retry_kwargs,
 )
 from .config import AladdinConfig
+from .errors import AladdinResponseError
 
 __all__ = ["AladdinClient", "AsyncAladdinClient"]
 
@@ -177,25 +180,32 @@ class AladdinClient(AladdinBase):
         try:
             step = next(plan)
             while True:
+                answers: list[Answered] = []
                 answer: Any
                 if isinstance(step, Sleep):
                     time.sleep(step.seconds)
                     answer = None
                 elif isinstance(step, list):
-                    answer = [self._exchange(call) for call in step]
+                    answers = [self._exchange(call) for call in step]
+                    answer = [a.data for a in answers]
                 else:
-                    answer = self._exchange(step)
-                step = plan.send(answer)
+                    answers = [self._exchange(step)]
+                    answer = answers[0].data
+                try:
+                    step = plan.send(answer)
+                except AladdinResponseError as exc:
+                    fill_context(exc, answers)
+                    raise
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
-    def _exchange(self, call: Call) -> Any:
+    def _exchange(self, call: Call) -> Answered:
         key = call.cache_key() if call.cache else ""
         if call.cache and not call.fresh:
             hit, value = self._cache.get(key)
             if hit:
                 self.stats.add("cache_hits")
-                return value
+                return value  # type: ignore[no-any-return]
         try:
             value = tenacity.Retrying(**retry_kwargs(self.config, call, self.stats))(
                 self._attempt, call
@@ -224,7 +234,7 @@ class AladdinClient(AladdinBase):
                 ) from None
             self._token = self._parse_token(response, request_id)
 
-    def _attempt(self, call: Call) -> Any:
+    def _attempt(self, call: Call) -> Answered:
         refreshed = False
         while True:
             # The slot first, then the token and the Origin-Timestamp: under load
@@ -247,7 +257,8 @@ class AladdinClient(AladdinBase):
                 self._ensure_token(stale=token)
                 continue
             if response.is_success:
-                return self._json(response, request_id=request_id, path=call.path)
+                data = self._json(response, request_id=request_id, path=call.path)
+                return Answered(data, call.path, request_id, response.status_code)
             raise error_from_response(
                 response, request_id=request_id, path=call.path, write=call.write
             )
@@ -347,34 +358,41 @@ class AsyncAladdinClient(AladdinBase):
         try:
             step = next(plan)
             while True:
+                answers: list[Answered] = []
                 answer: Any
                 if isinstance(step, Sleep):
                     await asyncio.sleep(step.seconds)
                     answer = None
                 elif isinstance(step, list):
-                    answer = list(await asyncio.gather(*(self._exchange(c) for c in step)))
+                    answers = list(await asyncio.gather(*(self._exchange(c) for c in step)))
+                    answer = [a.data for a in answers]
                 else:
-                    answer = await self._exchange(step)
-                step = plan.send(answer)
+                    answers = [await self._exchange(step)]
+                    answer = answers[0].data
+                try:
+                    step = plan.send(answer)
+                except AladdinResponseError as exc:
+                    fill_context(exc, answers)
+                    raise
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
-    async def _exchange(self, call: Call) -> Any:
+    async def _exchange(self, call: Call) -> Answered:
         key = call.cache_key() if call.cache else ""
         if call.cache and not call.fresh:
             hit, value = self._cache.get(key)
             if hit:
                 self.stats.add("cache_hits")
-                return value
+                return value  # type: ignore[no-any-return]
         try:
-            value = await tenacity.AsyncRetrying(**retry_kwargs(self.config, call, self.stats))(
-                self._attempt, call
-            )
+            answered: Answered = await tenacity.AsyncRetrying(
+                **retry_kwargs(self.config, call, self.stats)
+            )(self._attempt, call)
         except NotSentError as exc:
             raise exc.error from None
         if call.cache:
-            self._cache.put(key, value)
-        return value
+            self._cache.put(key, answered)
+        return answered
 
     async def _pace(self) -> None:
         while (wait := self._limiter.try_acquire()) > 0:
@@ -400,7 +418,7 @@ class AsyncAladdinClient(AladdinBase):
                 ) from None
             self._token = self._parse_token(response, request_id)
 
-    async def _attempt(self, call: Call) -> Any:
+    async def _attempt(self, call: Call) -> Answered:
         refreshed = False
         while True:
             await self._pace()  # the slot first: token and timestamp fresh when sent
@@ -420,7 +438,8 @@ class AsyncAladdinClient(AladdinBase):
                 await self._ensure_token(stale=token)
                 continue
             if response.is_success:
-                return self._json(response, request_id=request_id, path=call.path)
+                data = self._json(response, request_id=request_id, path=call.path)
+                return Answered(data, call.path, request_id, response.status_code)
             raise error_from_response(
                 response, request_id=request_id, path=call.path, write=call.write
             )
