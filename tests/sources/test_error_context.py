@@ -30,9 +30,11 @@ def test_malformed_200_names_status_and_request() -> None:
     handler = AladdinMockHandler(MockAladdin())
     handler.script("members", 200, malformed=True, times=10)
     config = handler.config("http://aladdin.test", rate_limit=1e6, max_attempts=1)
-    with AladdinClient(config, transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(AladdinResponseError) as info:
-            client.groups()
+    with (
+        AladdinClient(config, transport=httpx.MockTransport(handler)) as client,
+        pytest.raises(AladdinResponseError) as info,
+    ):
+        client.groups()
     sent = [r.request_id for r in handler.records if r.path.endswith("/members")]
     assert info.value.status == 200
     assert "HTTP 200" in str(info.value)
@@ -45,9 +47,11 @@ def test_shape_error_names_the_request() -> None:
     handler = AladdinMockHandler(MockAladdin())
     transport = WrongShape(handler)
     config = handler.config("http://aladdin.test", rate_limit=1e6, max_attempts=1)
-    with AladdinClient(config, transport=httpx.MockTransport(transport)) as client:
-        with pytest.raises(AladdinResponseError) as info:
-            client.groups()
+    with (
+        AladdinClient(config, transport=httpx.MockTransport(transport)) as client,
+        pytest.raises(AladdinResponseError) as info,
+    ):
+        client.groups()
     assert transport.request_ids
     assert info.value.request_id == transport.request_ids[-1]
     assert info.value.status == 200

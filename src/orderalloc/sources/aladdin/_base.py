@@ -666,7 +666,22 @@ class AladdinBase:
             raise AladdinResponseError(
                 "expected a JSON array of positions", request_id=None, path=POSITIONS
             )
-        return self._structure_list(data, wire.Position, POSITIONS)
+        out: list[wire.Position] = []
+        for i, item in enumerate(data):
+            try:
+                out.append(wire.structure(item, wire.Position))
+            except wire.ShapeError as exc:
+                who = item if isinstance(item, Mapping) else {}
+                text = str(exc)
+                for a in attrs.fields(wire.Position):  # say the JSON names
+                    text = text.replace(f"$.{a.name}", f"$.{wire.wire_name(a.name)}")
+                raise AladdinResponseError(
+                    f"position {i} (portfolio {who.get('portfolioName')!r}, asset "
+                    f"{who.get('assetId')!r}): {text}",
+                    request_id=None,
+                    path=POSITIONS,
+                ) from None
+        return out
 
     def _paged(
         self,
@@ -875,7 +890,8 @@ class AladdinBase:
         data = yield self._positions_call(self.config.pricing_group, fresh)
         quotes: dict[str, wire.Position] = {}
         for p in self._positions(data):
-            if p.price is not None or p.price_as_pct is not None:
+            # A malformed price is kept too: the security then names it (not "not found").
+            if p.price is not None or p.price_as_pct is not None or "price" in p.malformed:
                 quotes.setdefault(p.asset_id, p)
         return quotes
 
@@ -955,6 +971,16 @@ class AladdinBase:
     def _security(
         q: wire.Position, ra: wire.RiskAnalytics, master: wire.SecurityMasterRecord | None
     ) -> Security:
+        needed = ["price" if q.price is None else "", "factor", "curPar"]
+        needed += ["priceAsPct" if q.price is None else "", "minTradeSize", "minTradeIncrement"]
+        bad = [name for name in needed if name and name in q.malformed]
+        if bad:
+            raise AladdinResponseError(
+                f"security {q.asset_id!r} (position of portfolio {q.portfolio_name!r}): "
+                f"malformed {', '.join(bad)}",
+                request_id=None,
+                path=POSITIONS,
+            )
         price = q.price if q.price is not None else q.price_as_pct
         assert price is not None
         factor = q.factor
