@@ -82,10 +82,11 @@ from ._desk_types import (
 )
 from .allocation import allocate
 from .audit import AuditEvent, AuditSink, EventKind, SQLiteAuditSink
-from .audit.events import format_time
+from .audit.events import SOURCE_KEY, format_time
 from .errors import AuditSinkError, DeskError
 from .model import AccountTable, Order, Security, Side
 from .serialization import to_json
+from .sources import source_stamp
 from .sources.orders import ComplianceViolation, OrderLine, OrderStatus, OrderTicket, PostedOrder
 from .sources.protocol import DataSource, read_fresh
 
@@ -170,6 +171,8 @@ class Desk:
         clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
         self._source = source
+        # Every event says which source it was about (mock or real, and where).
+        self._source_stamp = source_stamp(source)
         self._owns_sink = sink is None
         self._sink: AuditSink = SQLiteAuditSink() if sink is None else sink
         self._actor = actor or _default_actor()
@@ -305,6 +308,7 @@ class Desk:
             "fingerprint": digest,
             "inputs_as_of": format_time(as_of),
             "result": jsonable(to_json(result)),
+            SOURCE_KEY: self._source_stamp,
         }
         if modifies is not None:
             payload["modifies"] = dict(modifies)
@@ -896,7 +900,7 @@ class Desk:
             allocation_id=trail.allocation_id,
             kind=kind,
             actor=self._actor,
-            payload=payload,
+            payload={**payload, SOURCE_KEY: self._source_stamp},
             at=self._now(),
             event_id=event_id or str(uuid.uuid4()),
             security_id=str(trail.payload["security_id"]),
