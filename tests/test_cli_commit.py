@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+import orderalloc
 import orderalloc.cli as cli_module
 from orderalloc.audit import SQLiteAuditSink
 from orderalloc.cli import EXIT_BOOKED_BUT, cli
@@ -21,6 +22,17 @@ IG = "037833DX5"
 PREVIEW = ["preview", "--group", "BIG6", "--security", IG, "--side", "buy", "--quantity", "5mm"]
 
 Run = Callable[..., Result]
+
+
+@pytest.fixture(autouse=True)
+def _forget_plot_module() -> Iterator[None]:
+    """Leave ``orderalloc.plot`` unimported if it was (``--plot`` imports it to check)."""
+    had = "orderalloc.plot" in sys.modules
+    yield
+    if not had:
+        sys.modules.pop("orderalloc.plot", None)
+        if hasattr(orderalloc, "plot"):
+            delattr(orderalloc, "plot")
 
 
 @pytest.fixture(name="run")
