@@ -503,8 +503,7 @@ class Desk:
                 {
                     "attempt": open_attempt,
                     "outcome": OUTCOME_NOT_BOOKED,
-                    "error": "no order found for the attempt, looked up right before "
-                    "sending again",
+                    "error": "no order found for the attempt, looked up right before sending again",
                 },
                 event_id=f"{trail.allocation_id}/settled/{open_attempt}",
             )
