@@ -153,7 +153,10 @@ def main() -> int:
     if not args.figures_only:
         for script, *options in SCRIPTS:
             print(f"== {script} {' '.join(options)}", flush=True)
-            code = subprocess.call([sys.executable, str(HERE / script), *options], cwd=ROOT)
+            # The campaign writes to ./campaign-out unless told: refresh the tracked tables.
+            extra = ["--out", str(RESULTS)] if script == "campaign.py" else []
+            command = [sys.executable, str(HERE / script), *options, *extra]
+            code = subprocess.call(command, cwd=ROOT)
             if code:
                 print(f"{script} failed with exit code {code}", file=sys.stderr)
                 return code
