@@ -138,32 +138,35 @@ class TradeBounds:
 
 # A float quotient this close to a whole number may sit on the wrong side of it:
 # such accounts are decided again in exact arithmetic.
-_NEAR_WHOLE = 1e-9
+_NEAR_WHOLE = 1e-12  # relative to the terms' size; float error is about 1e-16
 
 
 def _settlement_per_face(sec: Security) -> Fraction:
     """``factor * (price + accrued) / 100`` in exact decimals (each number as written)."""
     return (
-        Fraction(repr(sec.factor))
-        * (Fraction(repr(sec.price)) + Fraction(repr(sec.accrued)))
-        / 100
+        Fraction(repr(sec.factor)) * (Fraction(repr(sec.price)) + Fraction(repr(sec.accrued))) / 100
     )
 
 
-def _exact_floor(ratio: FloatArray, exact: Callable[[int], Fraction]) -> FloatArray:
+def _exact_floor(
+    ratio: FloatArray, exact: Callable[[int], Fraction], scale: FloatArray | None = None
+) -> FloatArray:
     """``floor(ratio)``, with every value near a whole number recomputed exactly.
 
     Money and face are compared as the decimals the user wrote (``2078.00``
     cash buys exactly 2,000 face at 103.9, though ``2000 * 1.039`` is above
     2078 in binary floats). Only the few accounts whose float quotient is
-    within `_NEAR_WHOLE` of a whole number pay for the exact check, so a
-    100,000-account group stays vectorised.
+    within `_NEAR_WHOLE` (relative to *scale*, the size of the terms that
+    made it; default the quotient itself) of a whole number pay for the exact
+    check, so a 100,000-account group stays vectorised.
     """
     out = np.floor(ratio)
-    finite = np.isfinite(ratio)
+    # Zero (no cash, no room) is exact, and below zero nothing is allowed anyway.
+    finite = np.isfinite(ratio) & (ratio > 0.5 * _NEAR_WHOLE)
     with np.errstate(invalid="ignore"):
         gap = np.abs(ratio - np.round(ratio))
-        near = finite & (gap <= _NEAR_WHOLE * np.maximum(np.abs(ratio), 1.0))
+        size = np.abs(ratio) if scale is None else scale
+        near = finite & (gap <= _NEAR_WHOLE * np.maximum(size, 1.0))
     for i in np.flatnonzero(near).tolist():
         value = exact(i)
         out[i] = float(value.numerator // value.denominator)
@@ -207,13 +210,15 @@ def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
         has_pct = ~np.isnan(pct)
         nav = accounts.nav
         with np.errstate(invalid="ignore"):
-            room_ratio = np.where(has_pct, pct * nav / cpf - position, np.inf)
+            room_mv = pct * nav / cpf
+            room_ratio = np.where(has_pct, room_mv - position, np.inf)
         room = _exact_floor(
             room_ratio,
-            lambda i: Fraction(repr(float(pct[i])))
-            * Fraction(repr(float(nav[i])))
-            / cpf_exact
-            - Fraction(repr(float(position[i]))),
+            lambda i: (
+                Fraction(repr(float(pct[i]))) * Fraction(repr(float(nav[i]))) / cpf_exact
+                - Fraction(repr(float(position[i])))
+            ),
+            np.abs(room_mv) + np.abs(position),
         )
         bind(np.maximum(room, 0.0), Reason.LIMIT_HIT)
         cash_checked = cash_known
