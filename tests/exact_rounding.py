@@ -199,7 +199,7 @@ def milp_optimum(
             ),
             integrality=integrality,
             bounds=Bounds(lb, ub),
-            options={"mip_rel_gap": 0.0},
+            options={"mip_rel_gap": 0.0, "time_limit": 30.0},
         )
         assert res.status == 0, res.message
         sol = res.x

@@ -181,13 +181,14 @@ class Engine(abc.ABC):
             recentre=ideal.recentre,
         )
         q = rounding.q
+        # The gap is measured in the order the rounding worked in.
+        gap = rounding_gap(rounding, ideal)
         if perm is not None:
             inv = np.empty_like(perm)
             inv[perm] = np.arange(perm.size)
             ideal = _reorder_ideal(ideal, inv)
             q = q[inv]
             rounded_bounds = bounds.restrict(ideal.eligible)
-        gap = rounding_gap(rounding, ideal)
         return build_result(
             self,
             problem,
