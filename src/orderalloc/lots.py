@@ -354,26 +354,67 @@ def _coarse_round(
         if cells > _EXACT_BUDGET:
             continue
         ok = hi_j >= lo_j
-        full = np.where((kx >= 0) & (kx % c == 0), legal.full, np.inf)
-        coarse = _Legal(
-            m,
-            step,
-            np.where(ok, m + lo_j * step, np.inf),
-            np.where(ok, m + hi_j * step, -np.inf),
-            full,
-        )
+        # A whole-position sale off the coarse grid is offered at the grid point
+        # below it: the coarse programme only decides that the account sells out.
+        snapped = np.where(kx >= 0, m + np.floor(kx / c) * step, np.inf)
+        top_c = np.where(ok, m + hi_j * step, -np.inf)
+        full_c = np.where(snapped > top_c, snapped, np.inf)
+        coarse = _Legal(m, step, np.where(ok, m + lo_j * step, np.inf), top_c, full_c)
         found = _exact_split(t, a, coarse, total, order, None, 0)
         if found is None:
             return None
+        candidates = [_refine(found[0], full_c, t, a, r, legal, total, keys)]
         q, _ = _fill(found[0], t, r, legal, total, np.asarray(order), keys, math.inf)
         if float(q.sum()) != total:
             q = _repair(q, t, a, legal, total, keys)
-        if float(q.sum()) != total:
-            return None
-        q, _ = _exchange(q, t, a, legal, keys)
-        q, _ = _wide_exchange(q, t, a, legal, keys)
-        return q
+        if float(q.sum()) == total:
+            candidates.append(_polish(q, t, a, legal, keys))
+        done = [x for x in candidates if x is not None]
+        return min(done, key=lambda x: _cost(x, t, a)) if done else None
     return None
+
+
+def _polish(
+    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, keys: _LazyKeys
+) -> FloatArray:
+    q, _ = _exchange(q, t, a, legal, keys)
+    q, _ = _wide_exchange(q, t, a, legal, keys)
+    return q
+
+
+def _refine(
+    coarse_q: FloatArray,
+    full_c: FloatArray,
+    t: FloatArray,
+    a: FloatArray,
+    r: FloatArray,
+    legal: _Legal,
+    total: float,
+    keys: _LazyKeys,
+) -> FloatArray | None:
+    """The best split with the coarse answer's choice of closed, open and sold-out accounts.
+
+    Sold-out accounts sell their whole position; the open ones share the rest
+    by the Lagrangian rounding over their ranges (for a fixed choice the
+    problem is convex), then exchanges polish the whole.
+    """
+    sold_out = np.isfinite(full_c) & (coarse_q == full_c)
+    rest = total - float(legal.full[sold_out].sum())
+    rows = np.flatnonzero((coarse_q > 0) & ~sold_out)
+    if rest < 0 or (rows.size == 0 and rest > 0):
+        return None
+    q = np.zeros_like(t)
+    q[sold_out] = legal.full[sold_out]
+    if rows.size:
+        sub = _Legal(legal.m, legal.d, legal.low[rows], legal.top[rows], np.full(rows.size, np.inf))
+        try:
+            qs, _, _, _ = _place(t[rows], a[rows], r[rows], sub, rest, _SubsetKeys(keys, rows), 0.0)
+        except _NoBracketError:
+            return None
+        if float(qs.sum()) != rest:
+            return None
+        q[rows] = qs
+    return _polish(q, t, a, legal, keys)
 
 
 def _recentre_small(
