@@ -2,7 +2,7 @@
 
 Reproduce with::
 
-    python benchmarks/bench_rounding.py [--sizes 1000,10000,100000] [--baseline 0388c61]
+    python benchmarks/bench_rounding.py [--sizes 1000,10000,100000] [--baseline 7f4cfad]
 
 The baseline is the library as it was at git revision ``--baseline`` (the
 commit before the exact rounding, by default), extracted with ``git archive``
@@ -77,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--baseline", default="0388c61")
+    parser.add_argument("--baseline", default="7f4cfad")
     args = parser.parse_args()
     base = load_baseline(args.baseline)
     base_bond = base.Security(
