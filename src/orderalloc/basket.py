@@ -607,7 +607,7 @@ class _Basket:
                 if f_new < f - 1e-12 * scale:
                     q[k], results[k], f = new.quantity, new, f_new
                     changes += 1
-            if f >= start - 1e-9 * scale:
+            if f >= start - 1e-6 * f:  # the last pass gained under a millionth: converged
                 break
         return sweeps, changes
 
