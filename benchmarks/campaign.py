@@ -3,6 +3,7 @@
 Reproduce with::
 
     python benchmarks/campaign.py [--scenarios 300] [--max-accounts 40] [--seed 1]
+        [--executor serial|process|dask] [--workers 2] [--scheduler tcp://...]
 
 Scenarios are drawn from `orderalloc.testing.strategies.allocation_cases` (the
 same strategies the property tests use: log-uniform NAVs from $5MM to $2BN,
@@ -28,10 +29,13 @@ keyword bounds (e.g. ``--side SELL``, or large pieces in small accounts with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import math
 import time
 import warnings
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -40,6 +44,7 @@ from hypothesis import seed as hypothesis_seed
 
 import orderalloc as oa
 from _timing import RESULTS, machine
+from orderalloc.parallel import run_tasks
 from orderalloc.testing import strategies as oast
 
 METHODS: dict[str, dict[str, Any]] = {
@@ -84,6 +89,74 @@ def weighted_variance(result: oa.AllocationResult, table: oa.AccountTable) -> fl
     return float(np.sum(w * (x - mean) ** 2))
 
 
+def run_scenario(task: tuple[int, oa.Order, list[oa.Account]]) -> list[dict[str, Any]]:
+    """Every method on scenario *k*: one row per method (on a worker with ``--executor``)."""
+    k, order, accounts = task
+    rows: list[dict[str, Any]] = []
+    table = oa.as_table(accounts)
+    optimum: float | None = None
+    for name, params in METHODS.items():
+        if name.endswith("slsqp") and len(table) > SLSQP_MAX_ACCOUNTS:
+            continue
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                result = oa.allocate(order, table, **params)
+            except oa.SolverError:
+                rows.append({"scenario": k, "method": name, "failed": 1})
+                continue
+        ms = (time.perf_counter() - t0) * 1e3
+        summary = result.dispersion.get(METRIC)
+        improvement = math.nan
+        if summary is not None and summary.std_before > 0:
+            improvement = summary.improvement / summary.std_before
+        if name == "min_dispersion/exact" and result.solver is not None:
+            optimum = result.solver.objective if result.allocated > 0 else None
+        rows.append(
+            {
+                "scenario": k,
+                "method": name,
+                "accounts": len(table),
+                "side": order.side.value,
+                "min_piece": order.security.min_piece,
+                "rate": result.allocated / result.requested,
+                "improvement": improvement,
+                "variance": weighted_variance(result, table),
+                "optimum": optimum,
+                "ms": ms,
+                "failed": 0,
+            }
+        )
+    # The optimum is known once exact has run; fill it in for every method.
+    for row in rows:
+        if optimum is not None:
+            row["optimum"] = optimum
+    return rows
+
+
+@contextlib.contextmanager
+def make_executor(kind: str, workers: int, scheduler: str | None) -> Iterator[Executor | None]:
+    """None (serial), a process pool, or a Dask executor (a LocalCluster, or *scheduler*)."""
+    if kind == "serial":
+        yield None
+    elif kind == "process":
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            yield pool
+    else:
+        from distributed import Client, LocalCluster
+
+        if scheduler:
+            with Client(scheduler) as client:
+                yield client.get_executor()
+        else:
+            with (
+                LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as c,
+                Client(c) as client,
+            ):
+                yield client.get_executor()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scenarios", type=int, default=300)
@@ -92,51 +165,21 @@ def main() -> None:
     parser.add_argument("--side", choices=["BUY", "SELL"], default=None)
     parser.add_argument("--max-nav", type=float, default=2e9)
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--executor",
+        choices=["serial", "process", "dask"],
+        default="serial",
+        help="where scenarios run: here, a process pool, or Dask (results identical)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="processes or Dask workers")
+    parser.add_argument("--scheduler", default=None, help="a Dask scheduler address (tcp://...)")
     args = parser.parse_args()
     scenarios = draw_scenarios(
         args.scenarios, args.seed, args.max_accounts, args.side, args.max_nav
     )
-    rows: list[dict[str, Any]] = []
-    for k, (order, accounts) in enumerate(scenarios):
-        table = oa.as_table(accounts)
-        optimum: float | None = None
-        for name, params in METHODS.items():
-            if name.endswith("slsqp") and len(table) > SLSQP_MAX_ACCOUNTS:
-                continue
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    result = oa.allocate(order, table, **params)
-                except oa.SolverError:
-                    rows.append({"scenario": k, "method": name, "failed": 1})
-                    continue
-            ms = (time.perf_counter() - t0) * 1e3
-            summary = result.dispersion.get(METRIC)
-            improvement = math.nan
-            if summary is not None and summary.std_before > 0:
-                improvement = summary.improvement / summary.std_before
-            if name == "min_dispersion/exact" and result.solver is not None:
-                optimum = result.solver.objective if result.allocated > 0 else None
-            rows.append(
-                {
-                    "scenario": k,
-                    "method": name,
-                    "accounts": len(table),
-                    "side": order.side.value,
-                    "min_piece": order.security.min_piece,
-                    "rate": result.allocated / result.requested,
-                    "improvement": improvement,
-                    "variance": weighted_variance(result, table),
-                    "optimum": optimum,
-                    "ms": ms,
-                    "failed": 0,
-                }
-            )
-        # The optimum is known once exact has run; fill it in for every method.
-        for row in rows:
-            if row["scenario"] == k and optimum is not None:
-                row["optimum"] = optimum
+    tasks = [(k, order, accounts) for k, (order, accounts) in enumerate(scenarios)]
+    with make_executor(args.executor, args.workers, args.scheduler) as executor:
+        rows = [row for part in run_tasks(run_scenario, tasks, executor=executor) for row in part]
     for row in rows:
         opt, var = row.get("optimum"), row.get("variance")
         row["gap"] = (var / opt - 1.0) if opt and var is not None and opt > 1e-18 else math.nan
