@@ -102,6 +102,32 @@ class TestInvariants:
             # Buys are checked against cash plus the proceeds that fund them.
             check_allocation(result, funded(basket, accounts))
 
+    @given(case=basket_cases(), days=st.lists(st.integers(0, 2), min_size=3, max_size=3))
+    def test_cash_kept_on_every_settle_date(
+        self, case: tuple[list[oa.Order], list[oa.Account]], days: list[int]
+    ) -> None:
+        """With settle dates, buys to each date never cost more than cash plus earlier proceeds."""
+        orders, accounts = case
+        start = dt.date(2026, 3, 2)
+        dated = [
+            attrs.evolve(o, settle_date=start + dt.timedelta(days=d))
+            for o, d in zip(orders, days, strict=False)
+        ]
+        basket = oa.allocate_basket(dated, accounts, "pro_rata")
+        cash = {a.id: a.cash for a in accounts}
+        for day in sorted({o.settle_date for o in dated if o.settle_date is not None}):
+            for i, ident in enumerate(basket.account_ids):
+                if cash[ident] is None:
+                    continue
+                flow = 0.0
+                for r in basket.results:
+                    assert r.order.settle_date is not None
+                    if r.order.settle_date <= day:
+                        value = r.quantity[i] * r.order.security.cash_per_face
+                        flow += value if r.order.side is oa.Side.SELL else -value
+                tol = 1e-6 * max(1.0, abs(cash[ident] or 0.0))
+                assert max(cash[ident] or 0.0, 0.0) + flow >= -tol, (ident, day)
+
     @given(case=basket_cases(), two=st.booleans())
     def test_joint_never_worse_than_sequential(
         self, case: tuple[list[oa.Order], list[oa.Account]], two: bool
