@@ -212,7 +212,8 @@ def many_groups(n_groups: int, size: int, n_bonds: int, rounds: int, chunksize: 
     note = (
         f"Many groups: {n_bonds} bonds sized to each group (0.5% of its NAV) over {n_groups:,} "
         f"groups of {size} accounts, min dispersion (spread duration), joint; "
-        f"`python benchmarks/bench_basket.py --groups {n_groups}`. {rounds} interleaved rounds; "
+        f"`python benchmarks/bench_basket.py --skip-one --groups {n_groups} --bonds {n_bonds} "
+        f"--rounds {rounds}`. {rounds} interleaved rounds; "
         f"chunks of {chunksize} groups. Cluster start-up {startup:.1f} s, not included. "
         f"Results identical to the serial run. {load()}"
     )
