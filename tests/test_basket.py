@@ -299,6 +299,18 @@ class TestResult:
         assert back.dispersion == basket.dispersion
         assert back.strategy == basket.strategy
 
+    def test_columns_follow_the_accounts_given(self) -> None:
+        """Every per-account column of every order is in the order the accounts were given."""
+        accounts = [_account("Z", 300e6, 2e6), _account("A", 100e6, 1e6, sd=4.0)]
+        orders = [oa.Order(security=_bond(x), side="BUY", quantity=1_000_000) for x in "XY"]
+        basket = oa.allocate_basket(orders, accounts, "min_dispersion")
+        assert basket.account_ids == ("Z", "A")
+        for result in basket.results:
+            assert result.account_ids == ("Z", "A")
+            if result.nav is not None:
+                np.testing.assert_array_equal(result.nav, [300e6, 100e6])
+            np.testing.assert_allclose(result.pre_metrics["spread_duration"][1], 4.0, atol=0.1)
+
     def test_frame_lists_every_line(self) -> None:
         """to_frame has one row per non-zero line, and its face adds up per order."""
         accounts = [_account("A", 100e6, 1e6), _account("B", 300e6, 2e6)]
