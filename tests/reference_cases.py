@@ -18,6 +18,13 @@ Issue 16 (commit 4f67449) then weighted every dispersion summary by NAV
 unless the engine says otherwise: the dispersion part was re-pinned, the
 others did not move.
 
+Issue 10 solves groups of up to 5,000 accounts in a canonical order (by NAV,
+then id) so that no result depends on input order. That reorders the sums of
+the 1,000-account cases: their continuous ideal moved by at most 1.5e-8 face
+(relative 1.5e-13) and the min-dispersion objective by a few ulp; those two
+parts were re-pinned. Amounts, reasons, metrics, summaries and warnings are
+unchanged, and the 10,000- and 100,000-account cases did not move at all.
+
 Regenerate the fixture (only when a change of results is intended, and say so
 in the commit)::
 
