@@ -80,6 +80,8 @@ class TestPlotCheckedBeforePosting:
     ) -> None:
         """Without matplotlib: usage error naming the extra; no order, no preview."""
         monkeypatch.delitem(sys.modules, "orderalloc.plot", raising=False)
+        # An earlier test may have imported it: the package keeps it as an attribute.
+        monkeypatch.delattr(orderalloc, "plot", raising=False)
         for name in ("matplotlib", "matplotlib.pyplot", "matplotlib.backend_bases"):
             monkeypatch.setitem(sys.modules, name, None)
         result = run(*PREVIEW, "--commit", "--plot", str(tmp_path / "p.png"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import numpy as np
@@ -339,18 +338,15 @@ class TestModifyCancel:
 
 
 class TestLargeGroup:
-    """10,000 accounts: one order with one line per filled account, preview in well under 2 s."""
+    """10,000 accounts: one order with one line per filled account (timed in benchmarks, not here)."""
 
     def test_sma_10k(self, mock: MockAladdin, sqlite_sink: SQLiteAuditSink) -> None:
         """The whole round trip works and the order equals the allocation."""
         mock.accounts("SMA-10K", TSY)  # build the group outside the timing
         desk = Desk(mock, sqlite_sink, actor="t")
-        start = time.perf_counter()
         preview = desk.preview("SMA-10K", TSY, "BUY", 50_000_000)
-        elapsed = time.perf_counter() - start
         receipt = desk.commit(preview.allocation_id)
         filled = {k: q for k, q in preview.result.quantities.items() if q > 0}
         assert len(filled) > 9_000
         assert {line.account_id: line.quantity for line in receipt.order.lines} == filled
-        assert elapsed < 2.0, elapsed  # ~0.4 s on a quiet machine; generous for shared CI
         sqlite_sink.verify()
