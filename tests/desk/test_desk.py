@@ -338,7 +338,7 @@ class TestModifyCancel:
 
 
 class TestLargeGroup:
-    """10,000 accounts: one order with one line per filled account (timed in benchmarks, not here)."""
+    """10,000 accounts: one order with one line per filled account."""
 
     def test_sma_10k(self, mock: MockAladdin, sqlite_sink: SQLiteAuditSink) -> None:
         """The whole round trip works and the order equals the allocation."""
