@@ -14,6 +14,7 @@ def test_all_is_the_public_surface() -> None:
     assert public - exported <= {
         "allocation",
         "errors",
+        "fills",
         "model",
         "reasons",
         "result",
