@@ -7,6 +7,9 @@ The layout, in the order data flows::
     engines/          ProRata, CustomWeights, MinDispersion: the ideal split; a registry
     solvers/          the continuous problems: quadratic knapsack, min-dispersion backends
     lots.py           denominations: legal amounts with the exact total
+    basket.py         allocate_basket: many orders of one group, cash shared across them
+    switches.py       Switch: sell A, buy B paired per account (a basket option)
+    parallel.py       executor= scale-out: the same basket over many groups
     result.py         AllocationResult: columns, reasons, dispersion summary
     reasons.py        why each account got what it got
     serialization.py  JSON for every public type
@@ -29,6 +32,7 @@ import attrs as _attrs
 from . import engines, limits, lots
 from .allocation import allocate
 from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
+from .basket import BasketResult, allocate_basket
 from .desk import (
     CommitFailedError,
     CommitInProgressError,
@@ -72,6 +76,7 @@ from .fills import (
     new_issue_intent,
 )
 from .model import Account, AccountLimits, AccountTable, Order, Security, Side, as_table
+from .parallel import allocate_basket_many
 from .reasons import Reason
 from .result import Allocation, AllocationResult, DispersionSummary, SolverInfo
 from .serialization import from_json, to_json
@@ -96,6 +101,7 @@ from .sources.aladdin import (
     AladdinOutcomeUnknownError,
     AsyncAladdinClient,
 )
+from .switches import Switch
 
 try:
     __version__ = _metadata.version("orderalloc")
@@ -120,6 +126,7 @@ __all__ = [
     "AuditIntegrityError",
     "AuditSink",
     "AuditSinkError",
+    "BasketResult",
     "CommitFailedError",
     "CommitInProgressError",
     "CommitOutcomeUnknownError",
@@ -167,6 +174,7 @@ __all__ = [
     "SolverError",
     "SolverInfo",
     "StalePreviewError",
+    "Switch",
     "UnknownAllocationError",
     "UnknownMethodError",
     "UnknownOrderError",
@@ -174,6 +182,8 @@ __all__ = [
     "WhatIfReport",
     "__version__",
     "allocate",
+    "allocate_basket",
+    "allocate_basket_many",
     "allocate_fills",
     "as_table",
     "default_source",
