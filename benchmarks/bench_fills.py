@@ -49,8 +49,7 @@ def _rounds(funcs: dict[str, Callable[[], object]], repeats: int) -> dict[str, l
 
 def _ms(values: list[float]) -> str:
     return (
-        f"{min(values) * 1e3:.1f} / {statistics.median(values) * 1e3:.1f} / "
-        f"{max(values) * 1e3:.1f}"
+        f"{min(values) * 1e3:.1f} / {statistics.median(values) * 1e3:.1f} / {max(values) * 1e3:.1f}"
     )
 
 
