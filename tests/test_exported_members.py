@@ -17,6 +17,7 @@ def test_all_is_the_public_surface() -> None:
         "parallel",
         "switches",
         "errors",
+        "fills",
         "model",
         "reasons",
         "result",
