@@ -26,6 +26,17 @@ event id per allocation and ``COMMIT_STARTED`` one per attempt, so two
 processes racing on one allocation cannot both record either: the loser gets
 `CommitInProgressError`.
 
+**Outcome unknown.** A request that timed out may still be booked seconds
+later: the order system was processing it when the client gave up. Not
+finding the order at once proves nothing, so such an attempt is recorded
+``COMMIT_FAILED`` with outcome ``unknown`` and stays open: until the order is
+seen or the attempt's *commit lease* has passed, every commit looks it up and
+sends nothing (`CommitOutcomeUnknownError`, with ``retry_at``). After the
+lease, a commit re-reads the inputs and the what-if, then looks the order up
+once more right before it sends, and only then closes the old attempt as
+``not_booked``. Only a send that certainly never left the client (no
+connection could be opened) is ``not_booked`` at once.
+
 The errors the desk raises, under `~orderalloc.errors.DeskError`::
 
     DeskError
@@ -160,12 +171,14 @@ class Desk(PostTrade):
             in the user's data directory (closed by `close`).
         actor: Who is acting, recorded on every event. Defaults to the login name.
         max_age: How old a preview `commit` still accepts.
-        commit_lease: How long an attempt with no recorded outcome belongs to
-            the process that started it. Within it, another `commit` that
-            cannot find the order raises `CommitInProgressError` instead of
-            posting: the first process's send may still be in flight, and
-            posting again could book twice. Make it longer than the source's
-            longest write (timeouts and retries included).
+        commit_lease: How long an attempt whose outcome is not known stays
+            open: one with no recorded outcome (another process may still be
+            sending: `CommitInProgressError`) or one whose send failed
+            ambiguously (a timeout: `CommitOutcomeUnknownError`). Within it, a
+            `commit` that cannot find the order sends nothing: the order
+            system may still book the first send. Make it longer than the
+            order system can take to process a write it received (the
+            client's timeouts and retries included).
         clock: Returns the current time, timezone-aware (tests pass a fake).
 
     .. versionadded:: 0.1
@@ -373,8 +386,11 @@ class Desk(PostTrade):
             InputsChangedError: A line no longer fits the reloaded accounts.
             ComplianceRefusedError: Blocking violations and no override.
             CommitInProgressError: Another process is committing this allocation.
-            CommitFailedError: The order system refused it, or it was not booked.
-            CommitOutcomeUnknownError: Whether it was booked cannot be told yet.
+            CommitFailedError: The order system refused it, or it was never sent.
+            CommitOutcomeUnknownError: Whether it was booked cannot be told yet
+                (the send failed ambiguously and the order is not visible, or the
+                look-up failed): nothing more is sent before the order is seen
+                or ``retry_at`` (the lease) has passed. Commit again.
             DataSourceError: A read (accounts, what-if) failed; nothing was sent.
             AuditSinkError: A step could not be recorded; if the order was booked,
                 the next commit records it.
@@ -541,7 +557,7 @@ class Desk(PostTrade):
                     "attempt": open_attempt,
                     "outcome": OUTCOME_NOT_BOOKED,
                     "error": f"no {trail.noun} found for the attempt, looked up right before "
-                    "sending again, after its lease had passed",
+                    "sending again",
                 },
                 event_id=f"{trail.allocation_id}/settled/{open_attempt}",
             )
