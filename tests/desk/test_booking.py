@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pytest
 from desk_helpers import Clock, kinds
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orderalloc.audit import EventKind, SQLiteAuditSink
 from orderalloc.desk import (
@@ -184,3 +186,57 @@ class TestAllocateAndBook:
             assert (line.quantity - sec.min_piece) % sec.increment == 0
         desk.book(fp.fill_allocation_id)
         assert mock.trades()[0].quantity == fp.allocation.allocated
+
+
+class TestBookingProperties:
+    """Over generated fill sequences and booking points, bookings add up to the allocation."""
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        pieces=st.lists(
+            st.tuples(st.integers(1, 40), st.integers(9_800, 10_100)), min_size=1, max_size=6
+        ),
+        book_after=st.sets(st.integers(0, 5)),
+        side=st.sampled_from(["BUY", "SELL"]),
+    )
+    def test_bookings_sum_to_the_cumulative_allocation(
+        self, pieces: list[tuple[int, int]], book_after: set[int], side: str
+    ) -> None:
+        """Active trades per account equal the last booked cumulative amount, never above intent."""
+        mock = MockAladdin(scenario="sell_down")
+        desk = Desk(mock, RecordingSink(), actor="p", max_age=dt.timedelta(days=9))
+        preview = desk.preview("BIG6", IG, side, 10_000_000, method="pro_rata")
+        receipt = desk.commit(preview.allocation_id)
+        order_id = receipt.order.order_id
+        intent = {line.account_id: line.quantity for line in receipt.order.lines}
+        sec = mock.security(IG)
+        last = None
+        done = 0.0
+        for k, (lots, cents) in enumerate(pieces):
+            size = min(lots * 250_000.0, receipt.order.quantity - done)
+            if size < sec.min_piece:
+                break
+            mock.execute(order_id, size, cents / 100)
+            done += size
+            if k in book_after or k == len(pieces) - 1:
+                try:
+                    fp = desk.allocate_fills(order_id)
+                except NothingToBookError:
+                    continue
+                if last is not None:
+                    for account, q in last.allocation.quantities.items():
+                        assert fp.allocation.quantities[account] >= q
+                desk.book(fp.fill_allocation_id)
+                last = fp
+        if last is None:
+            return
+        booked: dict[str, float] = {}
+        for trade in mock.trades():
+            assert trade.is_active
+            for line in trade.lines:
+                booked[line.account_id] = booked.get(line.account_id, 0.0) + line.quantity
+                assert line.quantity >= sec.min_piece
+        final = {a: q for a, q in last.allocation.quantities.items() if q}
+        assert booked == final
+        for account, q in final.items():
+            assert q <= intent[account]
