@@ -173,6 +173,20 @@ class TestAllocateAndBook:
         second.book(fp.fill_allocation_id)
         assert sqlite_sink.verify().count == len(sqlite_sink.events())
 
+    def test_rotation_carried_to_the_next_order(self, desk: Desk, mock: MockAladdin) -> None:
+        """The next order of the group starts from the ledger the last booked one left."""
+        first = _committed(desk, 10_000_000).order.order_id
+        mock.execute(first, 1_003_000, 99.10)
+        fp1 = desk.allocate_fills(first)
+        assert fp1.allocation.ledger.books  # some credit is owed after a fill
+        second = _committed(desk, 10_000_000).order.order_id
+        mock.execute(second, 2_000_000, 99.20)
+        before = desk.allocate_fills(second)  # nothing of the group booked yet
+        assert before.allocation.ledger_in.books == {}
+        desk.book(fp1.fill_allocation_id)
+        after = desk.allocate_fills(second)
+        assert after.allocation.ledger_in == fp1.allocation.ledger
+
     def test_new_issue(self, desk: Desk, mock: MockAladdin) -> None:
         """A 5-20% allotment is split pro rata to the intent on the lot grid, and booked."""
         receipt = _committed(desk, 50_000_000)
