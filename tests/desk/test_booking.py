@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from desk_helpers import Clock, kinds
+from desk_helpers import Clock, DrainedSource, kinds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -186,6 +186,17 @@ class TestAllocateAndBook:
         desk.book(fp1.fill_allocation_id)
         after = desk.allocate_fills(second)
         assert after.allocation.ledger_in == fp1.allocation.ledger
+
+    def test_source_without_trades(self, mock: MockAladdin, clock: Clock) -> None:
+        """Recorded fills allocate on any source; booking needs a TradeSource and says so."""
+        desk = Desk(DrainedSource(mock), RecordingSink(), actor="t", clock=clock)
+        order_id = _committed(desk).order.order_id
+        desk.record_fill(order_id, 3_000_000, 99.2, execution_id="FIX-1")
+        fp = desk.allocate_fills(order_id)
+        assert fp.new_fill_ids == ("FIX-1",)
+        with pytest.raises(DeskError, match="TradeSource"):
+            desk.book(fp.fill_allocation_id)
+        assert mock.trades() == ()
 
     def test_new_issue(self, desk: Desk, mock: MockAladdin) -> None:
         """A 5-20% allotment is split pro rata to the intent on the lot grid, and booked."""
