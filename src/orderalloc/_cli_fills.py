@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import _render
 from .desk import BookingReceipt, Desk, FillPreview
 from .sources.mock import MockAladdin
 from .sources.trades import Execution
@@ -246,12 +247,6 @@ def _echo_json(value: Any) -> None:
     echo(value)
 
 
-def _event_line(event: Any) -> str:
-    from .cli import _event_line as line
-
-    return line(event)
-
-
 def _after_booking(step: str, action: Any) -> None:
     from .cli import _after_booking as after
 
@@ -287,8 +282,9 @@ def demo_post_trade(state: _State, desk: Desk, order_id: str) -> None:
     def report() -> None:
         verified = state.sink.verify()
         click.echo("\npost-trade audit record:")
-        for event in desk.history(fp.fill_allocation_id):
-            click.echo("  " + _event_line(event))
-        click.echo(f"\naudit chain verified: {verified.count} events, head #{verified.head_seq}")
+        click.echo(_render.events_table(desk.history(fp.fill_allocation_id)))
+        click.echo(
+            f"\naudit chain verified: {verified.count:,} events, head #{verified.head_seq:,}"
+        )
 
     _after_booking("the audit check", report)
