@@ -163,7 +163,13 @@ class _Schemas:
 
     def errors(self, file: str, definition: str, instance: Any, *, request: bool) -> list[str]:
         """Every schema violation of *instance* (an empty list when it is valid)."""
-        import jsonschema  # an optional, test-time dependency
+        try:
+            import jsonschema  # an optional, test-time dependency
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "validating requests against the Aladdin schemas needs jsonschema: "
+                "pip install 'orderalloc[testing]'"
+            ) from exc
 
         key = (file, definition, request)
         with self._lock:
