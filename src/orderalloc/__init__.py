@@ -187,8 +187,17 @@ def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is not None:
         import importlib
+        import sys
 
-        value = _present(getattr(importlib.import_module(f".{module}", __name__), name))
+        importlib.import_module(f".{module}", __name__)
+        # Every public name whose module is now loaded (the desk loads the
+        # sources and the audit events, say) presents itself as orderalloc.X
+        # at once, so signatures that mention it read that way too.
+        for other, where in _LAZY.items():
+            loaded = sys.modules.get(f"{__name__}.{where}")
+            if loaded is not None and other not in globals() and hasattr(loaded, other):
+                globals()[other] = _present(getattr(loaded, other))
+        value = globals()[name]
     elif name == "__version__":
         import importlib.metadata
 

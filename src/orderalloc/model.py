@@ -367,7 +367,8 @@ def _column(
     if value is None:
         if default is None:
             raise InvalidAccountError(f"accounts.{name}", value, "is required")
-        return np.full(n, default, dtype=np.float64)
+        # One read-only value seen n times: an absent column costs no memory.
+        return np.broadcast_to(np.float64(default), (n,))
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
