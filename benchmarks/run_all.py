@@ -30,6 +30,7 @@ SCRIPTS = [
     ["bench_pro_rata.py"],
     ["bench_min_dispersion.py"],
     ["bench_continuous.py"],
+    ["bench_fills.py"],
     ["bench_aladdin_load.py"],
     ["bench_basket.py"],
     ["campaign.py"],
