@@ -918,18 +918,30 @@ class AccountTable:
                 None if (isinstance(x, float) and math.isnan(x)) or x is None else x
                 for x in frame["name"].tolist()
             )
-        table = cls(
-            ids=ids,
-            nav=column("nav"),
-            cash=opt("cash"),
-            holdings={s: column(c) for s, c in holding_cols.items()},
-            metrics={m: column(c) for m, c in metric_cols.items()},
-            restricted={s: column(c) for s, c in restricted_cols.items()},
-            names=names,
-            max_face=opt("max_face"),
-            max_pct_nav=opt("max_pct_nav"),
-            min_allocation=opt("min_allocation"),
-        )
+        # Errors name the table's field; say which frame column it came from.
+        sources = {f"metrics[{m!r}]": c for m, c in metric_cols.items()}
+        sources.update({f"holdings[{h!r}]": c for h, c in holding_cols.items()})
+        sources.update({f"restricted[{r!r}]": c for r, c in restricted_cols.items()})
+        try:
+            table = cls(
+                ids=ids,
+                nav=column("nav"),
+                cash=opt("cash"),
+                holdings={s: column(c) for s, c in holding_cols.items()},
+                metrics={m: column(c) for m, c in metric_cols.items()},
+                restricted={s: column(c) for s, c in restricted_cols.items()},
+                names=names,
+                max_face=opt("max_face"),
+                max_pct_nav=opt("max_pct_nav"),
+                min_allocation=opt("min_allocation"),
+            )
+        except InvalidAccountError as exc:
+            source = next((c for key, c in sources.items() if key in exc.field), None)
+            if source is None:
+                raise
+            raise InvalidAccountError(
+                f"{exc.field} (column {source!r})", exc.value, exc.reason
+            ) from exc
         unknown = [c for c in columns if c not in used]
         if unknown:
             hints = [_column_hint(frame, c) for c in unknown]
