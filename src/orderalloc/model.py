@@ -687,7 +687,7 @@ class AccountTable:
             for i, name in enumerate(names):
                 if name is not None and not isinstance(name, str):
                     raise InvalidAccountError(
-                        _where("name", i, ids), name, "must be a string or None"
+                        _where("names", i, ids), name, "must be a string or None"
                     )
             set_(self, "names", names)
 
