@@ -71,6 +71,8 @@ nitpick_ignore_regex = [
     # Private helpers and type variables that show up in signatures but are not API.
     (r"py:.*", r"orderalloc(\..*)?\._.*"),
     (r"py:.*", r"orderalloc\.serialization\.T"),
+    (r"py:.*", r"orderalloc\.parallel\.[TR]"),
+    (r"py:.*", r"concurrent\.futures(\..*)?"),
 ]
 
 # --- single backticks in docstrings ----------------------------------------------------------

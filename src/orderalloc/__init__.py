@@ -7,6 +7,9 @@ The layout, in the order data flows::
     engines/          ProRata, CustomWeights, MinDispersion: the ideal split; a registry
     solvers/          the continuous problems: quadratic knapsack, min-dispersion backends
     lots.py           denominations: legal amounts with the exact total
+    basket.py         allocate_basket: many orders of one group, cash shared across them
+    switches.py       Switch: sell A, buy B paired per account (a basket option)
+    parallel.py       executor= scale-out: the same basket over many groups
     result.py         AllocationResult: columns, reasons, dispersion summary
     reasons.py        why each account got what it got
     serialization.py  JSON for every public type
@@ -21,27 +24,13 @@ Everything public is importable from here; subpackages hold the adapters.
 
 from __future__ import annotations
 
-import importlib.metadata as _metadata
+import typing as _typing
 
 import attrs as _attrs
 
 from . import engines, limits, lots
 from .allocation import allocate
-from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
-from .desk import (
-    CommitFailedError,
-    CommitInProgressError,
-    CommitOutcomeUnknownError,
-    CommitReceipt,
-    ComplianceRefusedError,
-    Desk,
-    InputsChangedError,
-    NothingToCommitError,
-    Preview,
-    StalePreviewError,
-    UnknownAllocationError,
-    UnknownOrderError,
-)
+from .basket import BasketResult, allocate_basket
 from .engines import CustomWeights, Engine, MinDispersion, ProRata
 from .errors import (
     AllocationError,
@@ -63,33 +52,148 @@ from .errors import (
 from .model import Account, AccountLimits, AccountTable, Order, Security, Side, as_table
 from .reasons import Reason
 from .result import Allocation, AllocationResult, DispersionSummary, SolverInfo
-from .serialization import from_json, to_json
-from .sources import (
-    AsyncDataSource,
-    AsyncMockAladdin,
-    ComplianceViolation,
-    DataSource,
-    MockAladdin,
-    OrderLine,
-    OrderStatus,
-    OrderTicket,
-    PostedOrder,
-    WhatIfReport,
-    default_source,
-    describe_source,
-)
-from .sources.aladdin import (
-    AladdinAPIError,
-    AladdinClient,
-    AladdinConfig,
-    AladdinOutcomeUnknownError,
-    AsyncAladdinClient,
-)
+from .switches import Switch
 
-try:
-    __version__ = _metadata.version("orderalloc")
-except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+if _typing.TYPE_CHECKING:
+    # The adapters below are imported on first use (see _LAZY); type checkers
+    # see them here as if they were imported eagerly.
+    from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
+    from .desk import (
+        CommitFailedError,
+        CommitInProgressError,
+        CommitOutcomeUnknownError,
+        CommitReceipt,
+        ComplianceRefusedError,
+        Desk,
+        InputsChangedError,
+        NothingToCommitError,
+        Preview,
+        StalePreviewError,
+        UnknownAllocationError,
+        UnknownOrderError,
+    )
+    from .parallel import allocate_basket_many
+    from .serialization import from_json, to_json
+    from .sources import (
+        AsyncDataSource,
+        AsyncMockAladdin,
+        ComplianceViolation,
+        DataSource,
+        MockAladdin,
+        OrderLine,
+        OrderStatus,
+        OrderTicket,
+        PostedOrder,
+        WhatIfReport,
+        default_source,
+        describe_source,
+    )
+    from .sources.aladdin import (
+        AladdinAPIError,
+        AladdinClient,
+        AladdinConfig,
+        AladdinOutcomeUnknownError,
+        AsyncAladdinClient,
+    )
+
+    __version__: str
+
+# Adapters load on first use: the HTTP client (httpx), the desk, SQLite and
+# the audit trail, the data sources, cattrs and the executor scale-out cost
+# most of a second to import, and an engine needs none of them (issue 15).
+# Name -> module.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        ("AuditEvent", "AuditSink", "EventKind", "OutboxSink", "SQLiteAuditSink", "VerifyReport"),
+        "audit",
+    ),
+    **dict.fromkeys(
+        (
+            "CommitFailedError",
+            "CommitInProgressError",
+            "CommitOutcomeUnknownError",
+            "CommitReceipt",
+            "ComplianceRefusedError",
+            "Desk",
+            "InputsChangedError",
+            "NothingToCommitError",
+            "Preview",
+            "StalePreviewError",
+            "UnknownAllocationError",
+            "UnknownOrderError",
+        ),
+        "desk",
+    ),
+    "allocate_basket_many": "parallel",
+    **dict.fromkeys(("from_json", "to_json"), "serialization"),
+    **dict.fromkeys(
+        (
+            "AsyncDataSource",
+            "AsyncMockAladdin",
+            "ComplianceViolation",
+            "DataSource",
+            "MockAladdin",
+            "OrderLine",
+            "OrderStatus",
+            "OrderTicket",
+            "PostedOrder",
+            "WhatIfReport",
+            "default_source",
+            "describe_source",
+        ),
+        "sources",
+    ),
+    **dict.fromkeys(
+        (
+            "AladdinAPIError",
+            "AladdinClient",
+            "AladdinConfig",
+            "AladdinOutcomeUnknownError",
+            "AsyncAladdinClient",
+        ),
+        "sources.aladdin",
+    ),
+}
+
+
+def _present(obj: _typing.Any) -> _typing.Any:
+    """Make a public class present itself as ``orderalloc.X`` (reprs and docs).
+
+    Annotations are resolved first, in the class's own module, so cattrs and
+    typing still find them.
+    """
+    if isinstance(obj, type) and obj.__module__.startswith("orderalloc."):
+        if _attrs.has(obj):
+            try:
+                _attrs.resolve_types(obj)
+            except NameError:  # annotations that only exist for type checkers
+                return obj
+        obj.__module__ = "orderalloc"
+    return obj
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+
+        value = _present(getattr(importlib.import_module(f".{module}", __name__), name))
+    elif name == "__version__":
+        import importlib.metadata
+
+        try:
+            value = importlib.metadata.version("orderalloc")
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a source tree
+            value = "0.0.0"
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Account",
@@ -109,6 +213,7 @@ __all__ = [
     "AuditIntegrityError",
     "AuditSink",
     "AuditSinkError",
+    "BasketResult",
     "CommitFailedError",
     "CommitInProgressError",
     "CommitOutcomeUnknownError",
@@ -150,6 +255,7 @@ __all__ = [
     "SolverError",
     "SolverInfo",
     "StalePreviewError",
+    "Switch",
     "UnknownAllocationError",
     "UnknownMethodError",
     "UnknownOrderError",
@@ -157,6 +263,8 @@ __all__ = [
     "WhatIfReport",
     "__version__",
     "allocate",
+    "allocate_basket",
+    "allocate_basket_many",
     "as_table",
     "default_source",
     "describe_source",
@@ -167,15 +275,7 @@ __all__ = [
     "to_json",
 ]
 
-# Reprs and docs say orderalloc.X, not orderalloc.model.X. Annotations are
-# resolved first, in their own module, so cattrs and typing still find them.
 for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type) and _obj.__module__.startswith("orderalloc."):
-        if _attrs.has(_obj):
-            try:
-                _attrs.resolve_types(_obj)
-            except NameError:  # annotations that only exist for type checkers
-                continue
-        _obj.__module__ = "orderalloc"
-del _name, _obj
+    if _name not in _LAZY and _name != "__version__":
+        _present(globals()[_name])
+del _name

@@ -16,6 +16,7 @@ Accounts come in two shapes that the engines treat alike:
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import enum
 import math
@@ -577,6 +578,26 @@ def _flags(field: str, value: Any, n: int, ids: Sequence[str]) -> BoolArray:
     return arr
 
 
+def _check_ids(ids: tuple[str, ...]) -> None:
+    """Every id a non-empty string and no id twice, or an error naming the first bad one.
+
+    The common case costs two passes in C (``str.isspace`` refuses a
+    non-string) and one set; the Python loop runs only to name the culprit.
+    """
+    try:
+        clean = all(ids) and not any(map(str.isspace, ids))
+    except TypeError:  # an id that is not a string
+        clean = False
+    if not clean:
+        for i, ident in enumerate(ids):
+            if not isinstance(ident, str) or not ident.strip():
+                raise InvalidAccountError(f"accounts.ids[{i}]", ident, "must be a non-empty string")
+    if len(set(ids)) != len(ids):
+        counts = collections.Counter(ids)
+        dup = next(x for x in ids if counts[x] > 1)
+        raise InvalidAccountError("accounts.ids", dup, "appears more than once")
+
+
 def _columns(field: str, value: Any) -> dict[str, Any]:
     """A mapping of named columns, keys checked (non-empty strings)."""
     if value is None:
@@ -627,22 +648,16 @@ class AccountTable:
     max_face: FloatArray | None = attrs.field(default=None, converter=_keep)
     max_pct_nav: FloatArray | None = attrs.field(default=None, converter=_keep)
     min_allocation: FloatArray | None = attrs.field(default=None, converter=_keep)
-    _positions: dict[str, int] = attrs.field(init=False, repr=False)
+    # Row by id, built on the first `index` call (most allocations never look one up).
+    _positions: dict[str, int] | None = attrs.field(init=False, default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         ids = self.ids
         n = len(ids)
         if n == 0:
             raise InvalidAccountError("accounts", [], "must hold at least one account")
-        for i, ident in enumerate(ids):
-            if not isinstance(ident, str) or not ident.strip():
-                raise InvalidAccountError(f"accounts.ids[{i}]", ident, "must be a non-empty string")
+        _check_ids(ids)
         set_ = object.__setattr__
-        positions = {ident: i for i, ident in enumerate(ids)}
-        if len(positions) != n:
-            dup = next(x for i, x in enumerate(ids) if positions[x] != i)
-            raise InvalidAccountError("accounts.ids", dup, "appears more than once")
-        set_(self, "_positions", positions)
         set_(self, "nav", _column("nav", self.nav, n, ids, lo=MIN_NAV, hi=MAX_AMOUNT, nan_ok=False))
         big = MAX_AMOUNT
         cash = _column("cash", self.cash, n, ids, lo=-big, hi=big, nan_ok=True, default=math.nan)
@@ -719,7 +734,11 @@ class AccountTable:
         Raises:
             KeyError: No account has that id.
         """
-        return self._positions[account_id]
+        positions = self._positions
+        if positions is None:
+            positions = dict(zip(self.ids, range(len(self.ids)), strict=True))
+            object.__setattr__(self, "_positions", positions)
+        return positions[account_id]
 
     def take(self, rows: ArrayLike) -> AccountTable:
         """A table of the given rows (an index array or a boolean mask), in that order."""

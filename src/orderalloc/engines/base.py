@@ -227,7 +227,6 @@ def build_result(
 ) -> AllocationResult:
     """Assemble the result: reasons, metrics before and after, summary, warnings."""
     order, table = problem.order, problem.accounts
-    codes = explain(q, ideal, bounds, problem).astype(np.int64)
     pre: dict[str, FloatArray] = {}
     post: dict[str, FloatArray] = {}
     for name, values in table.metrics.items():
@@ -235,17 +234,24 @@ def build_result(
         s = problem.sensitivity(name)
         if s is not None:
             post[name] = values + s * q
-    weights = (
-        ideal.dispersion_weights
-        if ideal.dispersion_weights is not None
-        else np.ones(len(table), dtype=np.float64)
-    )
-    summaries = {
-        name: dispersion_summary(
-            name, pre[name], post[name], weights, std_optimum=ideal.std_optimum.get(name)
+
+    def reasons_and_summaries() -> dict[str, Any]:
+        # Computed on the result's first read of either (AllocationResult.deferred).
+        weights = (
+            ideal.dispersion_weights
+            if ideal.dispersion_weights is not None
+            else np.ones(len(table), dtype=np.float64)
         )
-        for name in post
-    }
+        return {
+            "reason_codes": explain(q, ideal, bounds, problem).astype(np.int64),
+            "dispersion": {
+                name: dispersion_summary(
+                    name, pre[name], post[name], weights, std_optimum=ideal.std_optimum.get(name)
+                )
+                for name in post
+            },
+        }
+
     warnings = list(ideal.warnings)
     unallocated = order.quantity - float(q.sum())
     reason_text = None
@@ -259,7 +265,8 @@ def build_result(
                 f"cash not given for {unchecked} account(s): their buys were not checked "
                 "against cash"
             )
-    return AllocationResult(
+    return AllocationResult.deferred(
+        reasons_and_summaries,
         order=order,
         method=engine.name,
         params=dict(engine.params),
@@ -268,10 +275,8 @@ def build_result(
         ideal=ideal.target,
         share=ideal.share,
         cap=bounds.cap,
-        reason_codes=codes,
         pre_metrics=pre,
         post_metrics=post,
-        dispersion=summaries,
         warnings=tuple(warnings),
         unallocated_reason=reason_text,
         solver=ideal.solver,

@@ -349,9 +349,11 @@ class MinDispersion(Engine):
         target = None if self.target is None else np.array([self.target[k] for k in self.metrics])
         if target is not None:
             self._check_target_reach(target, m, s, hi, total)
-        dp = DispersionProblem(
-            m=m, s=s, w=w, c=c, lo=np.zeros(n), hi=hi, total=total, target=target
-        )
+        lo = np.zeros(n)
+        # Read-only arrays this engine owns are taken by reference, not copied.
+        for array in (m, s, w, lo):
+            array.setflags(write=False)
+        dp = DispersionProblem(m=m, s=s, w=w, c=c, lo=lo, hi=hi, total=total, target=target)
         # max_iter and solver_params are the chosen backend's; fallbacks run on
         # their own defaults (iteration counts mean different things per backend).
         primary: dict[str, Any] = dict(self.solver_params)

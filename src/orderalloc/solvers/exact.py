@@ -45,7 +45,9 @@ from .problem import (
     ContinuousSolution,
     DispersionProblem,
     _Separable,
+    _separable,
     capacity_split,
+    weighted_sum,
 )
 
 __all__ = ["solve_exact"]
@@ -74,7 +76,7 @@ def solve_exact(
 
     .. versionadded:: 0.1.0
     """
-    sep = _Separable(problem)
+    sep = _separable(problem)
     if problem.target is not None:
         sol = _knapsack(problem, sep, problem.target)
         return ContinuousSolution.of(
@@ -85,7 +87,7 @@ def solve_exact(
     v = sep.v
     v_span = np.ptp(v, axis=0)
     if bool((v_span <= 1e-12 * np.abs(v).max(axis=0)).all()):
-        mu = problem.w @ problem.m + v[0] * problem.total
+        mu = sep.wm + v[0] * problem.total
         sol = _knapsack(problem, sep, mu)
         return ContinuousSolution.of(
             problem, sol.q, backend="exact", status="optimal", iterations=1
@@ -106,7 +108,7 @@ def _knapsack(problem: DispersionProblem, sep: _Separable, mu: FloatArray) -> Kn
 
 
 def _mean(problem: DispersionProblem, sep: _Separable, q: FloatArray) -> FloatArray:
-    return np.asarray(problem.w @ problem.m + q @ sep.v, dtype=np.float64)
+    return sep.wm + weighted_sum(q, sep.v)
 
 
 def _reachable(problem: DispersionProblem) -> tuple[FloatArray, FloatArray]:
@@ -140,7 +142,8 @@ def _jacobian(
     r_free = r[free]
     rho = b.sum(axis=0) / r_free.sum()
     dq = b - r_free[:, None] * rho
-    return np.asarray(sep.v[free].T @ dq, dtype=np.float64)
+    v_free = sep.v[free]
+    return np.array([weighted_sum(v_free[:, j], dq) for j in range(n_metrics)])
 
 
 def _search_1d(
@@ -175,7 +178,7 @@ def _search_1d(
 
 def _h(problem: DispersionProblem, q: FloatArray, mu: FloatArray) -> float:
     dev = problem.m + problem.s * q[:, None] - mu
-    return float(problem.w @ (dev * dev) @ problem.c)
+    return float(np.sum(weighted_sum(problem.w, dev * dev) * problem.c))
 
 
 def _search_nd(
@@ -184,7 +187,7 @@ def _search_nd(
     low, high = _reachable(problem)
     scale = np.maximum.reduce([high - low, np.abs(low), np.abs(high)])
     gtol = tol * np.maximum(scale, np.finfo(float).tiny)
-    mu = problem.w @ problem.m + sep.v.mean(axis=0) * problem.total
+    mu = sep.wm + sep.v.mean(axis=0) * problem.total
     mu = np.clip(mu, low, high)
     sol = _knapsack(problem, sep, mu)
     h = _h(problem, sol.q, mu)

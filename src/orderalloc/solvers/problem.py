@@ -61,6 +61,7 @@ __all__ = [
     "objective",
     "repair_feasibility",
     "separable_form",
+    "weighted_sum",
 ]
 
 #: Relative curvature given to accounts that cannot move the objective (zero
@@ -76,10 +77,32 @@ _TOTAL_RTOL = 1e-9
 
 def _float_array(value: ArrayLike) -> FloatArray:
     # A private, read-only copy: the problem is a value and must not change
-    # under the solver when the caller later edits their array.
+    # under the solver when the caller later edits their array. An array that
+    # is already float64, read-only and owns its data (the engine hands over
+    # such arrays) cannot change under us, so it is taken by reference.
+    if (
+        isinstance(value, np.ndarray)
+        and value.dtype == np.float64
+        and value.flags.owndata
+        and not value.flags.writeable
+    ):
+        return value
     array = np.array(value, dtype=np.float64, copy=True)
     array.setflags(write=False)
     return array
+
+
+def weighted_sum(w: FloatArray, x: FloatArray) -> FloatArray:
+    """``sum_i w_i x_ij`` per column *j* of *x* (shape (n, J)), as an array of shape (J,).
+
+    Element-wise products and numpy's pairwise sums rather than a BLAS
+    matrix-vector product: as fast for one column, the same bits on every
+    machine and thread count, and no wait for a second BLAS thread to wake
+    on a busy machine (issue 15).
+    """
+    if x.shape[1] == 1:
+        return np.array([np.sum(w * x[:, 0])], dtype=np.float64)
+    return np.array([np.sum(w * x[:, j]) for j in range(x.shape[1])], dtype=np.float64)
 
 
 def _optional_float_array(value: ArrayLike | None) -> FloatArray | None:
@@ -122,6 +145,9 @@ class DispersionProblem:
     hi: FloatArray = attrs.field(converter=_float_array)
     total: float = attrs.field(converter=float)
     target: FloatArray | None = attrs.field(default=None, converter=_optional_float_array)
+    # The centre-independent part of the separable form, computed once on
+    # first use and shared by the backend and the engine's rounding objective.
+    _separable: _Separable | None = attrs.field(init=False, default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self._validate()
@@ -239,10 +265,12 @@ class ContinuousSolution:
         iterations: int,
     ) -> ContinuousSolution:
         """The solution *q* of *problem*, with its centre and objective evaluated exactly."""
+        x = problem.m + problem.s * q[:, None]
+        mu = _centre_of(problem, x)
         return cls(
             q=q,
-            mu=centre(problem, q),
-            objective=objective(problem, q),
+            mu=mu,
+            objective=_objective_of(problem, x, mu),
             backend=backend,
             status=status,
             iterations=iterations,
@@ -262,8 +290,21 @@ def centre(problem: DispersionProblem, q: FloatArray) -> FloatArray:
     """
     if problem.target is not None:
         return np.array(problem.target, dtype=np.float64)
-    x = problem.m + problem.s * q[:, None]
-    return np.asarray(problem.w @ x / problem.w.sum(), dtype=np.float64)
+    return _centre_of(problem, problem.m + problem.s * q[:, None])
+
+
+def _centre_of(problem: DispersionProblem, x: FloatArray) -> FloatArray:
+    """`centre` given the metrics after the trade, ``x = m + s * q``."""
+    if problem.target is not None:
+        return np.array(problem.target, dtype=np.float64)
+    mu: FloatArray = weighted_sum(problem.w, x) / problem.w.sum()
+    return mu
+
+
+def _objective_of(problem: DispersionProblem, x: FloatArray, mu: FloatArray) -> float:
+    """`objective` given ``x = m + s * q`` and its centre *mu*."""
+    dev = x - mu
+    return float(np.sum(weighted_sum(problem.w, dev * dev) * problem.c))
 
 
 def objective(problem: DispersionProblem, q: FloatArray) -> float:
@@ -280,8 +321,7 @@ def objective(problem: DispersionProblem, q: FloatArray) -> float:
         ``sum_j c_j sum_i w_i (x_ij - mu_j)^2``.
     """
     x = problem.m + problem.s * q[:, None]
-    dev = x - centre(problem, q)
-    return float(problem.w @ (dev * dev) @ problem.c)
+    return _objective_of(problem, x, _centre_of(problem, x))
 
 
 def separable_form(problem: DispersionProblem, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -305,7 +345,16 @@ def separable_form(problem: DispersionProblem, mu: FloatArray) -> tuple[FloatArr
     Returns:
         ``(a, t)``, two arrays of shape (n_accounts,), every ``a_i > 0``.
     """
-    return _Separable(problem).at(np.asarray(mu, dtype=np.float64))
+    return _separable(problem).at(np.asarray(mu, dtype=np.float64))
+
+
+def _separable(problem: DispersionProblem) -> _Separable:
+    """The problem's `_Separable`, built on first use (the problem is immutable)."""
+    sep = problem._separable
+    if sep is None:
+        sep = _Separable(problem)
+        object.__setattr__(problem, "_separable", sep)
+    return sep
 
 
 class _Separable:
@@ -324,9 +373,15 @@ class _Separable:
         self.vc: FloatArray = vc
         self.vcm: FloatArray = (vc * problem.m).sum(axis=1)
         self.lo = problem.lo
+        # sum_i w_i m_ij: the mean before the trade, used by every mean evaluation.
+        self.wm: FloatArray = weighted_sum(problem.w, problem.m)
 
     def at(self, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
-        t = (self.vc @ mu - self.vcm) / self.a_raw
+        # vc @ mu without BLAS; one metric needs no sum at all.
+        if mu.shape[0] == 1:
+            t = (self.vc[:, 0] * mu[0] - self.vcm) / self.a_raw
+        else:
+            t = ((self.vc * mu).sum(axis=1) - self.vcm) / self.a_raw
         return self.a, np.where(self.live, t, self.lo)
 
 
