@@ -12,6 +12,12 @@ Accounts come in two shapes that the engines treat alike:
   engines work on and the one to use for thousands of separately managed
   accounts. `as_table` turns either (or a mapping of columns, or a pandas
   DataFrame) into a table.
+
+Accepted ranges (refused outside them, with the range in the message, so that
+no product of two inputs can overflow a float): face amounts, cash, holdings
+and NAV at most ``1e15`` in magnitude, NAV at least ``1e-6``; metrics and
+analytics at most ``1e9`` in magnitude; prices in ``[1e-6, 1e6]``. A number is
+an ``int``, a ``float`` or a numpy number; a bool, bytes or text never is.
 """
 
 from __future__ import annotations
