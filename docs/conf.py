@@ -7,9 +7,13 @@ Build with ``sphinx-build -n -W --keep-going -b html docs docs/_build/html``
 from __future__ import annotations
 
 import importlib.metadata
+import re
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from docutils import nodes
+from sphinx.errors import ExtensionError
 from sphinx.ext.napoleon.docstring import GoogleDocstring
 from sphinx.util.nodes import make_refnode
 
@@ -33,11 +37,13 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "sphinx.ext.mathjax",
+    # MathJax served from the built site, not a CDN: the maths page reads offline.
+    "sphinx-mathjax-offline",
 ]
 
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "conftest.py", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "conftest.py", "_pictures.py", "Thumbs.db", ".DS_Store"]
 
 # --- MyST -------------------------------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath", "amsmath"]
@@ -71,6 +77,9 @@ nitpick_ignore_regex = [
     # Private helpers and type variables that show up in signatures but are not API.
     (r"py:.*", r"orderalloc(\..*)?\._.*"),
     (r"py:.*", r"orderalloc\.serialization\.T"),
+    # Names in orderalloc.plot's signatures: pathlib's and matplotlib's classes as
+    # written under `from __future__ import annotations`, and its Literal aliases.
+    (r"py:class", r"Path|Axes|View|Unit"),
     (r"py:.*", r"orderalloc\.parallel\.[TR]"),
     (r"py:.*", r"concurrent\.futures(\..*)?"),
 ]
@@ -124,9 +133,56 @@ def _attribute_docstring_as_prose(self: GoogleDocstring) -> list[str]:
 GoogleDocstring._parse_attribute_docstring = _attribute_docstring_as_prose  # type: ignore[method-assign]
 
 
+def _no_attrs_sentinel(
+    app: Sphinx,
+    what: str,
+    name: str,
+    obj: object,
+    options: object,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str | None, str | None] | None:
+    """Show attrs' factory defaults as ``<factory>`` (as dataclasses do), not ``NOTHING``."""
+    if signature and "NOTHING" in signature:
+        return re.sub(r"=\s*NOTHING\b", "=<factory>", signature), return_annotation
+    return None
+
+
+def _draw_pictures(app: Sphinx) -> None:
+    """Draw every picture of the docs from the current code (docs/_pictures.py)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import _pictures
+
+    _pictures.make()
+
+
+# Furo paints a red "ERROR: ..." banner over some markup (a `contents` directive) and
+# docutils leaves "system-message" / "problematic" nodes for errors it recovered from;
+# none of them fails a -W build, so the build looks at its own HTML.
+_BANNER_CLASSES = {"contents", "system-message", "problematic"}
+_ESCAPE_HATCH = "this-will-duplicate-information-and-it-is-still-useful-here"
+
+
+def _fail_on_error_banners(app: Sphinx, exception: BaseException | None) -> None:
+    """Fail the build if any page would show an error banner."""
+    if exception is not None or app.builder.format != "html":
+        return
+    found = []
+    for page in Path(app.outdir).rglob("*.html"):
+        for classes in re.findall(r'class="([^"]*)"', page.read_text(encoding="utf-8")):
+            tokens = set(classes.split())
+            if tokens & _BANNER_CLASSES and _ESCAPE_HATCH not in tokens:
+                found.append(f"{page.relative_to(app.outdir)}: class={classes!r}")
+    if found:
+        raise ExtensionError("error banners in the built HTML:\n  " + "\n  ".join(found))
+
+
 def setup(app: Sphinx) -> None:
-    """Connect the loose resolver of single-backtick references."""
+    """Connect the resolver, the signature fix, the pictures and the banner check."""
     app.connect("missing-reference", _resolve_loose)
+    app.connect("autodoc-process-signature", _no_attrs_sentinel)
+    app.connect("builder-inited", _draw_pictures)
+    app.connect("build-finished", _fail_on_error_banners)
 
 
 # --- HTML ---------------------------------------------------------------------------------------

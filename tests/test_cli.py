@@ -102,7 +102,9 @@ class TestErrors:
 
     def test_bad_parameter_is_an_input_error(self, run) -> None:  # type: ignore[no-untyped-def]
         """An unknown metric exits 3 naming it."""
-        code, _, err = run(*preview_args("BIG6", "5mm"), "--metric", "beta")
+        code, _, err = run(
+            *preview_args("BIG6", "5mm"), "--method", "min-dispersion", "--metric", "beta"
+        )
         assert code == 3
         assert "metric='beta'" in err
 

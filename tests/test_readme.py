@@ -24,5 +24,15 @@ def test_first_example_runs_and_matches_its_comments() -> None:
 def test_commands_are_the_ones_ci_runs() -> None:
     """The README's test command is the one .ci/run runs."""
     ci = (README.parent / ".ci" / "run").read_text()
-    assert "python3 -m nox -s tests" in README.read_text()
-    assert "python3 -m nox -s tests" in ci
+    command = (
+        'python3 -m venv .nox-venv && .nox-venv/bin/pip install "nox[uv]>=2025.2.9" '
+        "&& .nox-venv/bin/nox -s tests"
+    )
+    assert command in README.read_text()
+    assert command in ci.splitlines()
+
+
+def test_test_command_needs_no_system_pip() -> None:
+    """The test command never runs pip on the system Python (PEP 668 refuses it)."""
+    text = README.read_text() + (README.parent / ".ci" / "run").read_text()
+    assert "python3 -m pip install" not in text

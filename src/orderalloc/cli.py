@@ -26,17 +26,16 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from . import errors
+from . import _render, errors
 from .audit import AuditEvent, EventKind, SQLiteAuditSink
 from .audit.sqlite import default_audit_path
-from .desk import Desk
+from .desk import Desk, UnknownAllocationError
 from .serialization import converter, to_json
 from .sources import DataSource, MockAladdin, default_source, describe_source
 from .sources.mock import SCENARIOS, WELL_KNOWN
@@ -47,6 +46,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (errors.InvalidInputError, 3),
+    (errors.UnknownMethodError, 3),  # a wrong --method is bad input, not a failed allocation
     (errors.DataSourceError, 4),
     (errors.DeskError, 5),
     (errors.AuditSinkError, 6),
@@ -178,27 +178,6 @@ def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
-@contextmanager
-def _steps(labels: list[str]) -> Iterator[Callable[[], None]]:
-    """A progress bar over named steps (shown on a terminal, silent otherwise)."""
-    if not sys.stderr.isatty():
-        yield lambda: None
-        return
-    with click.progressbar(
-        length=len(labels), label=labels[0], file=sys.stderr, show_pos=True
-    ) as bar:
-        index = 0
-
-        def advance() -> None:
-            nonlocal index
-            index += 1
-            bar.update(1)
-            if index < len(labels):
-                bar.label = labels[index]
-
-        yield advance
-
-
 _EPILOG = """\b
 Exit codes: 0 ok; 1 unexpected error; 2 usage; 3 invalid input or parameter;
 4 data source failed or found nothing; 5 the desk refused (stale preview,
@@ -277,8 +256,14 @@ def _security_row(sec: Any) -> dict[str, Any]:
 @_json_option
 @pass_state
 def security(state: _State, security_id: str, as_json: bool) -> None:
-    """Show one security: price, denominations and analytics."""
-    row = _security_row(state.source.security(security_id))
+    """Show one security: price, denominations and analytics (the id in any case)."""
+    try:
+        found = state.source.security(security_id)
+    except errors.NotFoundError:
+        if security_id == security_id.upper():
+            raise
+        found = state.source.security(security_id.upper())
+    row = _security_row(found)
     if as_json:
         _echo_json(row)
         return
@@ -300,6 +285,9 @@ def search(state: _State, query: str, limit: int, as_json: bool) -> None:
     found = state.source.search_securities(query, limit=limit)
     if as_json:
         _echo_json([_security_row(s) for s in found])
+    if not found:
+        _fail(f"no security matches {query!r} (a CUSIP prefix or a ticker)", 4)
+    if as_json:
         return
     for sec in found:
         click.echo(
@@ -382,12 +370,7 @@ def _engine_params(
 
 def _receipt_json(receipt: Any) -> dict[str, Any]:
     return {
-        "allocation_id": receipt.allocation_id,
-        "order_id": receipt.order.order_id,
-        "status": receipt.order.status,
-        "version": receipt.order.version,
-        "already_committed": receipt.already_committed,
-        "recovered": receipt.recovered,
+        **_render.receipt_record(receipt),
         "overridden": [converter.unstructure(v) for v in receipt.overridden],
     }
 
@@ -395,13 +378,14 @@ def _receipt_json(receipt: Any) -> dict[str, Any]:
 def _echo_receipt(receipt: Any) -> None:
     order = receipt.order
     note = " (already committed: nothing sent)" if receipt.already_committed else ""
-    click.echo(
+    text = (
         f"committed allocation {receipt.allocation_id} as order {order.order_id} "
-        f"v{order.version} [{order.status}], {len(order.lines)} lines, "
+        f"v{order.version} [{order.status}], {len(order.lines):,} lines, "
         f"{order.quantity:,.0f} face{note}"
     )
+    click.echo(_render.wrap(text))
     for violation in receipt.overridden:
-        click.echo(f"  overridden: {violation.rule}: {violation.message}")
+        click.echo(_render.wrap(f"{violation.rule}: {violation.message}", "  overridden: "))
 
 
 @cli.command()
@@ -411,9 +395,9 @@ def _echo_receipt(receipt: Any) -> None:
 @click.option("--quantity", type=QUANTITY, required=True, help="Face: 5mm, 250k, 2,000,000.")
 @click.option(
     "--method",
-    default="min-dispersion",
+    default="pro-rata",
     show_default=True,
-    help="pro-rata, custom-weights, min-dispersion or a plugin's name.",
+    help="pro-rata (by NAV), custom-weights, min-dispersion or a plugin's name.",
 )
 @click.option("--metric", default=None, help="Min dispersion: e.g. spread-duration (comma list).")
 @click.option("--backend", type=click.Choice(["exact", "convex", "slsqp"]), default=None)
@@ -460,21 +444,29 @@ def preview(
 
     Prints the allocation id that `commit` takes.
     """
+    method = _check_method(method)
     params = _engine_params(method, metric, backend, weighting, target, basis, weights)
-    labels = [f"loading {group}", "allocating and recording"]
-    if and_commit:
-        labels.append("compliance and commit")
     desk = state.desk()
-    receipt = None
-    with _steps(labels) as advance:
-        advance()
-        made = desk.preview(
+    if params.get("backend") == "slsqp":
+        _warn_if_slow(state, group, security_id)
+    made = _render.run(
+        f"allocating {quantity:,.0f} {security_id} across {group} ({method})",
+        lambda: desk.preview(
             group, security_id, side.upper(), quantity, method=method, seed=seed, **params
+        ),
+        interrupted="stopped; nothing was committed (a preview is recorded whole or not at all).",
+    )
+    receipt = None
+    if and_commit:
+        receipt = _render.run(
+            f"commit {made.allocation_id[:8]}: compliance and send",
+            lambda: desk.commit(made.allocation_id, comment=comment),
+            interrupted=(
+                "abandoned while the commit was being sent: its outcome is unknown; "
+                f"`orderalloc commit {made.allocation_id}` finds out and never books twice."
+            ),
+            protected=True,
         )
-        advance()
-        if and_commit:
-            receipt = desk.commit(made.allocation_id, comment=comment)
-            advance()
     if plot_path:
         made.result.plot(path=plot_path)
     if as_json:
@@ -482,20 +474,51 @@ def preview(
             "allocation_id": made.allocation_id,
             "group": group,
             "fingerprint": made.fingerprint,
+            **_render.result_records(made.result),
             "result": json.loads(to_json(made.result)),
         }
         if receipt is not None:
             out["commit"] = _receipt_json(receipt)
         _echo_json(out)
         return
-    click.echo(made.result.table(limit=limit))
-    click.echo(f"\nallocation id: {made.allocation_id}  (recorded in {state.audit_db})")
+    click.echo(_render.result_table(made.result, limit=limit))
+    click.echo(f"\nallocation id: {made.allocation_id}")
+    click.echo(f"recorded in {state.audit_db}")
     if receipt is not None:
         _echo_receipt(receipt)
     else:
         click.echo(f"commit it with: orderalloc commit {made.allocation_id}")
     if plot_path:
         click.echo(f"plot saved to {plot_path}")
+
+
+def _check_method(method: str) -> str:
+    """The engine name for *method* (pro-rata or pro_rata), or exit 3 naming the choices."""
+    from .engines import available
+
+    name = method.strip().lower().replace("-", "_")
+    names = available()
+    if name not in names:
+        raise errors.InvalidParameterError(
+            "--method", method, "must be one of " + ", ".join(n.replace("_", "-") for n in names)
+        )
+    return name
+
+
+#: Accounts above which SLSQP takes long enough to warn about (it scales like n^3:
+#: about a minute for 1,000 accounts on the benchmark machine).
+SLOW_SLSQP_ACCOUNTS = 300
+
+
+def _warn_if_slow(state: _State, group: str, security_id: str) -> None:
+    n = len(state.source.accounts(group, security_id))
+    if n > SLOW_SLSQP_ACCOUNTS:
+        text = (
+            f"--backend slsqp on {n:,} accounts may take minutes (its time grows like n^3); "
+            "the default exact backend solves the same problem in milliseconds. "
+            "Ctrl-C stops it."
+        )
+        click.echo(_render.wrap(text, "warning: "), err=True)
 
 
 @cli.command()
@@ -544,14 +567,19 @@ def modify(
 @_json_option
 @pass_state
 def cancel(state: _State, order_id: str, reason: str, as_json: bool) -> None:
-    """Cancel an order the desk committed."""
+    """Cancel an order the desk committed (a second cancel changes nothing, and says so)."""
+    earlier = [e for e in state.sink.events(kinds=[EventKind.CANCELLED]) if e.order_id == order_id]
     posted = state.desk().cancel(order_id, reason)
     if as_json:
-        _echo_json(
-            {"order_id": posted.order_id, "status": posted.status, "version": posted.version}
+        _echo_json({**_render.receipt_record(posted), "already_cancelled": bool(earlier)})
+    elif earlier:
+        text = (
+            f"order {posted.order_id} was already cancelled at {earlier[0].at:%Y-%m-%d %H:%M:%S}Z"
+            f" by {earlier[0].actor}: nothing sent [{posted.status}]"
         )
+        click.echo(_render.wrap(text))
     else:
-        click.echo(f"order {posted.order_id} v{posted.version} [{posted.status}]")
+        click.echo(f"cancelled order {posted.order_id} v{posted.version} [{posted.status}]")
 
 
 @cli.group()
@@ -573,13 +601,6 @@ def _event_json(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def _event_line(event: AuditEvent) -> str:
-    return (
-        f"{event.at:%Y-%m-%d %H:%M:%S}Z  {event.kind.value:<20}{event.allocation_id}  "
-        f"{event.actor:<12}{event.security_id or '':<11}{event.order_id or ''}"
-    )
-
-
 def _when(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
@@ -592,7 +613,8 @@ def _when(value: str | None) -> dt.datetime | None:
 
 @audit.command("list")
 @click.option("--allocation", default=None, help="One allocation id.")
-@click.option("--account", default=None, help="Events that name this account.")
+@click.option("--order", "order_id", default=None, help="One order's whole story.")
+@click.option("--account", default=None, help="The whole story of allocations naming it.")
 @click.option("--security", "security_id", default=None)
 @click.option("--since", default=None, help="ISO date or time (UTC).")
 @click.option("--until", default=None, help="ISO date or time (UTC).")
@@ -603,6 +625,7 @@ def _when(value: str | None) -> dt.datetime | None:
 def audit_list(
     state: _State,
     allocation: str | None,
+    order_id: str | None,
     account: str | None,
     security_id: str | None,
     since: str | None,
@@ -614,37 +637,64 @@ def audit_list(
     """List audit events, oldest first (filters combine)."""
     events = state.sink.events(
         allocation_id=allocation,
-        account_id=account,
         security_id=security_id,
         since=_when(since),
         until=_when(until),
         kinds=[EventKind(k) for k in kind] or None,
-    )[-limit:]
+    )
+    if account is not None:
+        # The trail indexes accounts on the events that list them (previews);
+        # the commits, modifications and cancels that followed belong too.
+        named = {e.allocation_id for e in state.sink.events(account_id=account)}
+        story: set[str] = set()
+        for ident in named:
+            story |= {e.event_id for e in _render.order_story(state.sink.events(), ident)}
+        events = [e for e in events if e.event_id in story]
+    if order_id is not None:
+        story = {e.event_id for e in _render.order_story(state.sink.events(), order_id)}
+        events = [e for e in events if e.event_id in story]
+    events = events[-limit:]
     if as_json:
         _echo_json([_event_json(e) for e in events])
         return
-    for event in events:
-        click.echo(_event_line(event))
     if not events:
         click.echo("no events", err=True)
+        return
+    click.echo(_render.events_table(events))
 
 
 @audit.command("show")
-@click.argument("allocation_id")
+@click.argument("ident", metavar="ID")
 @_json_option
 @pass_state
-def audit_show(state: _State, allocation_id: str, as_json: bool) -> None:
-    """Show every event of one allocation, with its lines."""
-    desk = state.desk()
-    events = desk.history(allocation_id)
+def audit_show(state: _State, ident: str, as_json: bool) -> None:
+    """An order's whole story from any of its ids: allocation (or its first 8 characters) or order.
+
+    Every allocation of the order (the preview, each modification) with its
+    events and status, then the latest allocation's lines.
+    """
+    events = _render.order_story(state.sink.events(), ident)
+    if not events:
+        raise UnknownAllocationError(ident)
     if as_json:
         _echo_json([_event_json(e) for e in events])
         return
-    for event in events:
-        click.echo(_event_line(event))
-    click.echo(f"status: {desk.status(allocation_id)}")
+    desk = state.desk()
+    allocations = list(dict.fromkeys(e.allocation_id for e in events))
+    orders = list(dict.fromkeys(e.order_id for e in events if e.order_id))
+    lifecycle = [e for e in events if e.kind not in (EventKind.COMPLIANCE_CHECKED,)]
+    now = lifecycle[-1].kind.value if lifecycle else "?"
+    what = f"order {', '.join(orders)}" if orders else "not committed"
+    click.echo(f"{what}: now {now}; {len(allocations)} allocation(s)")
+    for alloc, later in zip(allocations, [*allocations[1:], None], strict=True):
+        text = desk.status(alloc)
+        if later is not None:
+            text += f", then modified by {later[:8]}"
+        click.echo(f"  {alloc}  {text}")
     click.echo("")
-    click.echo(desk.get_preview(allocation_id).result.table(limit=20))
+    click.echo(_render.events_table(events))
+    click.echo("")
+    click.echo(_render.result_table(desk.get_preview(allocations[-1]).result, limit=20))
 
 
 @audit.command("verify")
@@ -662,7 +712,8 @@ def audit_verify(state: _State, expected_head: str | None, as_json: bool) -> Non
     if as_json:
         _echo_json(converter.unstructure(report))
     else:
-        click.echo(f"ok: {report.count} events, chain head #{report.head_seq} {report.head_hash}")
+        click.echo(f"ok: {report.count:,} events, chain head #{report.head_seq:,}")
+        click.echo(f"head hash {report.head_hash}")
 
 
 @audit.command("head")
@@ -693,23 +744,29 @@ def demo(state: _State, group: str, security_id: str, quantity: float) -> None:
     if not isinstance(state.source, MockAladdin):
         raise click.UsageError("demo runs on the mock: pass --source mock")
     desk = state.desk()
-    click.echo(f"# {describe_source(state.source)}; audit store {state.audit_db}\n")
-    with _steps(["preview", "commit", "verify"]) as advance:
-        made = desk.preview(
+    click.echo(_render.wrap(f"# {describe_source(state.source)}; audit store {state.audit_db}"))
+    click.echo("")
+    made = _render.run(
+        f"previewing a min-dispersion buy of {quantity:,.0f} across {group}",
+        lambda: desk.preview(
             group, security_id, "BUY", quantity, method="min_dispersion", metric="spread_duration"
-        )
-        advance()
-        receipt = desk.commit(made.allocation_id, comment="orderalloc demo")
-        advance()
+        ),
+        interrupted="stopped; nothing was committed.",
+    )
+    receipt = _render.run(
+        "committing",
+        lambda: desk.commit(made.allocation_id, comment="orderalloc demo"),
+        interrupted="abandoned while the commit was being sent: its outcome is unknown.",
+        protected=True,
+    )
+    with _render.status("verifying the audit chain"):
         report = state.sink.verify()
-        advance()
-    click.echo(made.result.table(limit=20))
+    click.echo(_render.result_table(made.result, limit=20))
     click.echo("")
     _echo_receipt(receipt)
     click.echo("\naudit record:")
-    for event in desk.history(made.allocation_id):
-        click.echo("  " + _event_line(event))
-    click.echo(f"\naudit chain verified: {report.count} events, head #{report.head_seq}")
+    click.echo(_render.events_table(desk.history(made.allocation_id)))
+    click.echo(f"\naudit chain verified: {report.count:,} events, head #{report.head_seq:,}")
 
 
 def main() -> None:

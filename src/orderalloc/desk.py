@@ -47,6 +47,7 @@ import datetime as dt
 import getpass
 import logging
 import uuid
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -170,7 +171,12 @@ class Desk:
     ) -> None:
         self._source = source
         self._owns_sink = sink is None
-        self._sink: AuditSink = SQLiteAuditSink() if sink is None else sink
+        if sink is None:  # say where: a silent default would hide the trail from its owner
+            sink = SQLiteAuditSink()
+            warnings.warn(
+                f"Desk: no sink given, recording the audit trail in {sink.path}", stacklevel=2
+            )
+        self._sink: AuditSink = sink
         self._actor = actor or _default_actor()
         self._max_age = max_age
         self._commit_lease = commit_lease
@@ -220,7 +226,7 @@ class Desk:
         security_id: str,
         side: Side | str,
         quantity: float,
-        method: str = "min_dispersion",
+        method: str = "pro_rata",
         seed: int | None = None,
         **params: Any,
     ) -> Preview:
@@ -231,7 +237,8 @@ class Desk:
             security_id: The security (CUSIP / Aladdin asset id).
             side: ``"BUY"`` or ``"SELL"``.
             quantity: Original face to allocate.
-            method: The engine (see `orderalloc.allocate`).
+            method: The engine (see `orderalloc.allocate`); pro-rata by NAV by
+                default, as everywhere (`orderalloc.allocate`, the command line).
             seed: Tie-break seed (default: derived from the order).
             **params: The engine's parameters; recorded, and reused by `modify`.
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import numpy as np
@@ -61,8 +62,10 @@ class Allocation:
 class DispersionSummary:
     """How alike the accounts are on one metric, before and after the trade.
 
-    Standard deviations are weighted by the result's dispersion weights
-    (equal unless the engine used others, e.g. NAV for min dispersion).
+    Means and standard deviations are weighted by the result's dispersion
+    weights, named by *weighting*: NAV for every engine unless min dispersion
+    was asked for other weights, so pro-rata and min dispersion of the same
+    book report the same "before".
 
     Attributes:
         metric: The metric's name.
@@ -72,6 +75,8 @@ class DispersionSummary:
         max_deviation_after: The same after.
         std_optimum: The continuous optimum's standard deviation (a bound no
             legal split can beat), when a min-dispersion engine computed it.
+        weighting: How accounts were weighted: ``"nav"``, ``"equal"`` or
+            ``"custom"``.
     """
 
     metric: str
@@ -80,6 +85,7 @@ class DispersionSummary:
     max_deviation_before: float
     max_deviation_after: float
     std_optimum: float | None = None
+    weighting: str = "nav"
 
     @property
     def improvement(self) -> float:
@@ -161,6 +167,9 @@ class AllocationResult:
         unallocated_reason: Why part of the order was not placed (or None).
         solver: The continuous solver's report, for min dispersion.
         created_at: When the allocation was computed (UTC).
+        nav: NAV per account (None in records written before it was kept).
+        dispersion_weights: The weights of the dispersion summary, summing
+            to 1 (None in records written before they were kept).
     """
 
     order: Order
@@ -179,6 +188,8 @@ class AllocationResult:
     unallocated_reason: str | None = None
     solver: SolverInfo | None = None
     created_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
+    nav: FloatArray | None = None
+    dispersion_weights: FloatArray | None = None
     # Computes the deferred fields (None once they are known); not part of the
     # value: no init, repr or JSON.
     _compute: Callable[[], Mapping[str, Any]] | None = attrs.field(
@@ -350,60 +361,53 @@ class AllocationResult:
         frame: pd.DataFrame = pd.DataFrame(cols, index=index)
         return frame
 
-    def plot(self, *, metric: str | None = None, path: str | None = None) -> Any:
-        """Each account's metric before and after, and the amounts (needs matplotlib).
+    def plot(
+        self,
+        *,
+        metric: str | Sequence[str] | None = None,
+        relative: bool = False,
+        unit: Literal["face", "pct_nav"] = "face",
+        view: Literal["auto", "accounts", "histogram"] = "auto",
+        max_accounts: int = 60,
+        path: str | Path | None = None,
+    ) -> Any:
+        """The overview picture, a matplotlib Figure (needs the plot extra).
 
-        See `orderalloc.plot.plot_result`; ``pip install 'orderalloc[plot]'``.
+        See `orderalloc.plot.plot_result` for the arguments;
+        ``pip install 'orderalloc[plot]'``.
         """
         from .plot import plot_result
 
-        return plot_result(self, metric=metric, path=path)
+        return plot_result(
+            self,
+            metric=metric,
+            relative=relative,
+            unit=unit,
+            view=view,
+            max_accounts=max_accounts,
+            path=path,
+        )
 
-    def table(self, *, limit: int | None = 50) -> str:
+    def _repr_html_(self) -> str:
+        """The result as an HTML summary, for Jupyter."""
+        from ._render import result_html
+
+        return result_html(self)
+
+    def table(self, *, limit: int | None = 50, width: int = 80) -> str:
         """A plain-text table of the account lines and the dispersion summary.
+
+        Fits *width* columns. When accounts are left out, the count and face
+        of every reason over the whole group follow the table.
 
         Args:
             limit: Show at most this many accounts, largest allocations
                 first (None: all).
+            width: The most columns a line may take.
         """
-        order = self.order
-        head = (
-            f"{order.side.value} {_fmt_face(order.quantity)} {order.security.id}"
-            f" @ {order.security.price:g} by {self.method}: allocated "
-            f"{_fmt_face(self.allocated)}, unallocated {_fmt_face(self.unallocated)}"
-        )
-        rows = np.argsort(-self.quantity, kind="stable")
-        if limit is not None:
-            rows = rows[:limit]
-        # The metric the engine worked on, else the first the trade moves.
-        chosen = self.params.get("metric") if isinstance(self.params, Mapping) else None
-        metric = chosen if isinstance(chosen, str) and chosen in self.post_metrics else None
-        metric = metric or next(iter(self.post_metrics), None)
-        header = f"{'account':<16}{'quantity':>14}{'ideal':>16}  reason"
-        if metric:
-            header += f"  ({metric} before -> after)"
-        lines = [head, "", header, "-" * len(header)]
-        for i in rows.tolist():
-            reason = Reason.from_code(int(self.reason_codes[i])).value
-            text = (
-                f"{self.account_ids[i]:<16}{_fmt_face(float(self.quantity[i])):>14}"
-                f"{float(self.ideal[i]):>16,.0f}  {reason}"
-            )
-            if metric:
-                text += (
-                    f"  ({self.pre_metrics[metric][i]:.3f} -> {self.post_metrics[metric][i]:.3f})"
-                )
-            lines.append(text)
-        if limit is not None and len(self) > limit:
-            lines.append(f"... {len(self) - limit} more accounts")
-        for summary in self.dispersion.values():
-            lines.append(
-                f"{summary.metric}: std {summary.std_before:.4f} -> {summary.std_after:.4f}"
-                f" ({summary.improvement_pct:+.1f}%), max deviation "
-                f"{summary.max_deviation_before:.4f} -> {summary.max_deviation_after:.4f}"
-            )
-        lines.extend(f"warning: {w}" for w in self.warnings)
-        return "\n".join(lines)
+        from ._render import result_table
+
+        return result_table(self, limit=limit, width=width)
 
 
 def dispersion_summary(
@@ -413,6 +417,7 @@ def dispersion_summary(
     weights: FloatArray,
     *,
     std_optimum: float | None = None,
+    weighting: str = "nav",
 ) -> DispersionSummary:
     """Weighted standard deviation and largest deviation, before and after.
 
@@ -430,6 +435,7 @@ def dispersion_summary(
             max_deviation_before=nan,
             max_deviation_after=nan,
             std_optimum=std_optimum,
+            weighting=weighting,
         )
     w = weights / weights.sum()
 
@@ -450,4 +456,5 @@ def dispersion_summary(
         max_deviation_before=mb,
         max_deviation_after=ma,
         std_optimum=std_optimum,
+        weighting=weighting,
     )

@@ -88,7 +88,10 @@ class Ideal:
             *target*). Min dispersion passes the unconstrained optimum at the
             continuous centre, so rounding minimises the dispersion itself.
         reason: The reason of a line that received its ideal amount.
-        dispersion_weights: Weights of the dispersion summary (None: equal).
+        dispersion_weights: Weights of the dispersion summary (None: NAV, so
+            that every engine's summary of the same book is comparable).
+        dispersion_weighting: The name of those weights (``"nav"``,
+            ``"equal"``, ``"custom"``), shown on every summary and picture.
         std_optimum: Metric -> standard deviation at the continuous optimum.
         solver: The continuous solver's report, when there is one.
         warnings: Sentences to pass on to the result.
@@ -101,6 +104,7 @@ class Ideal:
     centre: FloatArray | None = None
     reason: Reason = Reason.FULL_SHARE
     dispersion_weights: FloatArray | None = None
+    dispersion_weighting: str = "nav"
     std_optimum: Mapping[str, float] = attrs.field(factory=dict)
     solver: SolverInfo | None = None
     warnings: tuple[str, ...] = ()
@@ -235,18 +239,22 @@ def build_result(
         if s is not None:
             post[name] = values + s * q
 
+    weights = ideal.dispersion_weights if ideal.dispersion_weights is not None else table.nav
+    weights = weights / float(weights.sum())
+    weighting = ideal.dispersion_weighting if ideal.dispersion_weights is not None else "nav"
+
     def reasons_and_summaries() -> dict[str, Any]:
         # Computed on the result's first read of either (AllocationResult.deferred).
-        weights = (
-            ideal.dispersion_weights
-            if ideal.dispersion_weights is not None
-            else np.ones(len(table), dtype=np.float64)
-        )
         return {
             "reason_codes": explain(q, ideal, bounds, problem).astype(np.int64),
             "dispersion": {
                 name: dispersion_summary(
-                    name, pre[name], post[name], weights, std_optimum=ideal.std_optimum.get(name)
+                    name,
+                    pre[name],
+                    post[name],
+                    weights,
+                    std_optimum=ideal.std_optimum.get(name),
+                    weighting=weighting,
                 )
                 for name in post
             },
@@ -256,7 +264,7 @@ def build_result(
     unallocated = order.quantity - float(q.sum())
     reason_text = None
     if unallocated > 0:
-        reason_text = _unallocated_cause(problem, bounds, q)
+        reason_text = _unallocated_cause(problem, ideal, bounds, q)
         warnings.append(f"{unallocated:,.0f} face unallocated: {reason_text}")
     if order.side is Side.BUY:
         unchecked = int(np.count_nonzero(~bounds.cash_checked))
@@ -280,19 +288,24 @@ def build_result(
         warnings=tuple(warnings),
         unallocated_reason=reason_text,
         solver=ideal.solver,
+        nav=table.nav,
+        dispersion_weights=weights,
     )
 
 
-def _unallocated_cause(problem: Problem, bounds: TradeBounds, q: FloatArray) -> str:
+def _unallocated_cause(problem: Problem, ideal: Ideal, bounds: TradeBounds, q: FloatArray) -> str:
     """Why part of the order was not placed, in one sentence with the numbers."""
     order = problem.order
     m, d = bounds.min_piece, bounds.increment
-    capacity = float(bounds.max_legal.sum())
+    # Accounts the method gives no share (a zero basis or weight) are the first
+    # cause when they are many: say so before the caps of the others.
+    shut = ~ideal.eligible
+    capacity = float(bounds.max_legal[~shut].sum())
     if order.quantity < m:
         return f"the order is smaller than the min piece {m:,.0f}"
     if capacity < order.quantity:
         counts = {
-            reason: int(np.count_nonzero(bounds.cap_reason == reason.code))
+            reason: int(np.count_nonzero(bounds.cap_reason[~shut] == reason.code))
             for reason in (
                 Reason.CAPPED_BY_CASH,
                 Reason.CAPPED_BY_HOLDINGS,
@@ -302,7 +315,14 @@ def _unallocated_cause(problem: Problem, bounds: TradeBounds, q: FloatArray) -> 
             )
         }
         detail = ", ".join(f"{r.description}: {c}" for r, c in counts.items() if c)
-        return f"the accounts can legally take at most {capacity:,.0f} in all" + (
+        n_shut = int(np.count_nonzero(shut))
+        head = "the accounts"
+        if n_shut:
+            head = (
+                f"{n_shut:,} of {len(shut):,} accounts get no share under this method "
+                f"(zero weight or basis); the other {len(shut) - n_shut:,}"
+            )
+        return f"{head} can legally take at most {capacity:,.0f} in all" + (
             f" ({detail})" if detail else ""
         )
     return (

@@ -247,6 +247,11 @@ class MinDispersion(Engine):
             "solver_params": self.solver_params,
         }
 
+    @property
+    def _weighting_name(self) -> str:
+        # The name dispersion summaries and pictures give the weighting.
+        return self.weighting if isinstance(self.weighting, str) else "custom"
+
     def _account_weights(self, problem: Problem) -> FloatArray:
         table = problem.accounts
         if self.weighting == "nav":
@@ -373,6 +378,7 @@ class MinDispersion(Engine):
                 share=fallback.share,
                 eligible=fallback.eligible,
                 dispersion_weights=w,
+                dispersion_weighting=self._weighting_name,
                 solver=SolverInfo(
                     backend="pro_rata",
                     status="fallback",
@@ -402,6 +408,7 @@ class MinDispersion(Engine):
             centre=t,
             reason=Reason.DISPERSION_TARGET,
             dispersion_weights=w,
+            dispersion_weighting=self._weighting_name,
             std_optimum=std_opt,
             solver=SolverInfo(
                 backend=solution.backend,

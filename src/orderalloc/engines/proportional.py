@@ -169,7 +169,7 @@ class CustomWeights(Engine):
         total = math.fsum(clean.values())
         if abs(total - 1.0) > tolerance:
             raise InvalidParameterError(
-                "weights", f"sum {total:.9g}", f"must sum to 1 (within {tolerance:g})"
+                "weights", clean, f"sum to {total:.9g}; they must sum to 1 (within {tolerance:g})"
             )
         self.weights = clean
         self.tolerance = float(tolerance)

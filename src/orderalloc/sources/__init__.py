@@ -1,8 +1,10 @@
 """Where accounts, securities and orders come from.
 
-Layout: ``protocol`` (the `DataSource` / `AsyncDataSource` ports), ``orders``
-(order-operation values), ``mock`` (`MockAladdin`, deterministic, in memory),
-``aladdin/`` (the httpx clients for BlackRock's Aladdin APIs).
+Layout: ``protocol`` (the `DataSource` / `AsyncDataSource` ports and the
+optional `TradeSource` / `AsyncTradeSource` capability), ``orders``
+(order-operation values), ``trades`` (executions and block trades), ``mock``
+(`MockAladdin`, deterministic, in memory), ``aladdin/`` (the httpx clients for
+BlackRock's Aladdin APIs).
 `default_source` picks Aladdin when credentials are in the environment and the
 mock otherwise.
 """
@@ -22,19 +24,27 @@ from orderalloc.sources.orders import (
     PostedOrder,
     WhatIfReport,
 )
-from orderalloc.sources.protocol import AsyncDataSource, DataSource
+from orderalloc.sources.protocol import AsyncDataSource, AsyncTradeSource, DataSource, TradeSource
+from orderalloc.sources.trades import BookedTrade, Execution, TradeLine, TradeStatus, TradeTicket
 
 __all__ = [
     "WELL_KNOWN",
     "AsyncDataSource",
     "AsyncMockAladdin",
+    "AsyncTradeSource",
+    "BookedTrade",
     "ComplianceViolation",
     "DataSource",
+    "Execution",
     "MockAladdin",
     "OrderLine",
     "OrderStatus",
     "OrderTicket",
     "PostedOrder",
+    "TradeLine",
+    "TradeSource",
+    "TradeStatus",
+    "TradeTicket",
     "WhatIfReport",
     "default_source",
     "describe_source",

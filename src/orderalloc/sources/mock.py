@@ -46,6 +46,12 @@ Scenarios (``MockAladdin(scenario=...)``):
 Orders posted are kept in memory: `find_order` by external id, `get_order`,
 `modify_order` and `cancel_order` work as on Aladdin; an order with a
 blocking violation is posted in status ``COMPL_PENDING``.
+
+Executions and trades (the `~orderalloc.sources.protocol.TradeSource`
+capability): `MockAladdin.execute` records one fill, `simulate_fills` works an
+order for a day (partial fills at several prices) and `allot_new_issue` gives
+a new issue's allotment (5%-20% of the order), all seeded and deterministic;
+`book_trade`, `find_trade` and `cancel_trade` keep block trades.
 """
 
 from __future__ import annotations
@@ -72,6 +78,7 @@ from orderalloc.sources.orders import (
     PostedOrder,
     WhatIfReport,
 )
+from orderalloc.sources.trades import BookedTrade, Execution, TradeLine, TradeStatus, TradeTicket
 from orderalloc.typing import BoolArray, FloatArray
 
 __all__ = [
@@ -421,6 +428,11 @@ class MockAladdin:
         self._bench: dict[str, FloatArray] = {}
         self._orders_path = None if orders_path is None else Path(orders_path)
         self._load_orders()
+        # Executions by order and booked trades, sharing one invnum sequence.
+        self._executions: dict[str, list[Execution]] = {}
+        self._trades: dict[str, BookedTrade] = {}
+        self._invnums = itertools.count(9_000_001)
+        self._load_trades()
 
     # --- the order book on disk (optional), so separate processes share it ----------
 
@@ -886,6 +898,288 @@ class MockAladdin:
         with self._lock:
             return tuple(self._posted(o) for o in self._orders.values())
 
+    # --- executions and trades (`TradeSource`) -----------------------------------------
+
+    @property
+    def _trades_path(self) -> Path | None:
+        return None if self._orders_path is None else self._orders_path.with_suffix(".trades.json")
+
+    def _load_trades(self) -> None:
+        path = self._trades_path
+        if path is None or not path.exists():
+            return
+        data = json.loads(path.read_text())
+        for order_id, rows in data["executions"].items():
+            self._executions[order_id] = [
+                Execution(
+                    order_id=order_id,
+                    execution_id=r["execution_id"],
+                    quantity=r["quantity"],
+                    price=r["price"],
+                    time=dt.datetime.fromisoformat(r["time"]) if r.get("time") else None,
+                )
+                for r in rows
+            ]
+        for r in data["trades"]:
+            self._trades[r["trade_id"]] = BookedTrade(
+                trade_id=r["trade_id"],
+                external_id=r["external_id"],
+                security_id=r["security_id"],
+                side=r["side"],
+                price=r["price"],
+                lines=tuple(TradeLine(*line) for line in r["lines"]),
+                status=r["status"],
+                order_id=r["order_id"],
+                trade_date=dt.date.fromisoformat(r["trade_date"]) if r["trade_date"] else None,
+            )
+        self._invnums = itertools.count(int(data["next_invnum"]))
+
+    def _save_trades(self) -> None:
+        path = self._trades_path
+        if path is None:
+            return
+        next_invnum = next(self._invnums)
+        self._invnums = itertools.count(next_invnum)
+        data = {
+            "next_invnum": next_invnum,
+            "executions": {
+                order_id: [
+                    {
+                        "execution_id": e.execution_id,
+                        "quantity": e.quantity,
+                        "price": e.price,
+                        "time": e.time.isoformat() if e.time else None,
+                    }
+                    for e in rows
+                ]
+                for order_id, rows in self._executions.items()
+            },
+            "trades": [
+                {
+                    "trade_id": t.trade_id,
+                    "external_id": t.external_id,
+                    "security_id": t.security_id,
+                    "side": t.side.value,
+                    "price": t.price,
+                    "lines": [[line.account_id, line.quantity, line.principal] for line in t.lines],
+                    "status": t.status,
+                    "order_id": t.order_id,
+                    "trade_date": t.trade_date.isoformat() if t.trade_date else None,
+                }
+                for t in self._trades.values()
+            ],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+
+    def execute(
+        self, order_id: str, quantity: float, price: float, *, time: dt.datetime | None = None
+    ) -> Execution:
+        """Record one execution of a live order (what the street reports back).
+
+        Raises:
+            NotFoundError: No such order.
+            OrderRejectedError: The order is not live (code 9), or the executions
+                would exceed its quantity (code 3).
+        """
+        with self._lock:
+            order = self._live(order_id)
+            done = math.fsum(e.quantity for e in self._executions.get(order_id, []))
+            if done + quantity > order.ticket.quantity + 0.5:
+                raise OrderRejectedError(
+                    3,
+                    f"order {order_id}: {quantity:,.0f} more would fill {done + quantity:,.0f} "
+                    f"of {order.ticket.quantity:,.0f}",
+                )
+            execution = Execution(
+                order_id=order_id,
+                execution_id=str(next(self._invnums)),
+                quantity=quantity,
+                price=price,
+                time=time or dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+            )
+            self._executions.setdefault(order_id, []).append(execution)
+            self._save_trades()
+            return execution
+
+    def _rng(self, order_id: str, seed: int | None, salt: str) -> np.random.Generator:
+        key = zlib.crc32(f"{salt}/{order_id}".encode())
+        return np.random.default_rng([self.seed if seed is None else seed, key])
+
+    def _lots(self, order_id: str) -> tuple[float, float, float, float]:
+        """The order's quantity, what is left to fill, the bond's minimum piece and increment."""
+        with self._lock:
+            order = self._live(order_id)
+            done = math.fsum(e.quantity for e in self._executions.get(order_id, []))
+        security = self.bond(order.ticket.security_id).security
+        return (
+            order.ticket.quantity,
+            order.ticket.quantity - done,
+            security.min_piece,
+            security.increment,
+        )
+
+    def simulate_fills(
+        self,
+        order_id: str,
+        *,
+        count: int | None = None,
+        fraction: float | None = None,
+        seed: int | None = None,
+        day: dt.date | None = None,
+    ) -> tuple[Execution, ...]:
+        """Work a live order for a day: *count* partial fills at several prices.
+
+        Deterministic for a given seed and order id. The fills together take
+        *fraction* of the order (default: drawn in 40%-100%), each a whole
+        number of increments and at least one minimum piece; prices walk from
+        the bond's price in steps of a few cents (rounded to 1/1000); times
+        spread over the US session (13:30-20:00 UTC) of *day* (default today).
+
+        Returns:
+            The executions recorded, oldest first.
+
+        Raises:
+            NotFoundError: No such order.
+            OrderRejectedError: The order is not live.
+        """
+        total, left, piece, step = self._lots(order_id)
+        rng = self._rng(order_id, seed, "fills")
+        n = int(count if count is not None else rng.integers(2, 6))
+        share = float(fraction if fraction is not None else rng.uniform(0.4, 1.0))
+        target = min(left, math.floor(share * total / step) * step)
+        weights = rng.dirichlet(np.ones(max(n, 1)))
+        sizes: list[float] = []
+        rest = target
+        for k in range(n):
+            share_k = max(piece, math.floor(weights[k] * target / step) * step)
+            size = min(rest if k == n - 1 else share_k, rest)
+            if size < piece:
+                break
+            sizes.append(size)
+            rest -= size
+        base = self.bond(self._orders[order_id].ticket.security_id).security.price
+        prices = np.round(base + np.cumsum(rng.normal(0.0, 0.06, len(sizes))), 3)
+        start = dt.datetime.combine(
+            day or dt.datetime.now(dt.timezone.utc).date(), dt.time(13, 30), dt.timezone.utc
+        )
+        offsets = np.sort(rng.uniform(0.0, 6.5 * 3600.0, len(sizes)))
+        return tuple(
+            self.execute(
+                order_id,
+                size,
+                float(price),
+                time=start + dt.timedelta(seconds=int(offset)),
+            )
+            for size, price, offset in zip(sizes, prices, offsets, strict=True)
+        )
+
+    def allot_new_issue(
+        self, order_id: str, *, seed: int | None = None, day: dt.date | None = None
+    ) -> Execution:
+        """Allot a new issue to a live order: one fill of 5%-20% of it (seeded) at the bond's price.
+
+        The allotment is rounded down to the lot grid and is at least one
+        minimum piece: the scarce, far-below-the-order fill that new issues give.
+
+        Raises:
+            NotFoundError: No such order.
+            OrderRejectedError: The order is not live.
+        """
+        total, left, piece, step = self._lots(order_id)
+        rng = self._rng(order_id, seed, "new-issue")
+        share = float(rng.uniform(0.05, 0.20))
+        size = min(left, max(piece, math.floor(share * total / step) * step))
+        price = round(self.bond(self._orders[order_id].ticket.security_id).security.price, 3)
+        when = dt.datetime.combine(
+            day or dt.datetime.now(dt.timezone.utc).date(), dt.time(15, 0), dt.timezone.utc
+        )
+        return self.execute(order_id, size, price, time=when)
+
+    def fills(self, order_id: str) -> tuple[Execution, ...]:
+        """See `TradeSource.fills`.
+
+        Raises:
+            NotFoundError: No such order.
+        """
+        with self._lock:
+            if order_id not in self._orders:
+                raise NotFoundError(f"no order {order_id!r}")
+            return tuple(self._executions.get(order_id, ()))
+
+    def book_trade(self, ticket: TradeTicket) -> BookedTrade:
+        """See `TradeSource.book_trade`.
+
+        Raises:
+            OrderRejectedError: An active trade already has this external id
+                (code 6), or a line names an unknown portfolio (code 3).
+            NotFoundError: Unknown security.
+        """
+        self.bond(ticket.security_id)
+        with self._lock:
+            live = [
+                t
+                for t in self._trades.values()
+                if t.external_id == ticket.external_id and t.is_active
+            ]
+            if live:
+                raise OrderRejectedError(
+                    6,
+                    f"an active trade {live[0].trade_id} already has external id "
+                    f"{ticket.external_id!r}",
+                )
+            unknown = [
+                line.account_id for line in ticket.lines if self._locate(line.account_id) is None
+            ]
+            if unknown:
+                raise OrderRejectedError(3, f"no portfolio {unknown[0]!r}")
+            trade = BookedTrade(
+                trade_id=str(next(self._invnums)),
+                external_id=ticket.external_id,
+                security_id=ticket.security_id,
+                side=ticket.side,
+                price=ticket.price,
+                lines=ticket.lines,
+                order_id=ticket.order_id,
+                trade_date=ticket.trade_date or dt.datetime.now(dt.timezone.utc).date(),
+            )
+            self._trades[trade.trade_id] = trade
+            self._save_trades()
+            return trade
+
+    def find_trade(self, ticket: TradeTicket) -> BookedTrade | None:
+        """See `TradeSource.find_trade`."""
+        with self._lock:
+            found = [t for t in self._trades.values() if t.external_id == ticket.external_id]
+            if not found:
+                return None
+            return max(found, key=lambda t: (t.is_active, int(t.trade_id)))
+
+    def cancel_trade(self, trade: BookedTrade) -> BookedTrade:
+        """See `TradeSource.cancel_trade`.
+
+        Raises:
+            NotFoundError: No such trade.
+            OrderRejectedError: Already cancelled (code 9).
+        """
+        with self._lock:
+            stored = self._trades.get(trade.trade_id)
+            if stored is None:
+                raise NotFoundError(f"no trade {trade.trade_id!r}")
+            if not stored.is_active:
+                raise OrderRejectedError(9, f"trade {trade.trade_id} is already cancelled")
+            cancelled = attrs.evolve(stored, status=TradeStatus.CANCELLED)
+            self._trades[trade.trade_id] = cancelled
+            self._save_trades()
+            return cancelled
+
+    def trades(self) -> tuple[BookedTrade, ...]:
+        """Every trade booked so far, oldest first."""
+        with self._lock:
+            return tuple(self._trades.values())
+
     def settle_dates(self, today: dt.date | None = None) -> tuple[str, str, str]:
         """The three settle dates of the cash ladder (T, T+1, T+2 calendar days)."""
         today = today or dt.date.today()
@@ -937,3 +1231,19 @@ class AsyncMockAladdin:
     async def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
         """See `DataSource.cancel_order`."""
         return self.mock.cancel_order(order_id, reason)
+
+    async def fills(self, order_id: str) -> tuple[Execution, ...]:
+        """See `TradeSource.fills`."""
+        return self.mock.fills(order_id)
+
+    async def book_trade(self, ticket: TradeTicket) -> BookedTrade:
+        """See `TradeSource.book_trade`."""
+        return self.mock.book_trade(ticket)
+
+    async def find_trade(self, ticket: TradeTicket) -> BookedTrade | None:
+        """See `TradeSource.find_trade`."""
+        return self.mock.find_trade(ticket)
+
+    async def cancel_trade(self, trade: BookedTrade) -> BookedTrade:
+        """See `TradeSource.cancel_trade`."""
+        return self.mock.cancel_trade(trade)

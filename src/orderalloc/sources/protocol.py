@@ -18,8 +18,9 @@ from typing import Protocol, runtime_checkable
 from orderalloc.model import AccountTable, Security
 
 from .orders import OrderTicket, PostedOrder, WhatIfReport
+from .trades import BookedTrade, Execution, TradeTicket
 
-__all__ = ["AsyncDataSource", "DataSource"]
+__all__ = ["AsyncDataSource", "AsyncTradeSource", "DataSource", "TradeSource"]
 
 
 @runtime_checkable
@@ -131,6 +132,79 @@ class DataSource(Protocol):
             NotFoundError: No such order.
             DataSourceError: The order is not live or the cancel was refused.
         """
+        ...
+
+
+@runtime_checkable
+class TradeSource(Protocol):
+    """**Protocol:** executions and trade booking, an optional capability of a `DataSource`.
+
+    A source that can report the fills of an order and book the block trade
+    that allocates them implements these four methods besides `DataSource`'s;
+    the desk checks ``isinstance(source, TradeSource)`` before post-trade work.
+    Quantities are original face, prices clean per 100.
+
+    .. versionadded:: 0.1
+    """
+
+    def fills(self, order_id: str) -> tuple[Execution, ...]:
+        """The executions of order *order_id* so far, oldest first (empty if none).
+
+        Raises:
+            NotFoundError: No such order.
+        """
+        ...
+
+    def book_trade(self, ticket: TradeTicket) -> BookedTrade:
+        """Book the block trade with its per-account trades; active when this returns.
+
+        Not idempotent by itself: when the outcome is unknown (a timeout, a
+        5xx), call `find_trade` with the ticket before booking again.
+
+        Raises:
+            DataSourceError: The trade was refused or could not be sent.
+        """
+        ...
+
+    def find_trade(self, ticket: TradeTicket) -> BookedTrade | None:
+        """The trade booked for *ticket* (matched by its ``external_id``), or None.
+
+        When several carry the id (a cancelled one, then a new one), the active
+        one wins, then the most recent.
+        """
+        ...
+
+    def cancel_trade(self, trade: BookedTrade) -> BookedTrade:
+        """Cancel a booked block trade (all its per-account trades); the answer is cancelled.
+
+        Raises:
+            NotFoundError: No such trade.
+            DataSourceError: The cancel was refused.
+        """
+        ...
+
+
+@runtime_checkable
+class AsyncTradeSource(Protocol):
+    """**Protocol:** the ``async`` twin of `TradeSource`.
+
+    .. versionadded:: 0.1
+    """
+
+    async def fills(self, order_id: str) -> tuple[Execution, ...]:
+        """See `TradeSource.fills`."""
+        ...
+
+    async def book_trade(self, ticket: TradeTicket) -> BookedTrade:
+        """See `TradeSource.book_trade`."""
+        ...
+
+    async def find_trade(self, ticket: TradeTicket) -> BookedTrade | None:
+        """See `TradeSource.find_trade`."""
+        ...
+
+    async def cancel_trade(self, trade: BookedTrade) -> BookedTrade:
+        """See `TradeSource.cancel_trade`."""
         ...
 
 

@@ -2,7 +2,8 @@
 
 `AladdinMockHandler` answers the requests `AladdinClient` sends (PortfolioGroupAPI,
 CashLadderAPI, Positions v1, Security Analytics v2, Security Master v1,
-AccountInfoAPI, RestrictedAssetAPI, OrderAPI, the OAuth 2.0 token endpoint)
+AccountInfoAPI, RestrictedAssetAPI, OrderAPI, TradeAPI, the OAuth 2.0 token
+endpoint)
 from a `~orderalloc.sources.mock.MockAladdin`. Use it two ways:
 
 * in-process: ``httpx.Client(transport=httpx.MockTransport(handler))``;
@@ -35,6 +36,7 @@ import base64
 import copy
 import datetime as dt
 import json
+import math
 import threading
 import time
 import urllib.parse
@@ -54,6 +56,7 @@ from orderalloc.sources.aladdin import _base as api
 from orderalloc.sources.aladdin.config import AladdinConfig
 from orderalloc.sources.mock import GroupData, MockAladdin, OrderRejectedError
 from orderalloc.sources.orders import OrderLine, OrderStatus, OrderTicket, PostedOrder
+from orderalloc.sources.trades import BookedTrade, TradeLine, TradeTicket
 
 __all__ = [
     "AladdinMockHandler",
@@ -102,9 +105,27 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, str | None, str | None]] = {
         "v1BatchPostOrdersRequest",
         "v1LongrunningOperation",
     ),
+    ("POST", f"{api.TRADE}/trades:filter"): (
+        "TradeAPI",
+        "v2FilterTradesRequest",
+        "v2FilterTradesResponse",
+    ),
+    ("POST", f"{api.TRADE}/trades:batchPost"): (
+        "TradeAPI",
+        "v2BatchPostTradesRequest",
+        "v1LongrunningOperation",
+    ),
+    ("POST", f"{api.TRADE}/trades:cancel"): (
+        "TradeAPI",
+        "v2CancelTradeRequest",
+        "v2CancelTradeResponse",
+    ),
     ("GET", "members"): ("PortfolioGroupAPI", None, "v1PortfolioGroupMembers"),
     ("GET", "longrunningoperations"): ("OrderAPI", None, "v1LongrunningOperation"),
 }
+_TRADE_WRITES = ("/trades:batchPost", "/trades:cancel")
+#: The portfolio the street's executions of an order sit in before they are allocated.
+STREET_PORTFOLIO = "OA-STREET"
 _POS_TYPES = frozenset({"EOD", "SOD", "SOD+Trades", "SOD+Trades+Orders"})
 _STATUS_WORDS = {
     OrderStatus.OPEN: "Open",
@@ -142,7 +163,13 @@ class _Schemas:
 
     def errors(self, file: str, definition: str, instance: Any, *, request: bool) -> list[str]:
         """Every schema violation of *instance* (an empty list when it is valid)."""
-        import jsonschema  # an optional, test-time dependency
+        try:
+            import jsonschema  # an optional, test-time dependency
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "validating requests against the Aladdin schemas needs jsonschema: "
+                "pip install 'orderalloc[testing]'"
+            ) from exc
 
         key = (file, definition, request)
         with self._lock:
@@ -575,6 +602,8 @@ class AladdinMockHandler:
     def _is_write(path: str, data: Any) -> bool:
         if path.endswith(("/order:cancel", "/orders:batchPost")):
             return True
+        if path.endswith(_TRADE_WRITES):
+            return True
         if path.endswith("/order:post"):
             config = (data or {}).get("postOrderConfig") or {}
             return not config.get("whatIf", False)
@@ -616,11 +645,16 @@ class AladdinMockHandler:
             ("POST", f"{api.ORDER}/order:cancel"): self._order_cancel,
             ("POST", f"{api.ORDER}/orders:filter"): self._orders_filter,
             ("POST", f"{api.ORDER}/orders:batchPost"): self._batch_post,
+            ("POST", f"{api.TRADE}/trades:filter"): self._trades_filter,
+            ("POST", f"{api.TRADE}/trades:batchPost"): self._trades_batch_post,
+            ("POST", f"{api.TRADE}/trades:cancel"): self._trade_cancel,
         }
         route = routes.get((method, path))
         if route is not None:
             return route(query, data)
         if method == "GET" and path.startswith(f"{api.ORDER}/longrunningoperations/"):
+            return self._operation_status(path.rsplit("/", 1)[-1])
+        if method == "GET" and path.startswith(f"{api.TRADE}/longrunningoperations/"):
             return self._operation_status(path.rsplit("/", 1)[-1])
         return _error(404, "NOT_FOUND", f"no such endpoint: {method} {path}")
 
@@ -978,6 +1012,7 @@ class AladdinMockHandler:
             "transactionType": posted.side.value,
             "face": posted.quantity,
             "version": posted.version,
+            **self._fill_wire(posted.order_id),
             "externalOrderReference": reference,
             "orderDetails": [
                 {
@@ -1090,6 +1125,180 @@ class AladdinMockHandler:
         if polls > 1:
             return _reply(200, {"id": op_id, "done": False})
         return _reply(200, {"id": op_id, "done": True, "response": response})
+
+    # trades (TradeAPI)
+
+    def _fill_wire(self, order_id: str) -> dict[str, Any]:
+        """The order's ``fillAmount``, ``averagePrice`` and ``tradeDate`` from its executions."""
+        executions = self.mock.fills(order_id)
+        if not executions:
+            return {"fillAmount": 0.0}
+        amount = math.fsum(e.quantity for e in executions)
+        average = math.fsum(e.quantity * e.price for e in executions) / amount
+        first = executions[0].time
+        out: dict[str, Any] = {"fillAmount": amount, "averagePrice": average}
+        if first is not None:
+            out["tradeDate"] = first.date().isoformat()
+        return out
+
+    def _execution_blocks(self, security_ids: set[str], trade_date: str) -> list[dict[str, Any]]:
+        blocks = []
+        for order in self.mock.orders():
+            if order.security_id not in security_ids:
+                continue
+            for e in self.mock.fills(order.order_id):
+                if e.time is None or e.time.date().isoformat() != trade_date:
+                    continue
+                blocks.append(
+                    {
+                        "assetReference": {"assetId": order.security_id},
+                        "transactionType": order.side.value,
+                        "price": e.price,
+                        "tradeDate": trade_date,
+                        "executionTime": e.time.isoformat(),
+                        "status": " ",
+                        "trades": [
+                            {
+                                "invnum": int(e.execution_id),
+                                "tradeNumber": 1,
+                                "portfolioReference": {"portfolioTicker": STREET_PORTFOLIO},
+                                "quantity": e.quantity,
+                                "orderId": order.order_id,
+                            }
+                        ],
+                    }
+                )
+        return blocks
+
+    def _trade_snippets(
+        self, trade: BookedTrade, *, references: bool, full: bool
+    ) -> list[dict[str, Any]]:
+        """Per-portfolio trades: ``v2Trade`` (*full*) or ``v2TradeSnippet``."""
+        out = []
+        for k, line in enumerate(trade.lines):
+            item: dict[str, Any] = {
+                "invnum": int(trade.trade_id),
+                "tradeNumber": k + 1,
+                "portfolioReference": {
+                    "portfolioId": self._code_of(line.account_id) or "",
+                    "portfolioTicker": line.account_id,
+                },
+                "quantity": line.quantity,
+            }
+            if trade.order_id is not None:
+                item["orderId"] = trade.order_id
+            if full and line.principal is not None:
+                item["principal"] = line.principal
+            if references and trade.external_id:
+                item["externalTradeReferences"] = [
+                    {"externalInvnum1": trade.external_id, "accountCode": self.account_code}
+                ]
+            out.append(item)
+        return out
+
+    def _trades_filter(self, _: Sequence[tuple[str, str]], data: Any) -> Reply:
+        query = data.get("query") or {}
+        criteria = query.get("criteria") or {}
+        trade_date = (criteria.get("dateTime") or {}).get("tradeDate")
+        assets = set((criteria.get("asset") or {}).get("assetIds") or [])
+        if not trade_date:
+            raise self._problem(
+                400, "INVALID_ARGUMENT", "at least one field of the date time criterion is required"
+            )
+        if not assets:
+            raise self._problem(400, "INVALID_ARGUMENT", "this mock filters trades by asset ids")
+        references = "FILTER_QUERY_OPTION_LOAD_EXTERNAL_TRADE_REFERENCE" in (
+            query.get("options") or []
+        )
+        blocks = self._execution_blocks(assets, trade_date)
+        for trade in self.mock.trades():
+            if trade.security_id not in assets or trade.trade_date is None:
+                continue
+            if trade.trade_date.isoformat() != trade_date:
+                continue
+            blocks.append(
+                {
+                    "assetReference": {"assetId": trade.security_id},
+                    "transactionType": trade.side.value,
+                    "price": trade.price,
+                    "tradeDate": trade_date,
+                    "status": "C" if not trade.is_active else " ",
+                    "trades": self._trade_snippets(trade, references=references, full=True),
+                }
+            )
+        page, token = self._page(blocks, data)
+        answer: dict[str, Any] = {"blockTrades": page}
+        if token:
+            answer["nextPageToken"] = token
+        return _reply(200, answer)
+
+    def _trade_ticket(self, block: Mapping[str, Any]) -> TradeTicket:
+        trades = block.get("trades") or []
+        lines = []
+        for t in trades:
+            ref = t.get("portfolioReference") or {}
+            account = ref.get("portfolioTicker") or self._ticker_of(str(ref.get("portfolioId")))
+            principal = t.get("principal")
+            lines.append(
+                TradeLine(
+                    account,
+                    float(t.get("quantity") or 0),
+                    None if principal is None else float(principal),
+                )
+            )
+        refs = [r for t in trades for r in t.get("externalTradeReferences") or []]
+        trade_date = block.get("tradeDate")
+        settle = block.get("settlementDate")
+        return TradeTicket(
+            security_id=(block.get("assetReference") or {}).get("assetId", ""),
+            side=Side(str(block.get("transactionType", "")).upper()),
+            price=float(block.get("price") or 0),
+            lines=tuple(lines),
+            external_id=next((r.get("externalInvnum1") for r in refs), None) or "",
+            order_id=next((t.get("orderId") for t in trades if t.get("orderId")), None),
+            trade_date=dt.date.fromisoformat(trade_date) if trade_date else None,
+            settle_date=dt.date.fromisoformat(settle) if settle else None,
+        )
+
+    def _trade_result(self, trade: BookedTrade) -> dict[str, Any]:
+        snippets = self._trade_snippets(trade, references=False, full=False)
+        return {"output": {"assetId": trade.security_id, "trades": snippets}}
+
+    def _trades_batch_post(self, _: Sequence[tuple[str, str]], data: Any) -> Reply:
+        mode = (data.get("config") or {}).get("mode", "POSTING_MODE_NEW")
+        if mode != "POSTING_MODE_NEW":
+            raise self._problem(
+                400, "INVALID_ARGUMENT", f"this mock only books new trades ({mode})"
+            )
+        results = []
+        for block in data["blockTrades"]:
+            try:
+                results.append(self._trade_result(self.mock.book_trade(self._trade_ticket(block))))
+            except OrderRejectedError as exc:
+                results.append({"error": {"code": exc.code, "message": str(exc)}})
+            except KeyError as exc:
+                results.append({"error": {"code": 5, "message": str(exc)}})
+            except ValueError as exc:
+                results.append({"error": {"code": 3, "message": str(exc)}})
+        response = {
+            "@type": "type.googleapis.com/blackrock.trading.trade.v2.BatchPostTradesResponse",
+            "results": results,
+        }
+        with self._lock:
+            op_id = f"op-{len(self._operations) + 1}"
+            self._operations[op_id] = (self.lro_polls, response)
+        return _reply(200, {"id": op_id, "done": False})
+
+    def _trade_cancel(self, _: Sequence[tuple[str, str]], data: Any) -> Reply:
+        invnum = str((data.get("tradeKey") or {}).get("invnum"))
+        stored = next((t for t in self.mock.trades() if t.trade_id == invnum), None)
+        if stored is None:
+            return _reply(200, {"result": {"error": {"code": 5, "message": f"no trade {invnum}"}}})
+        try:
+            result = self._trade_result(self.mock.cancel_trade(stored))
+        except OrderRejectedError as exc:
+            result = {"error": {"code": exc.code, "message": str(exc)}}
+        return _reply(200, {"result": result})
 
 
 def _basic(user: str, password: str) -> str:

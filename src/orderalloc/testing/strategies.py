@@ -21,7 +21,13 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from hypothesis import strategies as st
+
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "orderalloc.testing.strategies needs hypothesis: pip install 'orderalloc[testing]'"
+    ) from exc
 
 from ..model import Account, AccountLimits, AccountTable, Order, Security, Side
 

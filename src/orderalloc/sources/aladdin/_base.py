@@ -35,6 +35,7 @@ from orderalloc.sources.orders import (
     PostedOrder,
     WhatIfReport,
 )
+from orderalloc.sources.trades import BookedTrade, Execution, TradeLine, TradeStatus, TradeTicket
 
 from . import converter as wire
 from .config import AladdinConfig
@@ -62,6 +63,7 @@ CASH_LADDER = "/api/portfolio-management/cash/cash-ladder/v2"
 RESTRICTED_ASSET = "/api/portfolio/configuration/restricted-asset/v1"
 ACCOUNT_INFO = "/api/investment-operations/reference-data/account-info/v1"
 ORDER = "/api/trading/order-management/order/v1"
+TRADE = "/api/trading/trade-processing/trade/v2"
 POSITIONS = "/api/portfolio-mgmt/positions/v1/position"
 SECURITY_ANALYTICS = "/api/portfolio-mgmt/security-analytics/v2/assets"
 SECURITY_MASTER = "/api/reference-data/securities/v1/security-master"
@@ -1153,8 +1155,10 @@ class AladdinBase:
                 posted.append(self._posted(result.output.order, path))
         return tuple(posted)
 
-    def _plan_wait(self, operation: wire.LongrunningOperation) -> Plan[wire.LongrunningOperation]:
-        """Poll ``longrunningoperations/{id}`` until done (backing off to 5 s) or the deadline."""
+    def _plan_wait(
+        self, operation: wire.LongrunningOperation, api: str = ORDER
+    ) -> Plan[wire.LongrunningOperation]:
+        """Poll *api*'s ``longrunningoperations/{id}`` until done (backing off to 5 s)."""
         start = time.monotonic()
         interval = self.config.lro_poll_interval
         while not operation.done:
@@ -1167,10 +1171,274 @@ class AladdinBase:
                 raise AladdinOperationTimeoutError(operation.id, waited)
             yield Sleep(interval)
             interval = min(interval * 1.5, 5.0)
-            path = f"{ORDER}/longrunningoperations/{operation.id}"
+            path = f"{api}/longrunningoperations/{operation.id}"
             data = yield Call("GET", path, cache=False)
             operation = self._structure(data, wire.LongrunningOperation, path)
         return operation
+
+    # --- trades (TradeAPI) ---------------------------------------------------------------
+
+    def _plan_trades(self, security_id: str, trade_date: str) -> Plan[list[wire.BlockTrade]]:
+        """Every block trade in *security_id* on *trade_date*, external references loaded."""
+        query = {
+            "criteria": {
+                "asset": {"assetIds": [security_id]},
+                "dateTime": {"tradeDate": trade_date},
+            },
+            "options": ["FILTER_QUERY_OPTION_LOAD_EXTERNAL_TRADE_REFERENCE"],
+        }
+        blocks: list[wire.BlockTrade] = yield from self._paged(
+            f"{TRADE}/trades:filter",
+            {"query": query},
+            wire.FilterTradesResponse,
+            "block_trades",
+            True,
+            cache=False,
+        )
+        return blocks
+
+    def _plan_fills(self, order_id: str) -> Plan[tuple[Execution, ...]]:
+        """The order's executions: its blocks in ``trades:filter``, checked against ``fillAmount``.
+
+        An execution is a block trade of the order (its trades carry the
+        ``orderId``) that carries no external reference (those are allocations
+        booked by a desk) and is not cancelled. When they account for less than
+        the order's ``fillAmount`` (trades not visible yet), the rest is one
+        more execution at the price that makes the volume-weighted average the
+        order's ``averagePrice``.
+        """
+        path = f"{ORDER}/orders:filter"
+        orders: list[wire.Order] = yield from self._paged(
+            path,
+            {"query": {"orderIdCriterion": {"ids": [order_id]}}},
+            wire.FilterOrdersResponse,
+            "orders",
+            True,
+            cache=False,
+        )
+        order = next((o for o in orders if o.id == order_id), None)
+        if order is None:
+            raise AladdinNotFoundError(
+                status=None, code=None, message=f"no order {order_id!r}", request_id=None, path=path
+            )
+        filled = order.fill_amount or 0.0
+        if filled <= 0 or not order.asset_id:
+            return ()
+        trade_date = order.trade_date or dt.date.today().isoformat()
+        blocks = yield from self._plan_trades(order.asset_id, trade_date)
+        out: list[Execution] = []
+        for block in blocks:
+            mine = [t for t in block.trades if t.order_id == order_id]
+            booked = any(
+                r.external_invnum1 for t in block.trades for r in t.external_trade_references
+            )
+            cancelled = TradeStatus.from_wire(block.status) == TradeStatus.CANCELLED
+            if not mine or booked or cancelled or block.price is None:
+                continue
+            quantity = math.fsum(t.quantity for t in mine)
+            if quantity <= 0:
+                continue
+            out.append(
+                Execution(
+                    order_id=order_id,
+                    execution_id=str(mine[0].invnum),
+                    quantity=quantity,
+                    price=block.price,
+                    time=_parse_time(block.execution_time),
+                )
+            )
+        out.sort(key=lambda e: (e.time is None, e.time or _EPOCH, e.execution_id))
+        seen = math.fsum(e.quantity for e in out)
+        rest = filled - seen
+        if rest > 0.5:
+            average = order.average_price
+            if average is None or not math.isfinite(average):
+                raise AladdinResponseError(
+                    f"order {order_id}: fillAmount {filled:,.0f} but its trades hold "
+                    f"{seen:,.0f} and it has no averagePrice",
+                    request_id=None,
+                    path=path,
+                )
+            price = (filled * average - math.fsum(e.quantity * e.price for e in out)) / rest
+            if not math.isfinite(price) or price <= 0:
+                raise AladdinResponseError(
+                    f"order {order_id}: its trades do not reconcile with fillAmount "
+                    f"{filled:,.0f} at averagePrice {average}",
+                    request_id=None,
+                    path=path,
+                )
+            out.append(
+                Execution(
+                    order_id=order_id,
+                    execution_id=f"{order_id}-unreported",
+                    quantity=rest,
+                    price=round(price, 8),
+                )
+            )
+        elif rest < -0.5:
+            logger.warning(
+                "order %s: its trades hold %s face, more than its fillAmount %s",
+                order_id,
+                seen,
+                filled,
+            )
+        return tuple(out)
+
+    def _trade_reference(self, external_id: str) -> dict[str, Any]:
+        reference: dict[str, Any] = {"externalInvnum1": external_id}
+        if self.config.account_code is not None:
+            reference["accountCode"] = self.config.account_code
+        return reference
+
+    def _block_body(self, ticket: TradeTicket) -> dict[str, Any]:
+        reference = self._trade_reference(ticket.external_id)
+        trades = []
+        for line in ticket.lines:
+            trade: dict[str, Any] = {
+                "portfolioReference": {"portfolioTicker": line.account_id},
+                "quantity": line.quantity,
+                "externalTradeReferences": [reference],
+            }
+            if ticket.order_id is not None:
+                trade["orderId"] = ticket.order_id
+            if line.principal is not None:
+                trade["principal"] = line.principal
+            trades.append(trade)
+        block: dict[str, Any] = {
+            "assetReference": {"assetId": ticket.security_id},
+            "transactionType": ticket.side.value,
+            "price": ticket.price,
+            "priceType": "PRICE_TYPE_CLEAN",
+            "tradeDate": (ticket.trade_date or dt.date.today()).isoformat(),
+            "trades": trades,
+        }
+        if ticket.settle_date is not None:
+            block["settlementDate"] = ticket.settle_date.isoformat()
+        return block
+
+    def _account_of(self, ref: wire.PortfolioReference | None) -> str | None:
+        if ref is None:
+            return None
+        return ref.portfolio_ticker or self._ticker_by_code.get(
+            ref.portfolio_id or "", ref.portfolio_id
+        )
+
+    def _plan_book(self, ticket: TradeTicket) -> Plan[BookedTrade]:
+        """``trades:batchPost`` of one block (a long-running operation), then wait for it."""
+        path = f"{TRADE}/trades:batchPost"
+        body = {"blockTrades": [self._block_body(ticket)], "config": {"mode": "POSTING_MODE_NEW"}}
+        data = yield Call("POST", path, body=body, write=True, cache=False)
+        operation = self._structure(data, wire.LongrunningOperation, path)
+        operation = yield from self._plan_wait(operation, TRADE)
+        if operation.error is not None:
+            raise self._rpc_error(operation.error, f"{TRADE}/longrunningoperations/{operation.id}")
+        response = dict(operation.response or {})
+        response.pop("@type", None)
+        batch = self._structure(response, wire.BatchPostTradesResponse, path)
+        if not batch.results:
+            raise AladdinResponseError("no results in the answer", request_id=None, path=path)
+        result = batch.results[0]
+        if result.error is not None and result.output is None:
+            raise self._rpc_error(result.error, path)
+        snippet = result.output
+        if snippet is None or not snippet.trades or snippet.trades[0].invnum is None:
+            raise AladdinResponseError("the answer holds no trade", request_id=None, path=path)
+        principals = {line.account_id: line.principal for line in ticket.lines}
+        lines = []
+        for t in snippet.trades:
+            account = self._account_of(t.portfolio_reference)
+            if account and t.quantity > 0:
+                lines.append(TradeLine(account, t.quantity, principals.get(account)))
+        return BookedTrade(
+            trade_id=str(snippet.trades[0].invnum),
+            external_id=ticket.external_id,
+            security_id=snippet.asset_id or ticket.security_id,
+            side=ticket.side,
+            price=ticket.price,
+            lines=tuple(lines),
+            order_id=ticket.order_id,
+            trade_date=ticket.trade_date,
+        )
+
+    def _booked(self, block: wire.BlockTrade) -> BookedTrade | None:
+        trades = [t for t in block.trades if t.invnum is not None]
+        if not trades:
+            return None
+        refs = [r.external_invnum1 for t in trades for r in t.external_trade_references]
+        lines = []
+        for t in trades:
+            account = self._account_of(t.portfolio_reference)
+            if account and t.quantity > 0:
+                lines.append(TradeLine(account, t.quantity, t.principal))
+        asset = block.asset_reference
+        return BookedTrade(
+            trade_id=str(trades[0].invnum),
+            external_id=next((r for r in refs if r), None),
+            security_id=(asset.asset_id or asset.cusip or "") if asset is not None else "",
+            side=Side(block.transaction_type.upper()) if block.transaction_type else Side.BUY,
+            price=block.price if block.price is not None else math.nan,
+            lines=tuple(lines),
+            status=TradeStatus.from_wire(block.status),
+            order_id=trades[0].order_id,
+            trade_date=dt.date.fromisoformat(block.trade_date) if block.trade_date else None,
+        )
+
+    def _plan_find_trade(self, ticket: TradeTicket) -> Plan[BookedTrade | None]:
+        """``trades:filter`` by asset and trade date; the blocks carrying the external id."""
+        trade_date = (ticket.trade_date or dt.date.today()).isoformat()
+        blocks = yield from self._plan_trades(ticket.security_id, trade_date)
+        code = self.config.account_code
+        found = []
+        for block in blocks:
+            refs = [r for t in block.trades for r in t.external_trade_references]
+            if any(
+                r.external_invnum1 == ticket.external_id
+                and (code is None or r.account_code in (None, code))
+                for r in refs
+            ):
+                booked = self._booked(block)
+                if booked is not None:
+                    found.append(booked)
+        if not found:
+            return None
+        return max(found, key=lambda b: (b.is_active, _order_number(b.trade_id)))
+
+    def _plan_cancel_trade(self, trade: BookedTrade) -> Plan[BookedTrade]:
+        """``trades:cancel`` of the whole block (``cancelEntireBlock``)."""
+        path = f"{TRADE}/trades:cancel"
+        if not trade.trade_id.isdigit():
+            raise AladdinNotFoundError(
+                status=None,
+                code=None,
+                message=f"trade id {trade.trade_id!r} is not an Aladdin invnum",
+                request_id=None,
+                path=path,
+            )
+        key: dict[str, Any] = {"invnum": int(trade.trade_id)}
+        if trade.lines:
+            key["portfolioReference"] = {"portfolioTicker": trade.lines[0].account_id}
+        body = {"tradeKey": key, "config": {"cancelEntireBlock": True}}
+        data = yield Call("POST", path, body=body, write=True, cache=False)
+        answer = self._structure(data, wire.CancelTradeResponse, path)
+        result = answer.result
+        if result is None:
+            raise AladdinResponseError("no result in the answer", request_id=None, path=path)
+        if result.error is not None and result.output is None:
+            raise self._rpc_error(result.error, path)
+        return attrs.evolve(trade, status=TradeStatus.CANCELLED)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _parse_time(raw: str | None) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
 
 
 def _order_number(order_id: str) -> tuple[int, str]:

@@ -35,6 +35,13 @@ Mapping of the Protocol onto the APIs:
 ``cancel_order``             OrderAPI ``order:cancel``
 ``post_orders``              OrderAPI ``orders:batchPost`` (<= 1,000 per request), then
                              ``longrunningoperations/{id}`` until done
+``fills``                    OrderAPI ``orders:filter`` (``fillAmount``, ``averagePrice``,
+                             ``tradeDate``), TradeAPI ``trades:filter`` (the order's blocks)
+``book_trade``               TradeAPI ``trades:batchPost`` (one block, its per-portfolio
+                             trades), then ``longrunningoperations/{id}`` until done
+``find_trade``               TradeAPI ``trades:filter`` by asset and trade date, matched on
+                             ``externalTradeReferences[].externalInvnum1``
+``cancel_trade``             TradeAPI ``trades:cancel`` with ``cancelEntireBlock``
 ============================ ====================================================================
 """
 
@@ -53,6 +60,7 @@ import tenacity
 
 from orderalloc.model import AccountTable, Security
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
+from orderalloc.sources.trades import BookedTrade, Execution, TradeTicket
 
 from ._base import (
     AladdinBase,
@@ -169,6 +177,24 @@ class AladdinClient(AladdinBase):
     def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
         """See `DataSource.cancel_order`."""
         return self._run(self._plan_cancel(order_id, reason))
+
+    # --- trades (`TradeSource`) --------------------------------------------------------
+
+    def fills(self, order_id: str) -> tuple[Execution, ...]:
+        """See `TradeSource.fills` (the order's ``fillAmount``, ``trades:filter``)."""
+        return self._run(self._plan_fills(order_id))
+
+    def book_trade(self, ticket: TradeTicket) -> BookedTrade:
+        """See `TradeSource.book_trade` (``trades:batchPost``; never re-sent once it left)."""
+        return self._run(self._plan_book(ticket))
+
+    def find_trade(self, ticket: TradeTicket) -> BookedTrade | None:
+        """See `TradeSource.find_trade` (``trades:filter`` by asset and trade date)."""
+        return self._run(self._plan_find_trade(ticket))
+
+    def cancel_trade(self, trade: BookedTrade) -> BookedTrade:
+        """See `TradeSource.cancel_trade` (``trades:cancel`` of the entire block)."""
+        return self._run(self._plan_cancel_trade(trade))
 
     # --- the driver ---------------------------------------------------------------------
 
@@ -337,6 +363,24 @@ class AsyncAladdinClient(AladdinBase):
     async def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
         """See `DataSource.cancel_order`."""
         return await self._run(self._plan_cancel(order_id, reason))
+
+    # --- trades (`AsyncTradeSource`) ---------------------------------------------------
+
+    async def fills(self, order_id: str) -> tuple[Execution, ...]:
+        """See `TradeSource.fills`."""
+        return await self._run(self._plan_fills(order_id))
+
+    async def book_trade(self, ticket: TradeTicket) -> BookedTrade:
+        """See `TradeSource.book_trade`."""
+        return await self._run(self._plan_book(ticket))
+
+    async def find_trade(self, ticket: TradeTicket) -> BookedTrade | None:
+        """See `TradeSource.find_trade`."""
+        return await self._run(self._plan_find_trade(ticket))
+
+    async def cancel_trade(self, trade: BookedTrade) -> BookedTrade:
+        """See `TradeSource.cancel_trade`."""
+        return await self._run(self._plan_cancel_trade(trade))
 
     # --- the driver ---------------------------------------------------------------------
 

@@ -22,10 +22,17 @@ from cattrs.gen import make_dict_structure_fn, override
 __all__ = [
     "AccountInfo",
     "AnalyticsEntry",
+    "AssetReference",
+    "BatchPostTradesResponse",
+    "BlockTrade",
+    "BlockTradeSnippet",
+    "CancelTradeResponse",
     "CashLadder",
+    "ExternalTradeReference",
     "FilterAccountInfosResponse",
     "FilterOrdersResponse",
     "FilterRestrictedAssetsResponse",
+    "FilterTradesResponse",
     "LongrunningOperation",
     "OAuthToken",
     "Order",
@@ -41,6 +48,9 @@ __all__ = [
     "RpcStatus",
     "SecurityAnalyticsResponse",
     "SecurityMasterRecord",
+    "Trade",
+    "TradeResult",
+    "TradeSnippet",
     "Violation",
     "make_converter",
     "structure",
@@ -272,6 +282,9 @@ class Order:
     face: float | None = None
     version: int | None = None
     touch_count: int | None = None
+    fill_amount: float | None = None
+    average_price: float | None = None
+    trade_date: str | None = None
 
 
 @attrs.frozen
@@ -350,6 +363,100 @@ class LongrunningOperation:
     response: dict[str, Any] | None = None
 
 
+# --- TradeAPI ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ExternalTradeReference:
+    """``v2ExternalTradeReference``."""
+
+    external_invnum1: str | None = None
+    external_invnum2: str | None = None
+    account_code: str | None = None
+
+
+@attrs.frozen
+class Trade:
+    """``v2Trade``: one portfolio's trade inside a block (the fields the library reads)."""
+
+    portfolio_reference: PortfolioReference | None = None
+    invnum: int | None = None
+    quantity: float = 0.0
+    principal: float | None = None
+    order_id: str | None = None
+    external_trade_references: list[ExternalTradeReference] = attrs.Factory(list)
+
+
+@attrs.frozen
+class AssetReference:
+    """``assetAssetReference``."""
+
+    asset_id: str | None = None
+    cusip: str | None = None
+
+
+@attrs.frozen
+class BlockTrade:
+    """``v2BlockTrade`` (the fields the library reads back)."""
+
+    trades: list[Trade] = attrs.Factory(list)
+    asset_reference: AssetReference | None = None
+    transaction_type: str | None = None
+    price: float | None = None
+    trade_date: str | None = None
+    settlement_date: str | None = None
+    execution_time: str | None = None
+    status: str | None = None
+
+
+@attrs.frozen
+class FilterTradesResponse:
+    """``v2FilterTradesResponse``."""
+
+    block_trades: list[BlockTrade] = attrs.Factory(list)
+    next_page_token: str | None = None
+
+
+@attrs.frozen
+class TradeSnippet:
+    """``v2TradeSnippet``."""
+
+    portfolio_reference: PortfolioReference | None = None
+    invnum: int | None = None
+    quantity: float = 0.0
+    order_id: str | None = None
+
+
+@attrs.frozen
+class BlockTradeSnippet:
+    """``v2BlockTradeSnippet``."""
+
+    asset_id: str | None = None
+    trades: list[TradeSnippet] = attrs.Factory(list)
+
+
+@attrs.frozen
+class TradeResult:
+    """``v2TradeResult``: ``output`` or ``error``."""
+
+    error: RpcStatus | None = None
+    output: BlockTradeSnippet | None = None
+
+
+@attrs.frozen
+class BatchPostTradesResponse:
+    """``v2BatchPostTradesResponse`` (inside a long-running operation's ``response``)."""
+
+    results: list[TradeResult] = attrs.Factory(list)
+
+
+@attrs.frozen
+class CancelTradeResponse:
+    """``v2CancelTradeResponse``."""
+
+    result: TradeResult | None = None
+
+
 @attrs.frozen
 class OAuthToken:
     """The OAuth 2.0 token endpoint's answer (RFC 6749 section 5.1)."""
@@ -367,6 +474,8 @@ _WIRE_NAMES = {
     "portfolio_n_a_v_computed": "portfolioNAVComputed",
     "external_id1": "externalId1",
     "external_id2": "externalId2",
+    "external_invnum1": "externalInvnum1",
+    "external_invnum2": "externalInvnum2",
 }
 # Snake-case wire names (the OAuth answer follows RFC 6749, not Aladdin's style).
 _SNAKE_CLASSES: tuple[type, ...] = (OAuthToken,)
