@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 from _audit_helpers import Backend, make_event
 
-from conftest import sqlite_raw
 from orderalloc.audit import GENESIS_HASH, SQLiteAuditSink
 from orderalloc.audit._store import COLUMNS, StoredEvent
 from orderalloc.errors import AuditIntegrityError, AuditSinkError, InvalidInputError
 from orderalloc.testing.recording import RecordingSink
 
 KEY = b"a chain key the auditors hold..."
+
+
+def sqlite_raw(path: Path) -> Callable[[str], list[tuple[Any, ...]]]:
+    """Run one statement on the SQLite file behind the sink's back."""
+
+    def run(sql: str) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    return run
+
 
 _TRIGGERS = (
     "AUDIT_EVENT_NO_UPDATE",
