@@ -136,7 +136,9 @@ def main() -> int:
     if not args.figures_only:
         for script in SCRIPTS:
             print(f"== {script}", flush=True)
-            code = subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent)
+            # The campaign writes to ./campaign-out unless told: refresh the tracked tables.
+            extra = ["--out", str(RESULTS)] if script == "campaign.py" else []
+            code = subprocess.call([sys.executable, str(HERE / script), *extra], cwd=HERE.parent)
             if code:
                 print(f"{script} failed with exit code {code}", file=sys.stderr)
                 return code

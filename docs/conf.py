@@ -101,7 +101,19 @@ def _resolve_loose(
     app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: nodes.TextElement
 ) -> nodes.Element | None:
     """Resolve a default-role reference by context or unique suffix, else show it as code."""
-    if node.get("refdomain") != "py" or node.get("reftype") != "obj":
+    if node.get("refdomain") != "py":
+        return None
+    if node.get("reftype") == "class" and node["reftarget"].startswith("orderalloc."):
+        # A type in a signature, named by the module that defines it
+        # (orderalloc.sources.orders.PostedOrder): link it to its documented
+        # front-door name (orderalloc.PostedOrder) when there is one.
+        objects = env.get_domain("py").objects  # type: ignore[attr-defined]
+        front = "orderalloc." + node["reftarget"].rpartition(".")[2]
+        if front in objects:
+            entry = objects[front]
+            return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode)
+        return None
+    if node.get("reftype") != "obj":
         return None
     target = node["reftarget"].removesuffix("()").lstrip("~.")
     objects = env.get_domain("py").objects  # type: ignore[attr-defined]

@@ -82,7 +82,7 @@ class TestDeferredResult:
         """Per-account lines and the text table explain every line of an untouched result."""
         result = _allocate()
         assert all(line.message for line in result.allocations)
-        assert "spread_duration: std" in _allocate().table()
+        assert "std before" in _allocate().table()  # the dispersion table
 
     def test_unknown_attribute_is_still_an_error(self) -> None:
         """An attribute the result does not have raises AttributeError."""

@@ -39,6 +39,7 @@ __all__ = [
     "is_ambiguous",
     "jsonable",
     "line_problems",
+    "never_sent",
     "result_from_payload",
     "violation_payload",
 ]
@@ -68,6 +69,15 @@ _AMBIGUOUS: tuple[type[BaseException], ...] = (
 def is_ambiguous(exc: Exception) -> bool:
     """Whether a write that raised *exc* may have been applied anyway."""
     return isinstance(exc, _AMBIGUOUS) or not isinstance(exc, DataSourceError)
+
+
+def never_sent(exc: Exception) -> bool:
+    """Whether *exc* says for certain that the write never left the client.
+
+    The Aladdin client marks a connection it could not open (``sent=False``);
+    anything else that did not answer counts as possibly applied.
+    """
+    return isinstance(exc, AladdinTransportError) and exc.sent is False
 
 
 def jsonable(text: str) -> Any:
@@ -231,6 +241,15 @@ class AllocationTrail:
             ):
                 return None
         return last
+
+    def outcome_unknown(self, attempt: int) -> bool:
+        """Whether *attempt* ended ambiguously (``COMMIT_FAILED`` with outcome ``unknown``)."""
+        return any(
+            e.kind is EventKind.COMMIT_FAILED
+            and e.payload.get("attempt") == attempt
+            and e.payload.get("outcome") == OUTCOME_UNKNOWN
+            for e in self.events
+        )
 
     @property
     def side(self) -> Side:

@@ -145,9 +145,10 @@ class CommitFailedError(DeskError):
     """Raised by `Desk.commit` and `Desk.modify` when the order was not booked.
 
     Either the order system refused it (*retryable* False: the cause is the
-    source's error, e.g. a 4xx) or an ambiguous failure was followed by a
-    look-up that found no order (*retryable* True). A later commit retries;
-    it can never book twice.
+    source's error, e.g. a 4xx) or the order was never sent (the connection
+    could not be opened; *retryable* True). A later commit retries; it can
+    never book twice. Its subclass `CommitOutcomeUnknownError` says the order
+    may have been booked.
 
     Attributes:
         allocation_id: The allocation.
@@ -161,11 +162,29 @@ class CommitFailedError(DeskError):
 
 
 class CommitOutcomeUnknownError(CommitFailedError):
-    """Raised by `Desk.commit` when it cannot tell whether the order was booked.
+    """Raised by `Desk.commit` when it cannot tell (yet) whether the order was booked.
 
-    The send failed ambiguously and the look-up (``find_order``) failed too.
-    Commit again later: it looks the order up before sending anything.
+    The send failed ambiguously (a timeout, a 5xx, a dropped connection) and
+    the order is not visible, or the look-up failed. A request that timed out
+    may still be booked seconds later, so the attempt stays open: until the
+    order is seen or *retry_at* (the commit lease) has passed, a commit sends
+    nothing. Commit again: it looks the order up right before any send.
+
+    Attributes:
+        retry_at: When a commit may send again if the order has not appeared
+            (``None``: as soon as the look-up answers).
     """
+
+    def __init__(
+        self,
+        allocation_id: str,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_at: dt.datetime | None = None,
+    ) -> None:
+        self.retry_at = retry_at
+        super().__init__(allocation_id, message, retryable=retryable)
 
 
 # --- values -------------------------------------------------------------------------------------

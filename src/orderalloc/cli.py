@@ -15,7 +15,12 @@ next see the same orders. Errors go to stderr without a traceback
 5    the desk refused (stale preview, changed inputs, compliance)
 6    the audit trail failed or does not verify
 7    the allocation could not be made (every solver failed)
+8    the order WAS booked (the receipt is printed), but an optional
+     step after it failed (a plot, the audit check): do not commit again
 ==== =========================================================
+
+Everything that can fail before an order is posted (the plot's extra, folder
+and file type) is checked before anything is sent.
 """
 
 from __future__ import annotations
@@ -109,24 +114,86 @@ class _Quantity(_ParamType):
 QUANTITY = _Quantity()
 
 
+#: Exit code: the order was booked, then an optional step failed.
+EXIT_BOOKED_BUT = 8
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
 class _Group(click.Group):
-    """Turns orderalloc's errors into a message on stderr and a meaningful exit code."""
+    """Turns orderalloc's errors into a message on stderr and a meaningful exit code.
+
+    No traceback reaches a user (``ORDERALLOC_DEBUG=1`` shows it): an error
+    that is not orderalloc's is reported in one line, exit 1.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except errors.OrderAllocError as exc:
             if os.environ.get("ORDERALLOC_DEBUG"):
                 raise
             code = next((c for t, c in EXIT_CODES if isinstance(exc, t)), 1)
             _fail(f"{type(exc).__name__}: {exc}", code)
         except ImportError as exc:  # an optional extra is missing: its message says what to install
+            if os.environ.get("ORDERALLOC_DEBUG"):
+                raise
             _fail(str(exc), 1)
+        except Exception as exc:
+            if os.environ.get("ORDERALLOC_DEBUG"):
+                raise
+            _fail(f"{type(exc).__name__}: {exc} (ORDERALLOC_DEBUG=1 shows the traceback)", 1)
+
+
+def _after_booking(step: str, action: Callable[[], None]) -> None:
+    """Run an optional *step* after an order was booked; a failure exits 8, never 1.
+
+    The receipt is printed before this is called: the user must learn the
+    order id whatever happens here, and must not commit again.
+    """
+    try:
+        action()
+    except Exception as exc:
+        if os.environ.get("ORDERALLOC_DEBUG"):
+            raise
+        _fail(
+            f"booked, but {step} failed ({type(exc).__name__}: {exc}); the order stands "
+            "(see the receipt above): do not commit again",
+            EXIT_BOOKED_BUT,
+        )
+
+
+def _check_plot_path(path: str) -> None:
+    """Refuse a ``--plot`` that would fail: before anything is recorded or sent.
+
+    Raises:
+        click.UsageError: matplotlib missing, no such folder, or a file type
+            matplotlib cannot write.
+    """
+    try:
+        from . import plot as _plot  # noqa: F401  # its import error names the extra
+    except ImportError as exc:
+        raise click.UsageError(f"--plot {path}: {exc}") from None
+    from matplotlib.backend_bases import FigureCanvasBase  # present: plot imported it
+
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise click.UsageError(f"--plot {path}: folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise click.UsageError(f"--plot {path}: folder {str(folder)!r} is not writable")
+    kinds = sorted(FigureCanvasBase.get_supported_filetypes())
+    suffix = target.suffix.lower().lstrip(".")
+    if suffix not in kinds:
+        raise click.UsageError(
+            f"--plot {path}: {('.' + suffix) if suffix else 'no suffix'} is not a picture "
+            f"type matplotlib writes; use one of {', '.join('.' + k for k in kinds)}"
+        )
 
 
 class _State:
@@ -143,14 +210,13 @@ class _State:
     @property
     def source(self) -> DataSource:
         if self._source is None:
-            if self.source_kind == "mock" or (
-                self.source_kind == "auto" and isinstance(default_source(), MockAladdin)
-            ):
-                # Orders live beside the audit store, so separate runs share them.
-                orders = self.audit_db.with_name(self.audit_db.stem + "-mock-orders.json")
-                self._source = MockAladdin(scenario=self.scenario, orders_path=orders)
-            else:
-                self._source = default_source()
+            # Built once: --source aladdin never falls back to the mock (a
+            # missing variable is an error naming it); auto says what it chose.
+            # A mock's orders live beside the audit store, so runs share them.
+            orders = self.audit_db.with_name(self.audit_db.stem + "-mock-orders.json")
+            self._source = default_source(
+                self.source_kind, scenario=self.scenario, orders_path=orders
+            )
         return self._source
 
     @property
@@ -163,8 +229,13 @@ class _State:
         return Desk(self.source, self.sink, actor=self.actor)
 
     def close(self) -> None:
-        if self._sink is not None:
-            self._sink.close()
+        try:
+            if self._sink is not None:
+                self._sink.close()
+        finally:
+            close = getattr(self._source, "close", None)
+            if callable(close):
+                close()  # the Aladdin client's connections
 
 
 pass_state = click.make_pass_decorator(_State)
@@ -182,7 +253,8 @@ _EPILOG = """\b
 Exit codes: 0 ok; 1 unexpected error; 2 usage; 3 invalid input or parameter;
 4 data source failed or found nothing; 5 the desk refused (stale preview,
 changed inputs, compliance); 6 audit trail failed or does not verify;
-7 no allocation could be made. ORDERALLOC_DEBUG=1 shows tracebacks."""
+7 no allocation could be made; 8 the order WAS booked but a later optional
+step failed (do not commit again). ORDERALLOC_DEBUG=1 shows tracebacks."""
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG)
@@ -446,6 +518,8 @@ def preview(
     """
     method = _check_method(method)
     params = _engine_params(method, metric, backend, weighting, target, basis, weights)
+    if plot_path:
+        _check_plot_path(plot_path)  # before anything is recorded or sent
     desk = state.desk()
     if params.get("backend") == "slsqp":
         _warn_if_slow(state, group, security_id)
@@ -467,29 +541,40 @@ def preview(
             ),
             protected=True,
         )
-    if plot_path:
-        made.result.plot(path=plot_path)
-    if as_json:
-        out: dict[str, Any] = {
-            "allocation_id": made.allocation_id,
-            "group": group,
-            "fingerprint": made.fingerprint,
-            **_render.result_records(made.result),
-            "result": json.loads(to_json(made.result)),
-        }
-        if receipt is not None:
-            out["commit"] = _receipt_json(receipt)
-        _echo_json(out)
-        return
-    click.echo(_render.result_table(made.result, limit=limit))
-    click.echo(f"\nallocation id: {made.allocation_id}")
-    click.echo(f"recorded in {state.audit_db}")
+    # The receipt first: whatever happens after, the user has the order id.
     if receipt is not None:
-        _echo_receipt(receipt)
+        if as_json:
+            _echo_json({"allocation_id": made.allocation_id, "commit": _receipt_json(receipt)})
+        else:
+            _echo_receipt(receipt)
+
+    def report() -> None:
+        if plot_path:
+            made.result.plot(path=plot_path)
+        if as_json:
+            if receipt is None:
+                _echo_json(
+                    {
+                        "allocation_id": made.allocation_id,
+                        "group": group,
+                        "fingerprint": made.fingerprint,
+                        **_render.result_records(made.result),
+                        "result": json.loads(to_json(made.result)),
+                    }
+                )
+            return
+        click.echo(_render.result_table(made.result, limit=limit))
+        click.echo(f"\nallocation id: {made.allocation_id}")
+        click.echo(f"recorded in {state.audit_db}")
+        if receipt is None:
+            click.echo(f"commit it with: orderalloc commit {made.allocation_id}")
+        if plot_path:
+            click.echo(f"plot saved to {plot_path}")
+
+    if receipt is None:
+        report()
     else:
-        click.echo(f"commit it with: orderalloc commit {made.allocation_id}")
-    if plot_path:
-        click.echo(f"plot saved to {plot_path}")
+        _after_booking("the report after it" if not plot_path else "the plot", report)
 
 
 def _check_method(method: str) -> str:
@@ -759,14 +844,20 @@ def demo(state: _State, group: str, security_id: str, quantity: float) -> None:
         interrupted="abandoned while the commit was being sent: its outcome is unknown.",
         protected=True,
     )
-    with _render.status("verifying the audit chain"):
-        report = state.sink.verify()
-    click.echo(_render.result_table(made.result, limit=20))
-    click.echo("")
-    _echo_receipt(receipt)
-    click.echo("\naudit record:")
-    click.echo(_render.events_table(desk.history(made.allocation_id)))
-    click.echo(f"\naudit chain verified: {report.count:,} events, head #{report.head_seq:,}")
+    _echo_receipt(receipt)  # first: the order id, whatever happens after
+
+    def report() -> None:
+        with _render.status("verifying the audit chain"):
+            verified = state.sink.verify()
+        click.echo("")
+        click.echo(_render.result_table(made.result, limit=20))
+        click.echo("\naudit record:")
+        click.echo(_render.events_table(desk.history(made.allocation_id)))
+        click.echo(
+            f"\naudit chain verified: {verified.count:,} events, head #{verified.head_seq:,}"
+        )
+
+    _after_booking("the audit check", report)
 
 
 def main() -> None:

@@ -26,6 +26,17 @@ event id per allocation and ``COMMIT_STARTED`` one per attempt, so two
 processes racing on one allocation cannot both record either: the loser gets
 `CommitInProgressError`.
 
+**Outcome unknown.** A request that timed out may still be booked seconds
+later: the order system was processing it when the client gave up. Not
+finding the order at once proves nothing, so such an attempt is recorded
+``COMMIT_FAILED`` with outcome ``unknown`` and stays open: until the order is
+seen or the attempt's *commit lease* has passed, every commit looks it up and
+sends nothing (`CommitOutcomeUnknownError`, with ``retry_at``). After the
+lease, a commit re-reads the inputs and the what-if, then looks the order up
+once more right before it sends, and only then closes the old attempt as
+``not_booked``. Only a send that certainly never left the client (no
+connection could be opened) is ``not_booked`` at once.
+
 The errors the desk raises, under `~orderalloc.errors.DeskError`::
 
     DeskError
@@ -64,6 +75,7 @@ from ._desk_records import (
     is_ambiguous,
     jsonable,
     line_problems,
+    never_sent,
     result_from_payload,
     violation_payload,
 )
@@ -82,12 +94,13 @@ from ._desk_types import (
 )
 from .allocation import allocate
 from .audit import AuditEvent, AuditSink, EventKind, SQLiteAuditSink
-from .audit.events import format_time
+from .audit.events import SOURCE_KEY, format_time
 from .errors import AuditSinkError, DeskError
-from .model import AccountTable, Order, Side
+from .model import AccountTable, Order, Security, Side
 from .serialization import to_json
+from .sources import source_stamp
 from .sources.orders import ComplianceViolation, OrderLine, OrderStatus, OrderTicket, PostedOrder
-from .sources.protocol import DataSource
+from .sources.protocol import DataSource, read_fresh
 
 __all__ = [
     "CommitFailedError",
@@ -148,12 +161,14 @@ class Desk:
             in the user's data directory (closed by `close`).
         actor: Who is acting, recorded on every event. Defaults to the login name.
         max_age: How old a preview `commit` still accepts.
-        commit_lease: How long an attempt with no recorded outcome belongs to
-            the process that started it. Within it, another `commit` that
-            cannot find the order raises `CommitInProgressError` instead of
-            posting: the first process's send may still be in flight, and
-            posting again could book twice. Make it longer than the source's
-            longest write (timeouts and retries included).
+        commit_lease: How long an attempt whose outcome is not known stays
+            open: one with no recorded outcome (another process may still be
+            sending: `CommitInProgressError`) or one whose send failed
+            ambiguously (a timeout: `CommitOutcomeUnknownError`). Within it, a
+            `commit` that cannot find the order sends nothing: the order
+            system may still book the first send. Make it longer than the
+            order system can take to process a write it received (the
+            client's timeouts and retries included).
         clock: Returns the current time, timezone-aware (tests pass a fake).
 
     .. versionadded:: 0.1
@@ -170,6 +185,8 @@ class Desk:
         clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
         self._source = source
+        # Every event says which source it was about (mock or real, and where).
+        self._source_stamp = source_stamp(source)
         self._owns_sink = sink is None
         if sink is None:  # say where: a silent default would hide the trail from its owner
             sink = SQLiteAuditSink()
@@ -181,8 +198,10 @@ class Desk:
         self._max_age = max_age
         self._commit_lease = commit_lease
         self._clock = clock
-        # Attempts whose send this desk saw end (answer or error): no lease for those.
-        self._sends_ended: set[tuple[str, int]] = set()
+        # Attempts this desk saw end without booking for certain (refused, or never
+        # sent) but could not record so: no lease for those. An ambiguous end (a
+        # timeout) is not in here: the order system may still book it.
+        self._settled_here: set[tuple[str, int]] = set()
 
     def __repr__(self) -> str:
         return f"Desk(source={self._source!r}, sink={self._sink!r}, actor={self._actor!r})"
@@ -279,9 +298,14 @@ class Desk:
         params: Mapping[str, Any],
         modifies: Mapping[str, Any] | None,
     ) -> Preview:
-        security = self._source.security(security_id)
+        # A modification re-allocates on today's inputs: no cached reads.
+        security: Security = (
+            self._source.security(security_id)
+            if modifies is None
+            else read_fresh(self._source, "security", security_id)
+        )
         order = Order(security=security, side=side, quantity=quantity)
-        accounts = self._accounts(group, order, modifies)
+        accounts = self._accounts(group, order, modifies, fresh=modifies is not None)
         as_of = self._now()
         result = allocate(order, accounts, method=method, seed=seed, **params)
         allocation_id = str(uuid.uuid4())
@@ -304,6 +328,7 @@ class Desk:
             "fingerprint": digest,
             "inputs_as_of": format_time(as_of),
             "result": jsonable(to_json(result)),
+            SOURCE_KEY: self._source_stamp,
         }
         if modifies is not None:
             payload["modifies"] = dict(modifies)
@@ -357,8 +382,11 @@ class Desk:
             InputsChangedError: A line no longer fits the reloaded accounts.
             ComplianceRefusedError: Blocking violations and no override.
             CommitInProgressError: Another process is committing this allocation.
-            CommitFailedError: The order system refused it, or it was not booked.
-            CommitOutcomeUnknownError: Whether it was booked cannot be told yet.
+            CommitFailedError: The order system refused it, or it was never sent.
+            CommitOutcomeUnknownError: Whether it was booked cannot be told yet
+                (the send failed ambiguously and the order is not visible, or the
+                look-up failed): nothing more is sent before the order is seen
+                or ``retry_at`` (the lease) has passed. Commit again.
             DataSourceError: A read (accounts, what-if) failed; nothing was sent.
             AuditSinkError: A step could not be recorded; if the order was booked,
                 the next commit records it.
@@ -381,6 +409,17 @@ class Desk:
             if receipt is not None:
                 return receipt
         overridden, checks = self._check(trail, ticket, override_warnings, comment)
+        settle: list[AuditEvent] = []
+        if trail.attempts:
+            # Re-reading the inputs and the what-if took time, during which an
+            # earlier attempt's order may have appeared: look again right before
+            # sending, and only then close an expired attempt as not booked.
+            found = self._look(trail, ticket)
+            if found is not None:
+                last = int(trail.attempts[-1].payload["attempt"])
+                return self._committed(trail, last, found, recovered=True, overridden=())
+            self._hold(trail)
+            settle = self._settle_expired(trail)
         attempt = len(trail.attempts) + 1
         started = self._event(
             trail,
@@ -395,7 +434,7 @@ class Desk:
             event_id=f"{allocation_id}/{trail.started_kind.value.lower()}/{attempt}",
         )
         try:
-            self._record([*checks, started])
+            self._record([*settle, *checks, started])
         except _ConflictError as exc:
             raise CommitInProgressError(
                 f"allocation {allocation_id}: attempt {attempt} was started by "
@@ -404,49 +443,78 @@ class Desk:
         try:
             posted = self._send(trail, ticket)
         except Exception as exc:
-            self._sends_ended.add((allocation_id, attempt))
-            return self._after_failure(trail, ticket, attempt, exc, overridden)
-        self._sends_ended.add((allocation_id, attempt))
+            return self._after_failure(trail, ticket, attempt, exc, overridden, started)
         return self._committed(trail, attempt, posted, recovered=False, overridden=overridden)
 
     def _resume(self, trail: AllocationTrail, ticket: OrderTicket) -> CommitReceipt | None:
-        """Look up the order of earlier attempts; settle a dangling one."""
+        """Look up the order of earlier attempts; hold an open one within its lease."""
+        found = self._look(trail, ticket)
+        if found is not None:
+            last = int(trail.attempts[-1].payload["attempt"])
+            return self._committed(trail, last, found, recovered=True, overridden=())
+        self._hold(trail)
+        return None
+
+    def _look(self, trail: AllocationTrail, ticket: OrderTicket) -> PostedOrder | None:
+        """`_lookup`, or `CommitOutcomeUnknownError` (nothing sent) when it fails."""
         try:
-            found = self._lookup(trail, ticket)
+            return self._lookup(trail, ticket)
         except Exception as exc:
             raise CommitOutcomeUnknownError(
                 trail.allocation_id,
-                f"an earlier attempt may have booked the order and the look-up failed "
-                f"({type(exc).__name__}: {exc}); nothing sent, commit again later",
+                f"outcome unknown: an earlier attempt may have booked the order and the "
+                f"look-up failed ({type(exc).__name__}: {exc}); nothing sent, commit again later",
                 retryable=True,
             ) from exc
-        last = int(trail.attempts[-1].payload["attempt"])
-        if found is not None:
-            return self._committed(trail, last, found, recovered=True, overridden=())
+
+    def _hold(self, trail: AllocationTrail) -> None:
+        """Refuse to send while the open attempt's lease runs: its order may still appear.
+
+        A send that timed out may be booked by the order system seconds later
+        (the request was still being processed when the client gave up). The
+        attempt stays open until the order is seen or its lease has passed.
+        """
         open_attempt = trail.open_attempt
-        if open_attempt is not None:
-            started = trail.attempts[-1]
-            age = self._now() - started.at
-            ended_here = (trail.allocation_id, open_attempt) in self._sends_ended
-            if age < self._commit_lease and not ended_here:
-                retry_at = format_time(started.at + self._commit_lease)
-                raise CommitInProgressError(
-                    f"allocation {trail.allocation_id}: attempt {open_attempt} was started by "
-                    f"{started.actor} at {format_time(started.at)} and may still be sending; "
-                    f"nothing sent; commit again after {retry_at}"
-                )
-            self._record(
-                [
-                    self._failed(
-                        trail,
-                        open_attempt,
-                        OUTCOME_NOT_BOOKED,
-                        "the attempt ended without an outcome (interrupted); "
-                        "the order system has no order for it",
-                    )
-                ]
+        if open_attempt is None or (trail.allocation_id, open_attempt) in self._settled_here:
+            return
+        started = trail.attempts[-1]
+        until = started.at + self._commit_lease
+        if self._now() >= until:
+            return
+        aid = trail.allocation_id
+        if trail.outcome_unknown(open_attempt):
+            raise CommitOutcomeUnknownError(
+                aid,
+                f"outcome unknown: attempt {open_attempt} failed ambiguously and its order "
+                f"is not visible (yet); it may still be booked. Nothing sent; commit again "
+                f"after {format_time(until)}: the order is looked up first and sent only "
+                f"if it was not booked",
+                retryable=True,
+                retry_at=until,
             )
-        return None
+        raise CommitInProgressError(
+            f"allocation {aid}: attempt {open_attempt} was started by "
+            f"{started.actor} at {format_time(started.at)} and may still be sending; "
+            f"nothing sent; commit again after {format_time(until)}"
+        )
+
+    def _settle_expired(self, trail: AllocationTrail) -> list[AuditEvent]:
+        """The ``COMMIT_FAILED`` (not booked) that closes an open attempt past its lease."""
+        open_attempt = trail.open_attempt
+        if open_attempt is None:
+            return []
+        return [
+            self._event(
+                trail,
+                EventKind.COMMIT_FAILED,
+                {
+                    "attempt": open_attempt,
+                    "outcome": OUTCOME_NOT_BOOKED,
+                    "error": "no order found for the attempt, looked up right before sending again",
+                },
+                event_id=f"{trail.allocation_id}/settled/{open_attempt}",
+            )
+        ]
 
     def _check(
         self,
@@ -463,9 +531,10 @@ class Desk:
             self._refuse(trail, "stale", error, {"age_seconds": age.total_seconds()})
             raise error
         order = trail.order
-        security = self._source.security(order.security.id)
+        # Fresh reads (no client cache): a change since the preview must show here.
+        security: Security = read_fresh(self._source, "security", order.security.id)
         fresh = attrs.evolve(order, security=security)
-        accounts = self._accounts(str(trail.payload["group"]), fresh, trail.modifies)
+        accounts = self._accounts(str(trail.payload["group"]), fresh, trail.modifies, fresh=True)
         problems = line_problems(fresh, ticket.lines, accounts)
         if problems:
             error = InputsChangedError(aid, problems)
@@ -529,14 +598,27 @@ class Desk:
         attempt: int,
         exc: Exception,
         overridden: tuple[ComplianceViolation, ...],
+        started: AuditEvent,
     ) -> CommitReceipt:
         aid = trail.allocation_id
         cause = f"{type(exc).__name__}: {exc}"
+        if never_sent(exc):
+            self._settled_here.add((aid, attempt))
+            self._record_quietly(trail, attempt, OUTCOME_NOT_BOOKED, cause)
+            raise CommitFailedError(
+                aid, f"the order was never sent ({cause}); commit again", retryable=True
+            ) from exc
         if not is_ambiguous(exc):
+            self._settled_here.add((aid, attempt))
             self._record_quietly(trail, attempt, OUTCOME_REJECTED, cause)
             raise CommitFailedError(
                 aid, f"the order system refused the order ({cause})", retryable=False
             ) from exc
+        until = started.at + self._commit_lease
+        later = (
+            f"nothing is sent again before the order is seen or {format_time(until)} "
+            f"passes; commit again (it looks the order up first)"
+        )
         try:
             found = self._lookup(trail, ticket)
         except Exception as lookup_exc:
@@ -545,15 +627,24 @@ class Desk:
             )
             raise CommitOutcomeUnknownError(
                 aid,
-                f"the send failed ambiguously ({cause}) and the look-up failed too "
-                f"({type(lookup_exc).__name__}: {lookup_exc}); commit again later",
+                f"outcome unknown: the send failed ambiguously ({cause}) and the look-up "
+                f"failed too ({type(lookup_exc).__name__}: {lookup_exc}); {later}",
                 retryable=True,
+                retry_at=until,
             ) from exc
         if found is not None:
             return self._committed(trail, attempt, found, recovered=True, overridden=overridden)
-        self._record_quietly(trail, attempt, OUTCOME_NOT_BOOKED, cause)
-        raise CommitFailedError(
-            aid, f"the send failed ({cause}) and no order was booked; commit again", retryable=True
+        # Not visible yet is not "not booked": a timed-out request may still be
+        # processed. The attempt stays open (lease held) until it is settled.
+        self._record_quietly(
+            trail, attempt, OUTCOME_UNKNOWN, f"{cause}; the order is not visible yet"
+        )
+        raise CommitOutcomeUnknownError(
+            aid,
+            f"outcome unknown: the send failed ambiguously ({cause}) and the order is not "
+            f"visible yet; it may still be booked. {later[0].upper()}{later[1:]}",
+            retryable=True,
+            retry_at=until,
         ) from exc
 
     def _committed(
@@ -606,7 +697,12 @@ class Desk:
         )
 
     def _accounts(
-        self, group: str, order: Order, modifies: Mapping[str, Any] | None
+        self,
+        group: str,
+        order: Order,
+        modifies: Mapping[str, Any] | None,
+        *,
+        fresh: bool = False,
     ) -> AccountTable:
         """The group's accounts; for a modification, without the live order's own lines.
 
@@ -617,7 +713,11 @@ class Desk:
         lines are taken back out of the holdings. Cash is left as the source
         reports it.
         """
-        accounts = self._source.accounts(group, order.security.id)
+        accounts: AccountTable = (
+            read_fresh(self._source, "accounts", group, order.security.id)
+            if fresh
+            else self._source.accounts(group, order.security.id)
+        )
         if modifies is None or not getattr(self._source, "positions_include_open_orders", False):
             return accounts
         live = self._source.get_order(str(modifies["order_id"]))
@@ -658,6 +758,9 @@ class Desk:
             CommitFailedError: The order system refused the change (e.g. not live).
             DeskError, DataSourceError, AuditSinkError: As `commit`.
         """
+        pending = self._pending_modification(order_id, quantity)
+        if pending is not None:
+            return pending
         current = self._current_trail(order_id)
         posted = self._source.get_order(order_id)
         p = current.payload
@@ -680,6 +783,43 @@ class Desk:
         return self.commit(
             preview.allocation_id, comment=comment, override_warnings=override_warnings
         )
+
+    def _pending_modification(self, order_id: str, quantity: float) -> CommitReceipt | None:
+        """Settle an earlier modification of *order_id* that may have been applied.
+
+        A change whose send failed ambiguously (a timeout) may be applied by the
+        order system later. Before another change is made, it is looked up: if
+        it was applied it is recorded (and returned when it asked for the same
+        *quantity*: modifying again is then a no-op); within its lease nothing
+        is sent (`CommitOutcomeUnknownError` names it).
+        """
+        changes = {
+            e.allocation_id
+            for e in self._sink.events(kinds={EventKind.PREVIEWED})
+            if e.order_id == order_id and e.payload.get("modifies") is not None
+        }
+        sent = {
+            e.allocation_id
+            for e in self._sink.events(kinds={EventKind.MODIFIED})
+            if e.allocation_id in changes
+        }
+        for allocation_id in sorted(sent):
+            trail = self._trail(allocation_id)
+            if trail.committed is not None or trail.open_attempt is None:
+                continue
+            ticket = OrderTicket(
+                security_id=str(trail.payload["security_id"]),
+                side=trail.side,
+                lines=trail.lines,
+                external_id=trail.external_id,
+            )
+            receipt = self._resume(trail, ticket)
+            if receipt is not None and float(trail.payload["quantity"]) == float(quantity):
+                return receipt
+            if receipt is None:  # its lease has passed and no change is visible
+                with contextlib.suppress(_ConflictError):  # another process settled it
+                    self._record(self._settle_expired(trail))
+        return None
 
     def cancel(self, order_id: str, reason: str) -> PostedOrder:
         """Cancel an order the desk committed, and record it (``CANCELLED``).
@@ -782,7 +922,7 @@ class Desk:
             allocation_id=trail.allocation_id,
             kind=kind,
             actor=self._actor,
-            payload=payload,
+            payload={**payload, SOURCE_KEY: self._source_stamp},
             at=self._now(),
             event_id=event_id or str(uuid.uuid4()),
             security_id=str(trail.payload["security_id"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import random
 from collections.abc import Collection, Sequence
@@ -169,11 +170,20 @@ class StrictBook(MockAladdin):
     def __init__(self) -> None:
         super().__init__()
         self.duplicate_posts = 0
+        self.posts = 0  # orders booked
+        self.modifications: collections.Counter[str] = collections.Counter()
 
     def post_order(self, ticket: OrderTicket) -> PostedOrder:
         try:
-            return super().post_order(ticket)
+            posted = super().post_order(ticket)
         except OrderRejectedError as exc:
             if exc.code == 6:
                 self.duplicate_posts += 1
             raise
+        self.posts += 1
+        return posted
+
+    def modify_order(self, order_id: str, ticket: OrderTicket) -> PostedOrder:
+        posted = super().modify_order(order_id, ticket)
+        self.modifications[order_id] += 1  # applied: counted once per change made
+        return posted

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime as dt
 import random
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import attrs
 import pytest
-from desk_helpers import TSY, DownRemote, FlakySink, StrictBook, orders_for
+from desk_helpers import TSY, Clock, DownRemote, FlakySink, StrictBook, orders_for
 
 from orderalloc.audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink
-from orderalloc.desk import CommitFailedError, CommitReceipt, Desk
+from orderalloc.desk import (
+    CommitFailedError,
+    CommitInProgressError,
+    CommitOutcomeUnknownError,
+    CommitReceipt,
+    Desk,
+)
 from orderalloc.errors import AuditIntegrityError, AuditSinkError, DataSourceError
 from orderalloc.sources.aladdin import (
     AladdinAPIError,
@@ -25,7 +33,7 @@ from orderalloc.sources.aladdin import (
 from orderalloc.sources.mock import WELL_KNOWN, MockAladdin
 from orderalloc.sources.orders import OrderLine, OrderTicket
 from orderalloc.sources.protocol import DataSource
-from orderalloc.testing.faults import Fault, FaultMode, FaultySource
+from orderalloc.testing.faults import WRITES, Fault, FaultMode, FaultySource
 from orderalloc.testing.recording import RecordingSink
 
 TICKET = OrderTicket(
@@ -174,15 +182,58 @@ CHUNKS = 10  # 1,100 schedules in all
 GROUPS = ("BIG6", "PUBLICPRE", "DP-LB-USD", "OPNIC-LIFE")
 SECURITIES = (WELL_KNOWN["TSY"], WELL_KNOWN["IG"], WELL_KNOWN["AGENCY"])
 # Reads and writes the desk makes; every one of them may fail.
-FAULTED = ("security", "accounts", "what_if", "post_order", "find_order", "get_order")
+FAULTED = (
+    "security",
+    "accounts",
+    "what_if",
+    "post_order",
+    "find_order",
+    "get_order",
+    "modify_order",
+)
+LEASE = dt.timedelta(minutes=2)
 
 
-def _retry(action: str, call: object, limit: int = 300) -> object:
-    """Call *call* until it returns; only the failures a caller is told to retry are allowed."""
+class Held:
+    """Counts of commits the lease held back, and of schedules that waited it out."""
+
+    def __init__(self) -> None:
+        self.at_once = 0
+        self.after_lease = 0
+
+
+def _retry(
+    action: str,
+    call: Callable[[], object],
+    *,
+    source: FaultySource | None = None,
+    clock: Clock | None = None,
+    held: Held | None = None,
+    limit: int = 300,
+) -> object:
+    """Call *call* until it returns; only the failures a caller is told to retry are allowed.
+
+    An outcome-unknown or in-progress refusal is tried again at once first (the
+    user who presses the button again), then after the lease: by then the
+    order system has processed every request it received (``settle``).
+    """
+    streak = 0
     for _ in range(limit):
         try:
-            return call()  # type: ignore[operator]
+            return call()
+        except (CommitOutcomeUnknownError, CommitInProgressError) as exc:
+            retry_at = getattr(exc, "retry_at", None)
+            if clock is None or source is None:
+                continue
+            streak += 1
+            if streak == 1:
+                continue  # again at once: the lease must hold it
+            if held is not None:
+                held.after_lease += 1
+            source.settle()
+            clock.now = max(clock.now, retry_at or clock.now) + LEASE
         except (CommitFailedError, DataSourceError, AuditSinkError):
+            streak = 0
             continue
     raise AssertionError(f"{action} did not succeed in {limit} tries")
 
@@ -193,7 +244,7 @@ def _inner(sink: AuditSink) -> AuditSink:
     return sink
 
 
-def _check_trail(events: list[AuditEvent], mock: MockAladdin, committed_id: str) -> None:
+def _check_trail(events: list[AuditEvent], mock: StrictBook, committed_ids: Sequence[str]) -> None:
     """The invariants every schedule must end with."""
     ids = [e.event_id for e in events]
     assert len(ids) == len(set(ids)), "an event was recorded twice"
@@ -202,17 +253,20 @@ def _check_trail(events: list[AuditEvent], mock: MockAladdin, committed_id: str)
         by_allocation[e.allocation_id].append(e)
     for allocation_id, trail in by_allocation.items():
         assert trail[0].kind is EventKind.PREVIEWED
+        modifies = trail[0].payload.get("modifies")
+        started_kind = EventKind.COMMIT_STARTED if modifies is None else EventKind.MODIFIED
         booked = orders_for(mock, allocation_id)
         assert len(booked) <= 1, f"{allocation_id} was booked {len(booked)} times"
         committed = [e for e in trail if e.kind is EventKind.COMMITTED]
-        started = [e for e in trail if e.kind is EventKind.COMMIT_STARTED]
+        started = [e for e in trail if e.kind is started_kind]
         if booked:
             assert started, "an order was sent before COMMIT_STARTED was recorded"
         assert len(committed) <= 1
         # Every attempt ends with exactly one definitive outcome.
-        if allocation_id == committed_id:
+        if allocation_id in committed_ids:
             assert len(committed) == 1
-            assert committed[0].order_id == booked[0].order_id
+            if modifies is None:
+                assert committed[0].order_id == booked[0].order_id
             attempts = [int(e.payload["attempt"]) for e in started]
             assert attempts == list(range(1, len(attempts) + 1))
             for n in attempts:
@@ -228,22 +282,32 @@ def _check_trail(events: list[AuditEvent], mock: MockAladdin, committed_id: str)
                 assert len(outcomes) == 1, (n, [(e.kind, dict(e.payload)) for e in trail])
 
 
-def _run_schedule(seed: int, mock: MockAladdin) -> dict[str, int]:
-    rng = random.Random(seed)
+def _faults(rng: random.Random, write: str) -> list[Fault]:
     faults = []
-    if rng.random() < 0.4:  # the classic: booked, then the answer is lost
-        faults.append(Fault("post_order", 1, FaultMode.AFTER))
+    draw = rng.random()
+    if draw < 0.3:  # the classic: booked, then the answer is lost
+        faults.append(Fault(write, 1, FaultMode.AFTER))
+    elif draw < 0.65:  # the slow server: booked after the client's timeout
+        faults.append(Fault(write, 1, FaultMode.SLOW))
     if rng.random() < 0.2:
-        faults.append(Fault("find_order", 1, FaultMode.BEFORE))
+        faults.append(Fault("find_order" if write == "post_order" else "get_order", 1))
+    return faults
+
+
+def _run_schedule(seed: int, mock: StrictBook, held: Held) -> dict[str, int]:
+    rng = random.Random(seed)
+    modes = [FaultMode.BEFORE, FaultMode.AFTER, FaultMode.SLOW]
+    if rng.random() < 0.3:
+        modes.append(FaultMode.REJECT)
+    rate = rng.choice((0.05, 0.15, 0.3, 0.45))
     source = FaultySource(
         mock,
-        faults,
-        rate=rng.choice((0.05, 0.15, 0.3, 0.45)),
+        _faults(rng, "post_order"),
+        rate=rate,
         methods=FAULTED,
-        modes=(FaultMode.BEFORE, FaultMode.AFTER, FaultMode.REJECT)
-        if rng.random() < 0.3
-        else (FaultMode.BEFORE, FaultMode.AFTER),
+        modes=modes,
         seed=seed,
+        slow_calls=rng.choice((0, 1, 2, 4, 8)),
     )
     kind = seed % 3
     remote: DownRemote | None = None
@@ -255,7 +319,15 @@ def _run_schedule(seed: int, mock: MockAladdin) -> dict[str, int]:
     else:
         remote = DownRemote()
         sink = OutboxSink(remote, ":memory:")
-    desk = Desk(source, sink, actor=f"campaign-{seed}")
+    clock = Clock()
+    desk = Desk(
+        source,
+        sink,
+        actor=f"campaign-{seed}",
+        clock=clock,
+        commit_lease=LEASE,
+        max_age=dt.timedelta(days=365),
+    )
     method = rng.choice(("pro_rata", "min_dispersion"))
     group, security = rng.choice(GROUPS), rng.choice(SECURITIES)
     quantity = rng.choice((1_000_000, 5_000_000, 25_000_000))
@@ -263,15 +335,49 @@ def _run_schedule(seed: int, mock: MockAladdin) -> dict[str, int]:
         "preview", lambda: desk.preview(group, security, "BUY", quantity, method=method)
     )
     allocation_id = preview.allocation_id  # type: ignore[attr-defined]
-    _retry("commit", lambda: desk.commit(allocation_id))
+    receipt = _retry(
+        "commit",
+        lambda: desk.commit(allocation_id),
+        source=source,
+        clock=clock,
+        held=held,
+    )
+    assert isinstance(receipt, CommitReceipt)
+    committed_ids = [allocation_id]
+    modified = 0
+    if seed % 2 == 0:  # then change it, under the same kinds of faults
+        source.heal()
+        source.settle()
+        # A change makes twice the reads of a commit: lighter rates, same kinds.
+        source.rate = min(rate, 0.15)
+        if isinstance(sink, FlakySink):
+            sink.rate = min(sink.rate, 0.1)
+        for fault in _faults(rng, "modify_order"):
+            source.schedule(attrs.evolve(fault, call=source.calls[fault.method] + fault.call))
+        order_id = receipt.order.order_id
+        before = mock.modifications[order_id]
+        changed = _retry(
+            "modify",
+            lambda: desk.modify(order_id, quantity=quantity * 2),
+            source=source,
+            clock=clock,
+            held=held,
+        )
+        assert isinstance(changed, CommitReceipt)
+        committed_ids.append(changed.allocation_id)
+        source.heal()
+        source.settle()
+        modified = mock.modifications[order_id] - before
+        assert modified == 1, f"order {order_id} was modified {modified} times"
     source.heal()
+    source.settle()
     if isinstance(sink, FlakySink):
         sink.rate = 0.0
-    again = desk.commit(allocation_id)
+    again = desk.commit(committed_ids[-1])
     assert isinstance(again, CommitReceipt)
     assert again.already_committed
     events = _inner(sink).events()
-    _check_trail(events, mock, allocation_id)
+    _check_trail(events, mock, committed_ids)
     report = sink.verify()
     assert report.count == len(events)
     if remote is not None:
@@ -281,10 +387,13 @@ def _run_schedule(seed: int, mock: MockAladdin) -> dict[str, int]:
         assert sink.pending() == 0
         assert [e.event_id for e in remote.events()] == [e.event_id for e in events]
         assert remote.verify().head_hash == report.head_hash
+    slow = [f for f in source.injected if f.mode is FaultMode.SLOW and f.method in WRITES]
     return {
         "faults": len(source.injected),
+        "slow_writes": len(slow),
         "sink_faults": sink.failures if isinstance(sink, FlakySink) else 0,
         "recovered": int(any(e.payload.get("recovered") for e in events)),
+        "modified": modified,
     }
 
 
@@ -294,18 +403,28 @@ class TestFaultCampaign:
 
     @pytest.mark.parametrize("chunk", range(CHUNKS))
     def test_campaign(self, chunk: int) -> None:
-        """Every schedule ends with one order, one COMMITTED, complete attempts, a sound chain."""
+        """Every schedule ends with one order, one COMMITTED, complete attempts, a sound chain.
+
+        Half the schedules then modify the order under the same faults: it is
+        changed exactly once. Slow-server writes (booked after the client's
+        timeout) are committed again at once, and again after the lease.
+        """
         mock = StrictBook()  # one order book for the chunk: ids never collide
+        held = Held()
         totals: collections.Counter[str] = collections.Counter()
         start = time.perf_counter()
         for k in range(SCHEDULES_PER_CHUNK):
-            totals.update(_run_schedule(chunk * SCHEDULES_PER_CHUNK + k, mock))
+            totals.update(_run_schedule(chunk * SCHEDULES_PER_CHUNK + k, mock, held))
         totals["schedules"] = SCHEDULES_PER_CHUNK
+        totals["waited_out_lease"] = held.after_lease
         print(f"chunk {chunk}: {dict(totals)} in {time.perf_counter() - start:.1f} s")
         assert totals["faults"] > SCHEDULES_PER_CHUNK  # the campaign really injected faults
         assert totals["recovered"] > 0  # and some commits had to be recovered by look-up
+        assert totals["slow_writes"] > SCHEDULES_PER_CHUNK // 4  # the slow server was there
+        assert held.after_lease > 0  # and some commits had to wait out the lease
         assert totals["sink_faults"] > 0
-        assert mock.duplicate_posts == 0  # never even tried to post an order that existed
+        # Never even tried to post an order that existed, early or late (a slow write).
+        assert mock.duplicate_posts == 0
 
 
 class TestTamper:

@@ -9,6 +9,11 @@ the same events in the same order.
 The canonical form is UTF-8 JSON with sorted keys, no whitespace and no NaN or
 infinity; the time is UTC with microseconds (``2024-05-01T09:30:00.000000+00:00``),
 which also makes stored times sort as text.
+
+Every event the desk writes carries, under ``payload["source"]`` (`SOURCE_KEY`),
+the data source it was about: ``{"kind": "aladdin", "host": "https://..."}``
+or ``{"kind": "mock", "host": null}``, so that mock and real activity in one
+store can always be told apart.
 """
 
 from __future__ import annotations
@@ -30,10 +35,14 @@ from orderalloc.errors import InvalidInputError
 
 __all__ = [
     "GENESIS_HASH",
+    "SOURCE_KEY",
     "AuditEvent",
     "EventKind",
     "canonical_json",
 ]
+
+#: The payload key under which the desk records the data source (kind and host).
+SOURCE_KEY = "source"
 
 #: The ``prev_hash`` of the first event of every trail.
 GENESIS_HASH = "0" * 64

@@ -239,8 +239,8 @@ def build_result(
         if s is not None:
             post[name] = values + s * q
 
+    # dispersion_summary normalises the weights itself: pass them as they are.
     weights = ideal.dispersion_weights if ideal.dispersion_weights is not None else table.nav
-    weights = weights / float(weights.sum())
     weighting = ideal.dispersion_weighting if ideal.dispersion_weights is not None else "nav"
 
     def reasons_and_summaries() -> dict[str, Any]:
@@ -289,7 +289,7 @@ def build_result(
         unallocated_reason=reason_text,
         solver=ideal.solver,
         nav=table.nav,
-        dispersion_weights=weights,
+        dispersion_weights=weights / float(weights.sum()),
     )
 
 

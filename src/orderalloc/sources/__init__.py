@@ -5,16 +5,18 @@ optional `TradeSource` / `AsyncTradeSource` capability), ``orders``
 (order-operation values), ``trades`` (executions and block trades), ``mock``
 (`MockAladdin`, deterministic, in memory), ``aladdin/`` (the httpx clients for
 BlackRock's Aladdin APIs).
-`default_source` picks Aladdin when credentials are in the environment and the
-mock otherwise.
+`default_source` builds the source asked for (``auto``: Aladdin when
+credentials are in the environment, the mock when none are, and says which).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping
 
+from orderalloc.errors import InvalidInputError
 from orderalloc.sources.mock import WELL_KNOWN, AsyncMockAladdin, MockAladdin
 from orderalloc.sources.orders import (
     ComplianceViolation,
@@ -28,6 +30,7 @@ from orderalloc.sources.protocol import AsyncDataSource, AsyncTradeSource, DataS
 from orderalloc.sources.trades import BookedTrade, Execution, TradeLine, TradeStatus, TradeTicket
 
 __all__ = [
+    "SOURCE_KINDS",
     "WELL_KNOWN",
     "AsyncDataSource",
     "AsyncMockAladdin",
@@ -48,40 +51,104 @@ __all__ = [
     "WhatIfReport",
     "default_source",
     "describe_source",
+    "source_stamp",
 ]
 
 logger = logging.getLogger("orderalloc.sources")
 
 
+#: What `default_source` (and ``orderalloc --source``) accepts.
+SOURCE_KINDS = ("auto", "mock", "aladdin")
+
+
 def default_source(
-    environ: Mapping[str, str] | None = None, *, scenario: str = "default"
+    kind: str | Mapping[str, str] = "auto",
+    environ: Mapping[str, str] | None = None,
+    *,
+    scenario: str = "default",
+    orders_path: str | os.PathLike[str] | None = None,
 ) -> DataSource:
-    """The real Aladdin client when credentials are in the environment, else `MockAladdin`.
+    """The data source of *kind*: ``"aladdin"``, ``"mock"``, or ``"auto"`` (the default).
+
+    * ``"aladdin"``: the real client; credentials must be complete, else
+      `AladdinConfigError` names each missing variable. Never the mock.
+    * ``"mock"``: `MockAladdin` (*scenario*, *orders_path*).
+    * ``"auto"``: Aladdin when the environment holds complete credentials,
+      the mock when it holds none. Half of them (a host without a key, a
+      client id without its secret) is an error, as for ``"aladdin"``: it
+      is never silently the mock. The choice is written on stderr, every
+      time, and logged at INFO on ``orderalloc.sources``.
 
     Credentials mean ``ALADDIN_HOST``, ``ALADDIN_API_KEY`` and either
     ``ALADDIN_CLIENT_ID`` + ``ALADDIN_CLIENT_SECRET`` or ``ALADDIN_USERNAME`` +
-    ``ALADDIN_PASSWORD`` (see `AladdinConfig.from_env`). The choice is logged
-    at INFO on the ``orderalloc.sources`` logger; `describe_source` says it in words.
+    ``ALADDIN_PASSWORD`` (see `AladdinConfig.from_env`). Exactly one source is
+    built; close it (``close()``) when done.
 
     Args:
+        kind: ``"auto"``, ``"aladdin"`` or ``"mock"``. (A mapping here is read
+            as *environ*, as in earlier versions: ``default_source(env)``.)
         environ: The environment to read (default ``os.environ``).
         scenario: The `MockAladdin` scenario when the mock is chosen.
+        orders_path: The mock's order-book file (see `MockAladdin`).
 
     Raises:
-        AladdinConfigError: Credentials are present but a setting is invalid.
+        AladdinConfigError: Aladdin was asked for (or credentials are half
+            there) and a variable is missing, or a setting is invalid.
+        InvalidInputError: *kind* is not one of `SOURCE_KINDS`.
+
+    .. versionchanged:: 0.2
+       *kind*; half-given credentials are an error; ``auto`` says its choice on stderr.
     """
+    if not isinstance(kind, str):  # default_source(env), the earlier signature
+        environ, kind = kind, "auto"
+    if kind not in SOURCE_KINDS:
+        raise InvalidInputError("source", kind, f"must be one of {', '.join(SOURCE_KINDS)}")
     env = os.environ if environ is None else environ
     from orderalloc.sources.aladdin.config import AladdinConfig
+    from orderalloc.sources.aladdin.errors import AladdinConfigError
 
+    use_aladdin = kind == "aladdin" or (
+        kind == "auto" and AladdinConfig.any_credentials_in_env(env)
+    )
     source: DataSource
-    if AladdinConfig.credentials_in_env(env):
+    if use_aladdin:
+        missing = AladdinConfig.missing_credentials(env)
+        if missing:
+            how = "" if kind == "aladdin" else " (set them all, or pass --source mock)"
+            raise AladdinConfigError(
+                f"source {kind!r}: Aladdin needs {', '.join(missing)}: not set{how}"
+            )
         from orderalloc.sources.aladdin.client import AladdinClient
 
         source = AladdinClient(AladdinConfig.from_env(env))
+        why = "ALADDIN_* credentials are set"
     else:
-        source = MockAladdin(scenario=scenario)
-    logger.info("data source: %s", describe_source(source))
+        source = MockAladdin(scenario=scenario, orders_path=orders_path)
+        why = "no ALADDIN_* credentials are set" if kind == "auto" else "asked for"
+    logger.info("data source: %s (%s)", describe_source(source), why)
+    if kind == "auto":
+        print(f"orderalloc: data source: {describe_source(source)} (auto: {why})", file=sys.stderr)
     return source
+
+
+def source_stamp(source: object) -> dict[str, str | None]:
+    """What the audit trail records about *source*: its ``kind`` and ``host``.
+
+    ``{"kind": "aladdin", "host": "https://acme.blackrock.com"}``, ``{"kind":
+    "mock", "host": None}``, or for another source its type name. A wrapper
+    with an ``inner`` source (`~orderalloc.testing.FaultySource`) reports
+    the source it wraps, so mock and real activity in one trail never mix.
+    """
+    inner = getattr(source, "inner", None)
+    if inner is not None and inner is not source:
+        return source_stamp(inner)
+    from orderalloc.sources.aladdin._base import AladdinBase
+
+    if isinstance(source, AladdinBase):
+        return {"kind": "aladdin", "host": source.config.base_url}
+    if isinstance(source, (MockAladdin, AsyncMockAladdin)):
+        return {"kind": "mock", "host": None}
+    return {"kind": type(source).__name__, "host": None}
 
 
 def describe_source(source: object) -> str:

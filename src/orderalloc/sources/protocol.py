@@ -9,11 +9,20 @@ only on these Protocols, never on an adapter.
 Identifiers: a *group* is a portfolio group ticker, an *account id* is a
 portfolio ticker, a *security id* is the CUSIP / Aladdin asset id. Quantities
 are original face.
+
+**Caches.** A source that caches reads (the Aladdin client keeps a TTL cache)
+takes ``fresh=True`` on ``groups``, ``accounts``, ``security`` and
+``search_securities`` to skip it. The desk asks for fresh reads when it
+re-checks inputs before a commit and when it re-allocates for a modification:
+a change in cash or holdings since the preview must be seen. A source without
+the keyword is called without it.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import inspect
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 from orderalloc.model import AccountTable, Security
 
@@ -251,3 +260,16 @@ class AsyncDataSource(Protocol):
     async def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
         """See `DataSource.cancel_order`."""
         ...
+
+
+def read_fresh(source: object, name: str, *args: Any) -> Any:
+    """Call the read *name* of *source* bypassing its cache when it has one (``fresh=True``).
+
+    Private to the package: the desk and `~orderalloc.testing.FaultySource` use it.
+    """
+    method: Callable[..., Any] = getattr(source, name)
+    try:
+        takes_fresh = "fresh" in inspect.signature(method).parameters
+    except (TypeError, ValueError):  # a builtin or a C callable: no keyword to pass
+        takes_fresh = False
+    return method(*args, fresh=True) if takes_fresh else method(*args)

@@ -226,6 +226,7 @@ class _Scripted:
     delay: float
     malformed: bool
     after: bool  # apply the request, then fail the answer
+    hold: float = 0.0  # seconds before the request is carried out (a slow server)
 
 
 @attrs.frozen
@@ -367,16 +368,25 @@ class AladdinMockHandler:
         delay: float = 0.0,
         malformed: bool = False,
         after: bool = False,
+        hold: float = 0.0,
     ) -> None:
         """Answer the next *times* requests whose path contains *path_contains* with *status*.
 
         With *after*, the request is carried out first and only the answer
         fails (a write that was applied but whose answer was lost). With
         *malformed*, the answer is 200 with broken JSON; with *delay*, it is late.
+
+        With *hold*, the server is slow: it carries the request out only after
+        *hold* seconds, then answers (a *status* below 300 answers normally).
+        A client whose timeout is shorter gives up first, and a look-up it makes
+        at once finds nothing: the order is booked a moment later. Behind
+        `serve` only (``httpx.MockTransport`` calls the handler in the
+        client's own thread). A held script matches writes only (an
+        ``order:post``, not the what-if on the same path).
         """
         with self._lock:
             self._scripts.append(
-                _Scripted(path_contains, status, times, retry_after, delay, malformed, after)
+                _Scripted(path_contains, status, times, retry_after, delay, malformed, after, hold)
             )
 
     def expire_tokens(self) -> None:
@@ -494,9 +504,11 @@ class AladdinMockHandler:
         elif auth != _basic(self.username, self.password):
             raise _BadRequestError(401, "UNAUTHENTICATED", "bad credentials")
 
-    def _scripted(self, path: str) -> _Scripted | None:
+    def _scripted(self, path: str, write: bool) -> _Scripted | None:
         with self._lock:
             for s in self._scripts:
+                if s.hold and not write:
+                    continue  # a slow write: the what-if on the same path is not held
                 if s.path_contains in path and s.times > 0:
                     s.times -= 1
                     return s
@@ -550,7 +562,7 @@ class AladdinMockHandler:
             if errors:
                 raise self._problem(400, "INVALID_ARGUMENT", "; ".join(errors[:3]))
         write = self._is_write(path, data)
-        scripted = self._scripted(path)
+        scripted = self._scripted(path, write)
         kind: str | None = None
         delay = 0.0
         if scripted is not None:
@@ -570,6 +582,8 @@ class AladdinMockHandler:
                 return attrs.evolve(
                     self._fault_reply(kind, self.faults.retry_after), delay=delay
                 ), kind
+        if scripted is not None and scripted.hold:
+            time.sleep(scripted.hold)  # processing: nothing is booked yet
         reply = self._route(method, path, query, data)
         if scripted is not None and scripted.after and kind is not None:
             return attrs.evolve(

@@ -22,16 +22,25 @@ mode         what happens                                  raised
              effect (an order is booked), then the         (writes) or `AladdinServerError`
              answer is lost                                (reads), status 503
 ``REJECT``   refused without reaching the source           `AladdinAPIError`, status 400
+``SLOW``     the call reaches the source but the client    `AladdinOutcomeUnknownError`
+             times out first; a write takes effect only    (writes) or
+             *later*: after ``slow_calls`` further calls,  `AladdinTransportError` (reads)
+             or at `FaultySource.settle`
 ============ ============================================= ===============================
+
+``SLOW`` is the server that books an order after the client gave up: a
+look-up made at once finds nothing, and the order appears a moment later.
+Code that re-sends because it did not see the order books twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -43,7 +52,7 @@ from orderalloc.sources.aladdin.errors import (
     AladdinTransportError,
 )
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
-from orderalloc.sources.protocol import DataSource
+from orderalloc.sources.protocol import DataSource, read_fresh
 
 __all__ = ["METHODS", "WRITES", "Fault", "FaultMode", "FaultySource", "InjectedFault"]
 
@@ -72,6 +81,7 @@ class FaultMode(str, enum.Enum):
     BEFORE = "before"
     AFTER = "after"
     REJECT = "reject"
+    SLOW = "slow"
 
 
 def _method(_: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -107,6 +117,12 @@ class InjectedFault:
     error: Exception = attrs.field(eq=False, repr=False)
 
 
+@attrs.define
+class _InFlight:
+    left: int  # calls to complete before it takes effect
+    write: Callable[[], object]
+
+
 class FaultySource:
     """A `~orderalloc.sources.DataSource` that fails calls of *inner* on a schedule.
 
@@ -117,10 +133,13 @@ class FaultySource:
         methods: The methods random faults may hit (default: every method).
         modes: The modes random faults draw from (default: ``BEFORE`` and ``AFTER``).
         seed: The seed of the random draws.
+        slow_calls: For a ``SLOW`` write, how many further calls (of any method)
+            complete before it takes effect.
 
     Attributes:
         injected: Every fault injected so far, in order.
         calls: Calls per method so far (failed ones included).
+        landed: How many ``SLOW`` writes have taken effect so far.
 
     Thread-safe. `heal` stops every fault, for the "and then it recovered" part
     of a test.
@@ -137,6 +156,7 @@ class FaultySource:
         methods: Sequence[str] = METHODS,
         modes: Sequence[FaultMode] = (FaultMode.BEFORE, FaultMode.AFTER),
         seed: int | None = None,
+        slow_calls: int = 1,
     ) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate={rate!r}: must be a probability in [0, 1]")
@@ -151,6 +171,12 @@ class FaultySource:
         self._lock = threading.Lock()
         self.injected: list[InjectedFault] = []
         self.calls: dict[str, int] = dict.fromkeys(METHODS, 0)
+        if slow_calls < 0:
+            raise ValueError(f"slow_calls={slow_calls!r}: must be >= 0")
+        self.slow_calls = slow_calls
+        self.landed = 0
+        # SLOW writes still "being processed" by the order system.
+        self._in_flight: list[_InFlight] = []
 
     def __repr__(self) -> str:
         return (
@@ -169,6 +195,24 @@ class FaultySource:
             self.rate = 0.0
             self._scripted.clear()
 
+    def settle(self) -> int:
+        """Let every ``SLOW`` write still in flight take effect now; return how many did.
+
+        What an order system does by the safe deadline (the desk's commit
+        lease): a request it received is processed, or never will be.
+        """
+        with self._lock:
+            pending, self._in_flight = self._in_flight, []
+        for item in pending:
+            self._land(item.write)
+        return len(pending)
+
+    @property
+    def in_flight(self) -> int:
+        """``SLOW`` writes received and not yet processed."""
+        with self._lock:
+            return len(self._in_flight)
+
     def schedule(self, fault: Fault) -> None:
         """Add a scripted fault (its *call* counts from the first call ever made)."""
         with self._lock:
@@ -176,17 +220,27 @@ class FaultySource:
 
     # --- the protocol -------------------------------------------------------------------
 
-    def groups(self) -> tuple[str, ...]:
-        """See `DataSource.groups`."""
-        return self._call("groups", self.inner.groups)
+    def groups(self, *, fresh: bool = False) -> tuple[str, ...]:
+        """See `DataSource.groups`; *fresh* is passed on to a source that caches."""
+        names: tuple[str, ...] = self._call("groups", lambda: self._read(fresh, "groups"))
+        return names
 
-    def accounts(self, group: str, security_id: str) -> AccountTable:
-        """See `DataSource.accounts`."""
-        return self._call("accounts", lambda: self.inner.accounts(group, security_id))
+    def accounts(self, group: str, security_id: str, *, fresh: bool = False) -> AccountTable:
+        """See `DataSource.accounts`; *fresh* is passed on to a source that caches."""
+        table: AccountTable = self._call(
+            "accounts", lambda: self._read(fresh, "accounts", group, security_id)
+        )
+        return table
 
-    def security(self, security_id: str) -> Security:
-        """See `DataSource.security`."""
-        return self._call("security", lambda: self.inner.security(security_id))
+    def security(self, security_id: str, *, fresh: bool = False) -> Security:
+        """See `DataSource.security`; *fresh* is passed on to a source that caches."""
+        found: Security = self._call("security", lambda: self._read(fresh, "security", security_id))
+        return found
+
+    def _read(self, fresh: bool, name: str, *args: str) -> Any:
+        if fresh:
+            return read_fresh(self.inner, name, *args)
+        return getattr(self.inner, name)(*args)
 
     def search_securities(self, query: str, *, limit: int = 20) -> tuple[Security, ...]:
         """See `DataSource.search_securities`."""
@@ -231,27 +285,68 @@ class FaultySource:
 
     def _call(self, method: str, run: Callable[[], T]) -> T:
         n, mode = self._draw(method)
-        if mode is None:
-            return run()
-        if mode is FaultMode.AFTER:
-            run()  # the effect stands; only the answer is lost
-        error = _error(method, n, mode)
+        try:
+            if mode is None:
+                return run()
+            if mode is FaultMode.AFTER or (mode is FaultMode.SLOW and method not in WRITES):
+                run()  # the effect stands; only the answer is lost
+            error = _error(method, n, mode)
+            with self._lock:
+                self.injected.append(InjectedFault(method, n, mode, error))
+            raise error
+        finally:
+            self._tick()
+            if mode is FaultMode.SLOW and method in WRITES:
+                with self._lock:
+                    self._in_flight.append(_InFlight(self.slow_calls, run))
+                if self.slow_calls == 0:
+                    self._tick(count=False)
+
+    def _tick(self, *, count: bool = True) -> None:
+        """One more call completed: land the ``SLOW`` writes whose time has come."""
         with self._lock:
-            self.injected.append(InjectedFault(method, n, mode, error))
-        raise error
+            due: list[_InFlight] = []
+            waiting: list[_InFlight] = []
+            for item in self._in_flight:
+                if count:
+                    item.left -= 1
+                (due if item.left <= 0 else waiting).append(item)
+            self._in_flight = waiting
+        for item in due:
+            self._land(item.write)
+
+    def _land(self, write: Callable[[], object]) -> None:
+        with self._lock:
+            self.landed += 1
+        # The order system processes it; what it answers nobody hears (the
+        # client gave up), and a refusal (a duplicate, an order no longer live)
+        # changes nothing.
+        with contextlib.suppress(Exception):
+            write()
 
 
 def _error(method: str, n: int, mode: FaultMode) -> Exception:
     where = f"{method} call {n}"
     if mode is FaultMode.BEFORE:
         return AladdinTransportError(
-            f"injected: {where} could not connect (never sent)", request_id=None
+            f"injected: {where} could not connect (never sent)", request_id=None, sent=False
         )
     if mode is FaultMode.REJECT:
         return AladdinAPIError(
             status=400,
             code="INVALID_ARGUMENT",
             message=f"injected: {where} refused",
+            request_id=None,
+            path=method,
+        )
+    if mode is FaultMode.SLOW:
+        if method not in WRITES:
+            return AladdinTransportError(f"injected: {where} timed out", request_id=None)
+        return AladdinOutcomeUnknownError(
+            status=None,
+            code=None,
+            message=f"injected: {where} timed out after the request was sent; "
+            "the write may have been applied: look the order up before retrying",
             request_id=None,
             path=method,
         )

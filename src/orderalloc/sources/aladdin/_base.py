@@ -112,6 +112,37 @@ class Call:
 
 
 @attrs.frozen
+class Answered:
+    """What an exchange gives the driver: the decoded JSON and where it came from.
+
+    The plan sees only *data*; when structuring it fails, the driver names the
+    request (`fill_context`).
+    """
+
+    data: Any
+    path: str
+    request_id: str | None
+    status: int | None
+
+
+def fill_context(exc: AladdinResponseError, answers: Sequence[Answered]) -> None:
+    """Name the request(s) and status behind a shape error raised while structuring.
+
+    Plans structure answers without their headers; the driver knows which
+    answers the plan had just received: the ones for the error's path.
+    """
+    if exc.request_id is not None:
+        return
+    mine = [a for a in answers if a.path == exc.path] or list(answers)
+    ids = [a.request_id for a in mine if a.request_id is not None]
+    if ids:
+        exc.request_id = ", ".join(dict.fromkeys(ids))
+    statuses = {a.status for a in mine if a.status is not None}
+    if exc.status is None and len(statuses) == 1:
+        exc.status = statuses.pop()
+
+
+@attrs.frozen
 class Sleep:
     """A plan asks its driver to wait (between polls of a long-running operation)."""
 
@@ -514,14 +545,18 @@ class AladdinBase:
                 f"answer is not JSON ({len(response.content)} bytes)",
                 request_id=request_id,
                 path=path,
+                status=response.status_code,
             ) from None
 
     def _transport_error(self, exc: httpx.HTTPError, call: Call, request_id: str) -> Exception:
         """What a transport failure becomes: retryable, or an unknown outcome for a write."""
+        never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
         error = AladdinTransportError(
-            f"{call.method} {call.path}: {type(exc).__name__}", request_id=request_id
+            f"{call.method} {call.path}: {type(exc).__name__}",
+            request_id=request_id,
+            sent=False if never_sent else None,
         )
-        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        if never_sent:
             return NotSentError(error)
         if call.write:
             return AladdinOutcomeUnknownError(
@@ -633,7 +668,22 @@ class AladdinBase:
             raise AladdinResponseError(
                 "expected a JSON array of positions", request_id=None, path=POSITIONS
             )
-        return self._structure_list(data, wire.Position, POSITIONS)
+        out: list[wire.Position] = []
+        for i, item in enumerate(data):
+            try:
+                out.append(wire.structure(item, wire.Position))
+            except wire.ShapeError as exc:
+                who = item if isinstance(item, Mapping) else {}
+                text = str(exc)
+                for a in attrs.fields(wire.Position):  # say the JSON names
+                    text = text.replace(f"$.{a.name}", f"$.{wire.wire_name(a.name)}")
+                raise AladdinResponseError(
+                    f"position {i} (portfolio {who.get('portfolioName')!r}, asset "
+                    f"{who.get('assetId')!r}): {text}",
+                    request_id=None,
+                    path=POSITIONS,
+                ) from None
+        return out
 
     def _paged(
         self,
@@ -842,7 +892,8 @@ class AladdinBase:
         data = yield self._positions_call(self.config.pricing_group, fresh)
         quotes: dict[str, wire.Position] = {}
         for p in self._positions(data):
-            if p.price is not None or p.price_as_pct is not None:
+            # A malformed price is kept too: the security then names it (not "not found").
+            if p.price is not None or p.price_as_pct is not None or "price" in p.malformed:
                 quotes.setdefault(p.asset_id, p)
         return quotes
 
@@ -922,6 +973,16 @@ class AladdinBase:
     def _security(
         q: wire.Position, ra: wire.RiskAnalytics, master: wire.SecurityMasterRecord | None
     ) -> Security:
+        needed = ["price" if q.price is None else "", "factor", "curPar"]
+        needed += ["priceAsPct" if q.price is None else "", "minTradeSize", "minTradeIncrement"]
+        bad = [name for name in needed if name and name in q.malformed]
+        if bad:
+            raise AladdinResponseError(
+                f"security {q.asset_id!r} (position of portfolio {q.portfolio_name!r}): "
+                f"malformed {', '.join(bad)}",
+                request_id=None,
+                path=POSITIONS,
+            )
         price = q.price if q.price is not None else q.price_as_pct
         assert price is not None
         factor = q.factor

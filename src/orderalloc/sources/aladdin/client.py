@@ -4,11 +4,12 @@ Both implement the data-source Protocols on BlackRock's published Aladdin
 APIs. They share every request, retry rule and parser (`._base`); only the
 I/O differs. Each call:
 
+* waits for the client-wide rate limiter (all threads together), and only
+  then is stamped and authorised, so that neither is stale when it leaves:
 * carries a fresh ``VND.com.blackrock.Request-ID`` (UUID4), the
   ``VND.com.blackrock.Origin-Timestamp`` and the ``VND.com.blackrock.API-Key``;
 * authenticates with an OAuth 2.0 client-credentials token (cached, refreshed
   before it expires and once on a 401) or HTTP Basic;
-* waits for the client-wide rate limiter (all threads together);
 * for a read: is served from the TTL cache when possible (``fresh=True``
   skips it) and retried on 429 / 500 / 502 / 503 / 504, connection errors,
   timeouts and non-JSON answers, with exponential backoff and jitter that
@@ -64,15 +65,18 @@ from orderalloc.sources.trades import BookedTrade, Execution, TradeTicket
 
 from ._base import (
     AladdinBase,
+    Answered,
     Call,
     NotSentError,
     Plan,
     Sleep,
     Token,
     error_from_response,
+    fill_context,
     retry_kwargs,
 )
 from .config import AladdinConfig
+from .errors import AladdinResponseError
 
 __all__ = ["AladdinClient", "AsyncAladdinClient"]
 
@@ -202,25 +206,32 @@ class AladdinClient(AladdinBase):
         try:
             step = next(plan)
             while True:
+                answers: list[Answered] = []
                 answer: Any
                 if isinstance(step, Sleep):
                     time.sleep(step.seconds)
                     answer = None
                 elif isinstance(step, list):
-                    answer = [self._exchange(call) for call in step]
+                    answers = [self._exchange(call) for call in step]
+                    answer = [a.data for a in answers]
                 else:
-                    answer = self._exchange(step)
-                step = plan.send(answer)
+                    answers = [self._exchange(step)]
+                    answer = answers[0].data
+                try:
+                    step = plan.send(answer)
+                except AladdinResponseError as exc:
+                    fill_context(exc, answers)
+                    raise
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
-    def _exchange(self, call: Call) -> Any:
+    def _exchange(self, call: Call) -> Answered:
         key = call.cache_key() if call.cache else ""
         if call.cache and not call.fresh:
             hit, value = self._cache.get(key)
             if hit:
                 self.stats.add("cache_hits")
-                return value
+                return value  # type: ignore[no-any-return]
         try:
             value = tenacity.Retrying(**retry_kwargs(self.config, call, self.stats))(
                 self._attempt, call
@@ -237,9 +248,9 @@ class AladdinClient(AladdinBase):
         with self._token_lock:
             if self._token is not None and self._token.fresh and self._token is not stale:
                 return
+            self._limiter.acquire()  # before stamping the token request too
             request = self._token_request(self._client)
             request_id = request.headers["VND.com.blackrock.Request-ID"]
-            self._limiter.acquire()
             self.stats.add("requests")
             try:
                 response = self._client.send(request)
@@ -249,14 +260,16 @@ class AladdinClient(AladdinBase):
                 ) from None
             self._token = self._parse_token(response, request_id)
 
-    def _attempt(self, call: Call) -> Any:
+    def _attempt(self, call: Call) -> Answered:
         refreshed = False
         while True:
+            # The slot first, then the token and the Origin-Timestamp: under load
+            # the wait can be long, and both must be fresh when the request leaves.
+            self._limiter.acquire()
             self._ensure_token()
             token = self._token
             request_id = str(uuid.uuid4())
             request = self._build(self._client, call, request_id)
-            self._limiter.acquire()
             self.stats.add("requests")
             start = time.monotonic()
             try:
@@ -270,7 +283,8 @@ class AladdinClient(AladdinBase):
                 self._ensure_token(stale=token)
                 continue
             if response.is_success:
-                return self._json(response, request_id=request_id, path=call.path)
+                data = self._json(response, request_id=request_id, path=call.path)
+                return Answered(data, call.path, request_id, response.status_code)
             raise error_from_response(
                 response, request_id=request_id, path=call.path, write=call.write
             )
@@ -388,34 +402,41 @@ class AsyncAladdinClient(AladdinBase):
         try:
             step = next(plan)
             while True:
+                answers: list[Answered] = []
                 answer: Any
                 if isinstance(step, Sleep):
                     await asyncio.sleep(step.seconds)
                     answer = None
                 elif isinstance(step, list):
-                    answer = list(await asyncio.gather(*(self._exchange(c) for c in step)))
+                    answers = list(await asyncio.gather(*(self._exchange(c) for c in step)))
+                    answer = [a.data for a in answers]
                 else:
-                    answer = await self._exchange(step)
-                step = plan.send(answer)
+                    answers = [await self._exchange(step)]
+                    answer = answers[0].data
+                try:
+                    step = plan.send(answer)
+                except AladdinResponseError as exc:
+                    fill_context(exc, answers)
+                    raise
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
-    async def _exchange(self, call: Call) -> Any:
+    async def _exchange(self, call: Call) -> Answered:
         key = call.cache_key() if call.cache else ""
         if call.cache and not call.fresh:
             hit, value = self._cache.get(key)
             if hit:
                 self.stats.add("cache_hits")
-                return value
+                return value  # type: ignore[no-any-return]
         try:
-            value = await tenacity.AsyncRetrying(**retry_kwargs(self.config, call, self.stats))(
-                self._attempt, call
-            )
+            answered: Answered = await tenacity.AsyncRetrying(
+                **retry_kwargs(self.config, call, self.stats)
+            )(self._attempt, call)
         except NotSentError as exc:
             raise exc.error from None
         if call.cache:
-            self._cache.put(key, value)
-        return value
+            self._cache.put(key, answered)
+        return answered
 
     async def _pace(self) -> None:
         while (wait := self._limiter.try_acquire()) > 0:
@@ -429,9 +450,9 @@ class AsyncAladdinClient(AladdinBase):
         async with self._token_lock:
             if self._token is not None and self._token.fresh and self._token is not stale:
                 return
+            await self._pace()  # before stamping the token request too
             request = self._token_request(self._client)
             request_id = request.headers["VND.com.blackrock.Request-ID"]
-            await self._pace()
             self.stats.add("requests")
             try:
                 response = await self._client.send(request)
@@ -441,14 +462,14 @@ class AsyncAladdinClient(AladdinBase):
                 ) from None
             self._token = self._parse_token(response, request_id)
 
-    async def _attempt(self, call: Call) -> Any:
+    async def _attempt(self, call: Call) -> Answered:
         refreshed = False
         while True:
+            await self._pace()  # the slot first: token and timestamp fresh when sent
             await self._ensure_token()
             token = self._token
             request_id = str(uuid.uuid4())
             request = self._build(self._client, call, request_id)
-            await self._pace()
             self.stats.add("requests")
             start = time.monotonic()
             try:
@@ -461,7 +482,8 @@ class AsyncAladdinClient(AladdinBase):
                 await self._ensure_token(stale=token)
                 continue
             if response.is_success:
-                return self._json(response, request_id=request_id, path=call.path)
+                data = self._json(response, request_id=request_id, path=call.path)
+                return Answered(data, call.path, request_id, response.status_code)
             raise error_from_response(
                 response, request_id=request_id, path=call.path, write=call.write
             )

@@ -289,6 +289,41 @@ class AladdinConfig:
         return cls(**fields)
 
     @staticmethod
+    def missing_credentials(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+        """The ``ALADDIN_*`` variables *environ* lacks for a connection (empty: none).
+
+        A half-given pair names its other half (``ALADDIN_CLIENT_ID`` without
+        ``ALADDIN_CLIENT_SECRET`` names the secret); no pair at all names both
+        ways to authenticate.
+        """
+        env = os.environ if environ is None else environ
+
+        def has(name: str) -> bool:
+            return bool(env.get(f"ALADDIN_{name}", "").strip())
+
+        missing = [f"ALADDIN_{name}" for name in ("HOST", "API_KEY") if not has(name)]
+        pairs = (("CLIENT_ID", "CLIENT_SECRET"), ("USERNAME", "PASSWORD"))
+        if any(has(a) and has(b) for a, b in pairs):
+            return tuple(missing)
+        started = [(a, b) for a, b in pairs if has(a) or has(b)]
+        if started:
+            a, b = started[0]
+            missing.append(f"ALADDIN_{b if has(a) else a}")
+        else:
+            missing.append(
+                "ALADDIN_CLIENT_ID and ALADDIN_CLIENT_SECRET "
+                "(or ALADDIN_USERNAME and ALADDIN_PASSWORD)"
+            )
+        return tuple(missing)
+
+    @staticmethod
+    def any_credentials_in_env(environ: Mapping[str, str] | None = None) -> bool:
+        """Whether *environ* sets any of the connection variables (host, key, credentials)."""
+        env = os.environ if environ is None else environ
+        names = ("HOST", "API_KEY", "CLIENT_ID", "CLIENT_SECRET", "USERNAME", "PASSWORD")
+        return any(env.get(f"ALADDIN_{name}", "").strip() for name in names)
+
+    @staticmethod
     def credentials_in_env(environ: Mapping[str, str] | None = None) -> bool:
         """Whether *environ* holds a host, an API key and one complete credential pair."""
         env = os.environ if environ is None else environ

@@ -167,7 +167,16 @@ class FilterAccountInfosResponse:
 
 @attrs.frozen
 class Position:
-    """One element of the Positions v1 answer (one portfolio, one asset)."""
+    """One element of the Positions v1 answer (one portfolio, one asset).
+
+    Parsed strictly where an account load needs the value (`STRICT_POSITION`:
+    names, quantity, market value, NAV, the risk fields summed into the
+    metrics) and leniently elsewhere: a value of another type in a lenient
+    field (``"priceAsPct": "Y"``, a flag in some reference data) becomes
+    ``None`` and its name goes in *malformed*, so that one odd field never
+    aborts a whole group's load. A security built from the position refuses
+    one it needs (`AladdinBase._security`).
+    """
 
     portfolio_name: str
     asset_id: str
@@ -188,6 +197,23 @@ class Position:
     dts: float | None = None
     issuer_ticker: str | None = None
     sec_group: str | None = None
+    malformed: tuple[str, ...] = ()  # lenient fields whose value was dropped
+
+
+#: Position fields an account load uses: a malformed value is an error.
+STRICT_POSITION = frozenset(
+    {
+        "portfolio_name",
+        "asset_id",
+        "pos_quantity",
+        "mkt_value",
+        "portfolio_n_a_v",
+        "portfolio_n_a_v_computed",
+        "spread_dur",
+        "oad",
+        "oas",
+    }
+)
 
 
 @attrs.frozen
@@ -481,6 +507,11 @@ _WIRE_NAMES = {
 _SNAKE_CLASSES: tuple[type, ...] = (OAuthToken,)
 
 
+def wire_name(name: str) -> str:
+    """The JSON name of the attribute *name* (``pos_quantity`` -> ``posQuantity``)."""
+    return _camel(name)
+
+
 def _camel(name: str) -> str:
     return _WIRE_NAMES.get(name) or re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name)
 
@@ -521,6 +552,38 @@ def configure_converter(converter: cattrs.Converter) -> None:
     converter.register_structure_hook(float, to_float)
     converter.register_structure_hook(str, to_str)
     converter.register_structure_hook(int, to_int)
+
+    # Position: strict where an account load needs the value, lenient elsewhere.
+    lenient = [
+        a for a in attrs.fields(Position) if a.name not in STRICT_POSITION and a.name != "malformed"
+    ]
+    position_fn = make_dict_structure_fn(
+        Position,
+        converter,
+        malformed=override(omit=True),
+        **{a.name: override(rename=_camel(a.name)) for a in attrs.fields(Position)[:-1]},  # type: ignore[arg-type]
+    )
+
+    def to_position(value: Any, _: type) -> Position:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object, got {type(value).__name__}")
+        clean = dict(value)
+        dropped: list[str] = []
+        for field in lenient:
+            key = _camel(field.name)
+            raw = clean.get(key)
+            if raw is None:
+                continue
+            hook = to_str if field.name in ("issuer_ticker", "sec_group") else to_float
+            try:
+                hook(raw, str)
+            except (TypeError, ValueError):
+                dropped.append(key)
+                del clean[key]
+        position: Position = position_fn(clean, Position)
+        return attrs.evolve(position, malformed=tuple(dropped)) if dropped else position
+
+    converter.register_structure_hook(Position, to_position)
 
 
 def make_converter() -> cattrs.Converter:

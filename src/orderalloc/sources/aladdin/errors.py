@@ -56,26 +56,75 @@ class AladdinTransportError(DataSourceError):
     Attributes:
         request_id: The ``VND.com.blackrock.Request-ID`` of the last attempt.
         attempts: How many times the request was sent.
+        sent: ``False`` when the request certainly never left the client (no
+            connection could be opened): a write was not applied. ``None``
+            when that is not known.
     """
 
-    def __init__(self, message: str, *, request_id: str | None, attempts: int = 1) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: str | None,
+        attempts: int = 1,
+        sent: bool | None = None,
+    ) -> None:
         self.request_id = request_id
         self.attempts = attempts
+        self.sent = sent
         super().__init__(f"{message} (request id {request_id}, {attempts} attempt(s))")
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword-only arguments: pickle by fields
+        return (_rebuild_transport, (str(self), self.request_id, self.attempts, self.sent))
+
+
+def _rebuild_transport(
+    text: str, request_id: str | None, attempts: int, sent: bool | None
+) -> AladdinTransportError:
+    error = AladdinTransportError.__new__(AladdinTransportError)
+    DataSourceError.__init__(error, text)
+    error.request_id, error.attempts, error.sent = request_id, attempts, sent
+    return error
 
 
 class AladdinResponseError(DataSourceError):
     """Raised when a successful answer is not JSON or not the published shape.
 
     Attributes:
-        request_id: The ``VND.com.blackrock.Request-ID`` of the request.
+        request_id: The ``VND.com.blackrock.Request-ID`` of the request (of
+            each request, comma-separated, when one check spans several answers).
         path: The API path that answered.
+        status: The HTTP status of the answer (a 2xx), when known.
+        detail: What is wrong with it.
     """
 
-    def __init__(self, message: str, *, request_id: str | None, path: str) -> None:
+    def __init__(
+        self, message: str, *, request_id: str | None, path: str, status: int | None = None
+    ) -> None:
+        self.detail = message
         self.request_id = request_id
         self.path = path
-        super().__init__(f"{path}: {message} (request id {request_id})")
+        self.status = status
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        status = f"HTTP {self.status}: " if self.status is not None else ""
+        return f"{self.path}: {status}{self.detail} (request id {self.request_id})"
+
+    def __str__(self) -> str:  # the client fills in the request id after structuring
+        return self._text()
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword-only arguments: pickle by fields
+        return (
+            _rebuild_response,
+            (self.detail, self.request_id, self.path, self.status),
+        )
+
+
+def _rebuild_response(
+    detail: str, request_id: str | None, path: str, status: int | None
+) -> AladdinResponseError:
+    return AladdinResponseError(detail, request_id=request_id, path=path, status=status)
 
 
 class AladdinOperationTimeoutError(OutcomeUnknownError):
