@@ -29,6 +29,7 @@ SCRIPTS = [
     "bench_min_dispersion.py",
     "bench_continuous.py",
     "bench_aladdin_load.py",
+    "bench_basket.py",
     "campaign.py",
 ]
 

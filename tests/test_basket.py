@@ -102,6 +102,32 @@ class TestInvariants:
             # Buys are checked against cash plus the proceeds that fund them.
             check_allocation(result, funded(basket, accounts))
 
+    @given(case=basket_cases(), days=st.lists(st.integers(0, 2), min_size=3, max_size=3))
+    def test_cash_kept_on_every_settle_date(
+        self, case: tuple[list[oa.Order], list[oa.Account]], days: list[int]
+    ) -> None:
+        """With settle dates, buys to each date never cost more than cash plus earlier proceeds."""
+        orders, accounts = case
+        start = dt.date(2026, 3, 2)
+        dated = [
+            attrs.evolve(o, settle_date=start + dt.timedelta(days=d))
+            for o, d in zip(orders, days, strict=False)
+        ]
+        basket = oa.allocate_basket(dated, accounts, "pro_rata")
+        cash = {a.id: a.cash for a in accounts}
+        for day in sorted({o.settle_date for o in dated if o.settle_date is not None}):
+            for i, ident in enumerate(basket.account_ids):
+                if cash[ident] is None:
+                    continue
+                flow = 0.0
+                for r in basket.results:
+                    assert r.order.settle_date is not None
+                    if r.order.settle_date <= day:
+                        value = r.quantity[i] * r.order.security.cash_per_face
+                        flow += value if r.order.side is oa.Side.SELL else -value
+                tol = 1e-6 * max(1.0, abs(cash[ident] or 0.0))
+                assert max(cash[ident] or 0.0, 0.0) + flow >= -tol, (ident, day)
+
     @given(case=basket_cases(), two=st.booleans())
     def test_joint_never_worse_than_sequential(
         self, case: tuple[list[oa.Order], list[oa.Account]], two: bool
@@ -272,6 +298,18 @@ class TestResult:
         np.testing.assert_array_equal(back.cash_used, basket.cash_used)
         assert back.dispersion == basket.dispersion
         assert back.strategy == basket.strategy
+
+    def test_columns_follow_the_accounts_given(self) -> None:
+        """Every per-account column of every order is in the order the accounts were given."""
+        accounts = [_account("Z", 300e6, 2e6), _account("A", 100e6, 1e6, sd=4.0)]
+        orders = [oa.Order(security=_bond(x), side="BUY", quantity=1_000_000) for x in "XY"]
+        basket = oa.allocate_basket(orders, accounts, "min_dispersion")
+        assert basket.account_ids == ("Z", "A")
+        for result in basket.results:
+            assert result.account_ids == ("Z", "A")
+            if result.nav is not None:
+                np.testing.assert_array_equal(result.nav, [300e6, 100e6])
+            np.testing.assert_allclose(result.pre_metrics["spread_duration"][1], 4.0, atol=0.1)
 
     def test_frame_lists_every_line(self) -> None:
         """to_frame has one row per non-zero line, and its face adds up per order."""

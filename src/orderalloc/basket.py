@@ -401,6 +401,12 @@ class _Basket:
             and all(s.buy.sensitivity(name) is not None for s in switches)
         ]
         self.w, self.c = self._dispersion_weights()
+        # Summaries weigh accounts as single orders' do: NAV, or min dispersion's own weights.
+        nav_w = self.table.nav / float(self.table.nav.sum())
+        self.summary_weights: FloatArray = self.w if self.min_dispersion else nav_w
+        self.weighting = "nav"
+        if isinstance(engine, MinDispersion) and engine.weighting != "nav":
+            self.weighting = engine.weighting if isinstance(engine.weighting, str) else "custom"
         if isinstance(engine, MinDispersion) and len(engine.metrics) > 1:
             # One set of metric weights for every order: the basket's objective.
             weights = dict(zip(engine.metrics, self.c.tolist(), strict=True))
@@ -607,7 +613,7 @@ class _Basket:
                 if f_new < f - 1e-12 * scale:
                     q[k], results[k], f = new.quantity, new, f_new
                     changes += 1
-            if f >= start - 1e-9 * scale:
+            if f >= start - 1e-6 * f:  # the last pass gained under a millionth: converged
                 break
         return sweeps, changes
 
@@ -686,7 +692,12 @@ class _Basket:
         pre = dict(result.pre_metrics)
         post = dict(result.post_metrics)
         summaries = dict(result.dispersion)
-        weights = self.w if self.min_dispersion else np.ones(len(self.table))
+        # The order's own summary weights (NAV unless min dispersion was given others).
+        weights = (
+            self.summary_weights
+            if result.dispersion_weights is None
+            else (result.dispersion_weights)
+        )
         for name in self.moved:
             before = self.table.metrics[name] + self.effect(q, name, skip=k)
             after = before + leg.sens[name] * q[k]
@@ -694,7 +705,9 @@ class _Basket:
             pre[name], post[name] = before, after
             old = summaries.get(name)
             optimum = None if changed or old is None else old.std_optimum
-            summaries[name] = dispersion_summary(name, before, after, weights, std_optimum=optimum)
+            summaries[name] = dispersion_summary(
+                name, before, after, weights, std_optimum=optimum, weighting=self.weighting
+            )
         inv = self.inverse
         return attrs.evolve(
             result,
@@ -707,6 +720,10 @@ class _Basket:
             pre_metrics={name: v[inv] for name, v in pre.items()},
             post_metrics={name: v[inv] for name, v in post.items()},
             dispersion=summaries,
+            nav=None if result.nav is None else result.nav[inv],
+            dispersion_weights=(
+                None if result.dispersion_weights is None else result.dispersion_weights[inv]
+            ),
         )
 
     def _assemble(
@@ -731,9 +748,11 @@ class _Basket:
             warnings.append(f"cash not given for {unknown} account(s): their buys were not checked")
         pre = dict(self.table.metrics)
         post = {name: pre[name] + self.effect(q, name) for name in self.moved}
-        weights = self.w if self.min_dispersion else np.full(n, 1.0 / n)
         dispersion = {
-            name: dispersion_summary(name, pre[name], post[name], weights) for name in post
+            name: dispersion_summary(
+                name, pre[name], post[name], self.summary_weights, weighting=self.weighting
+            )
+            for name in post
         }
         kept = sorted(q, key=self._rank)
         inv = self.inverse

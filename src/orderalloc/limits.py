@@ -26,12 +26,14 @@ what the result's explanation reports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from fractions import Fraction
 from functools import cached_property
 
 import attrs
 import numpy as np
 
-from .model import AccountTable, Order, Side
+from .model import AccountTable, Order, Security, Side
 from .reasons import Reason
 from .typing import BoolArray, FloatArray, IntArray
 
@@ -134,6 +136,43 @@ class TradeBounds:
         return legal
 
 
+# A float quotient this close to a whole number may sit on the wrong side of it:
+# such accounts are decided again in exact arithmetic.
+_NEAR_WHOLE = 1e-12  # relative to the terms' size; float error is about 1e-16
+
+
+def _settlement_per_face(sec: Security) -> Fraction:
+    """``factor * (price + accrued) / 100`` in exact decimals (each number as written)."""
+    return (
+        Fraction(repr(sec.factor)) * (Fraction(repr(sec.price)) + Fraction(repr(sec.accrued))) / 100
+    )
+
+
+def _exact_floor(
+    ratio: FloatArray, exact: Callable[[int], Fraction], scale: FloatArray | None = None
+) -> FloatArray:
+    """``floor(ratio)``, with every value near a whole number recomputed exactly.
+
+    Money and face are compared as the decimals the user wrote (``2078.00``
+    cash buys exactly 2,000 face at 103.9, though ``2000 * 1.039`` is above
+    2078 in binary floats). Only the few accounts whose float quotient is
+    within `_NEAR_WHOLE` (relative to *scale*, the size of the terms that
+    made it; default the quotient itself) of a whole number pay for the exact
+    check, so a 100,000-account group stays vectorised.
+    """
+    out = np.floor(ratio)
+    # Zero (no cash, no room) is exact, and below zero nothing is allowed anyway.
+    finite = np.isfinite(ratio) & (ratio > 0.5 * _NEAR_WHOLE)
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(ratio - np.round(ratio))
+        size = np.abs(ratio) if scale is None else scale
+        near = finite & (gap <= _NEAR_WHOLE * np.maximum(size, 1.0))
+    for i in np.flatnonzero(near).tolist():
+        value = exact(i)
+        out[i] = float(value.numerator // value.denominator)
+    return out
+
+
 def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
     """Compute every account's legal set for *order* (see the module docstring)."""
     sec = order.security
@@ -157,24 +196,45 @@ def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
     cash_known = ~np.isnan(accounts.cash)
     kx = np.full(n, -1, dtype=np.int64)
     if order.side is Side.BUY:
-        # Whole face only: floor the cash-funded face to a unit of face.
+        # Whole face only, decided in exact decimals (see `_exact_floor`): an
+        # amount whose settlement is exactly the cash is affordable.
+        cpf_exact = _settlement_per_face(sec)
+        cash = accounts.cash
         with np.errstate(invalid="ignore"):
-            cash_face = np.where(cash_known, np.floor(np.maximum(accounts.cash, 0.0) / cpf), np.inf)
+            cash_ratio = np.where(cash_known, np.maximum(cash, 0.0) / cpf, np.inf)
+        cash_face = _exact_floor(
+            cash_ratio, lambda i: Fraction(repr(max(float(cash[i]), 0.0))) / cpf_exact
+        )
         bind(cash_face, Reason.CAPPED_BY_CASH)
         pct = accounts.max_pct_nav
         has_pct = ~np.isnan(pct)
-        room = np.where(has_pct, np.floor(pct * accounts.nav / cpf - position), np.inf)
+        nav = accounts.nav
+        with np.errstate(invalid="ignore"):
+            room_mv = pct * nav / cpf
+            room_ratio = np.where(has_pct, room_mv - position, np.inf)
+        room = _exact_floor(
+            room_ratio,
+            lambda i: (
+                Fraction(repr(float(pct[i]))) * Fraction(repr(float(nav[i]))) / cpf_exact
+                - Fraction(repr(float(position[i])))
+            ),
+            np.abs(room_mv) + np.abs(position),
+        )
         bind(np.maximum(room, 0.0), Reason.LIMIT_HIT)
         cash_checked = cash_known
     else:
+        # Only whole face can be sold; a fractional position (a factored bond)
+        # can never be sold out, so its sale must leave at least a min piece.
+        whole = position == np.floor(position)
         held = np.maximum(np.floor(position), 0.0)
         bind(held, Reason.CAPPED_BY_HOLDINGS)
-        # Selling down to a stub: the contiguous range stops min_piece short of the position.
-        no_stub = np.maximum(held - m, 0.0)
+        # Selling down to a stub: the contiguous range stops min_piece short of
+        # the position (position - m is exact in floats for these magnitudes).
+        no_stub = np.maximum(np.floor(position - m), 0.0)
         stub_bound = no_stub < cap
         cap_contiguous = np.minimum(cap, no_stub)
         steps = (held - m) / d
-        whole_position = (held >= m) & (steps == np.floor(steps))
+        whole_position = whole & (held >= m) & (steps == np.floor(steps))
         kx = np.where(whole_position, np.floor(np.maximum(steps, 0.0)), -1).astype(np.int64)
         cash_checked = np.zeros(n, dtype=bool)
     max_face = accounts.max_face
@@ -187,9 +247,9 @@ def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
         # The whole-position sale must respect every other cap (max face, restriction).
         kx = np.where((m + np.maximum(kx, 0) * d <= cap) & ~restricted, kx, -1)
         contiguous = np.minimum(cap, cap_contiguous)
-        # Where the stub rule (not another cap) leaves nothing, say so.
-        stub_only = stub_bound & (contiguous < m) & (kx < 0) & (cap >= m)
-        reason[stub_only] = Reason.STUB_AVOIDED.code
+        # Where the stub rule (not another cap) sets the largest legal sale, say so.
+        stub_binds = stub_bound & (kx < 0) & ~restricted & (contiguous < cap) & (cap >= m)
+        reason[stub_binds] = Reason.STUB_AVOIDED.code
     else:
         contiguous = cap
     with np.errstate(invalid="ignore"):

@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 import numpy as np
@@ -71,6 +71,11 @@ class Rounding:
         requested: The order size.
         cost: ``sum_i a_i (q_i - t_i)^2`` at *q*.
         exchanges: Improving swaps applied by the exchange search.
+        lower_bound: No legal split with the same total costs less (NaN:
+            no bound was computed).
+        exact: *q* is proven to cost the least among legal splits of its total.
+        best_effort: The largest legal total could not be proven within the
+            search budget; *total* is the largest one found.
     """
 
     q: FloatArray
@@ -78,6 +83,18 @@ class Rounding:
     requested: float
     cost: float
     exchanges: int
+    lower_bound: float = math.nan
+    exact: bool = False
+    best_effort: bool = False
+
+    @property
+    def gap(self) -> float:
+        """Upper bound on ``(cost - least cost) / cost``: 0 when proven optimal."""
+        if self.exact or self.cost <= 0:
+            return 0.0
+        if math.isnan(self.lower_bound):
+            return math.nan
+        return max(0.0, (self.cost - self.lower_bound) / self.cost)
 
     @property
     def residual(self) -> float:
@@ -116,6 +133,13 @@ class _Legal:
     @classmethod
     def of(cls, bounds: TradeBounds) -> _Legal:
         return cls(bounds.min_piece, bounds.increment, bounds.low, bounds.top, bounds.full)
+
+    @property
+    def max_legal(self) -> FloatArray:
+        """The largest legal amount per account (0 when nothing is legal)."""
+        full = np.where(np.isfinite(self.full), self.full, 0.0)
+        top: FloatArray = np.maximum(np.maximum(self.top, 0.0), full)
+        return top
 
     def take(self, idx: IntArray) -> _Legal:
         return _Legal(self.m, self.d, self.low[idx], self.top[idx], self.full[idx])
@@ -173,6 +197,8 @@ def round_to_lots(
     ids: Sequence[str],
     seed: int = 0,
     ideal: FloatArray | None = None,
+    objective: Callable[[FloatArray], float] | None = None,
+    recentre: Callable[[FloatArray], FloatArray] | None = None,
 ) -> Rounding:
     """Choose legal amounts close to the ideal split *t* that add up to *total*.
 
@@ -181,11 +207,18 @@ def round_to_lots(
         a: Cost of deviation per account (> 0), array of shape (n_accounts,).
         bounds: Every account's legal set, from `orderalloc.limits.trade_bounds`.
         total: The order size.
-        ids: Account ids (only used for tie-breaks).
+        ids: Account ids (tie-breaks, and the order the exact search takes
+            accounts in).
         seed: Tie-break seed (see `tie_keys`).
         ideal: The continuous optimum within bounds, when *t* is an
             unconstrained centre (min dispersion); the search starts at its
             multiplier.
+        objective: The true objective when ``sum_i a_i (q_i - t_i)^2`` is only
+            its separable form at one centre (min dispersion with weights
+            that let the mean move); lower is better.
+        recentre: With *objective*: the centre *t* of the separable form at a
+            split's own centre. Small groups alternate exact roundings and
+            re-centring while *objective* improves.
 
     Returns:
         The amounts; ``residual`` is what could not be placed.
@@ -193,34 +226,299 @@ def round_to_lots(
     legal = _Legal.of(bounds)
     r = 0.5 / a
     keys = _LazyKeys(ids, seed)
-    lam0 = 0.0 if ideal is None else _multiplier(ideal, t, r, bounds.max_legal)
     cap = bounds.max_legal
-    optimal = False
-    touched: IntArray | None = None
+    exact = False
+    best_effort = False
+    dual: _DualBracket | None = None
+    exchanges = 0
+    live = np.flatnonzero(cap > 0)
+    small = None
     if float(cap.sum()) <= total:
-        q, optimal = cap.copy(), True  # every account at its largest amount: no move up
+        q, exact = cap.copy(), True  # every account at its largest amount: the only split
     else:
-        q, optimal, touched = _place(t, a, r, legal, total, keys, lam0)
-        if float(q.sum()) < total:
-            # The marginal search could not reach the order: find the true largest
-            # legal total by dynamic programming where that is affordable.
-            best = _largest_total(legal, total)
-            if best is not None and best > float(q.sum()):
-                q, optimal, touched = _place(t, a, r, legal, best, keys, lam0)
-                if float(q.sum()) != best:
-                    q, optimal, touched = _reconstruct(legal, best, t), False, None
+        if live.size <= _EXACT_MAX_ACCOUNTS:
+            small = _round_small(t, a, r, legal, total, keys, live, ideal)
+        if small is not None:
+            q, exact, dual = small
+        else:
+            q, exact, dual, best_effort, exchanges = _round_large(
+                t, a, r, legal, total, keys, ideal, bounds.max_legal
+            )
+    if objective is not None and recentre is not None and small is not None and not best_effort:
+        q = _recentre_small(q, a, legal, keys, live, objective, recentre)
+    cost = float(np.sum(a * (q - t) ** 2))
+    if exact:
+        bound = cost
+    elif dual is not None and float(q.sum()) == total:
+        bound = min(cost, _dual_bound(t, a, r, legal, total, dual))
+    else:
+        bound = math.nan
+    return Rounding(
+        q=q,
+        total=float(q.sum()),
+        requested=total,
+        cost=cost,
+        exchanges=exchanges,
+        lower_bound=bound,
+        exact=exact,
+        best_effort=best_effort,
+    )
+
+
+def _key_order(keys: _LazyKeys, rows: IntArray) -> list[int]:
+    """*rows* sorted by tie key (then id): an order that ignores input position."""
+    return sorted(rows.tolist(), key=lambda i: (keys(i), keys.ids[i]))
+
+
+def _round_small(
+    t: FloatArray,
+    a: FloatArray,
+    r: FloatArray,
+    legal: _Legal,
+    total: float,
+    keys: _LazyKeys,
+    live: IntArray,
+    ideal: FloatArray | None,
+) -> tuple[FloatArray, bool, _DualBracket | None] | None:
+    """Exact rounding of a small group: the dynamic programme over totals.
+
+    With every legal amount on each account's menu the answer is the optimum
+    (the largest legal total, then the least cost). When that is too large, the
+    menus are cut to a window around the Lagrangian rounding, re-centred while
+    the optimum touches a window's edge (exact over that neighbourhood; the
+    dual bound says how far from optimal it can be). None: not affordable.
+    """
+    order = _key_order(keys, live)
+    found = _exact_split(t, a, legal, total, order, None, 0)
+    if found is not None:
+        return found[0], True, None
+    size = int(total // math.gcd(int(legal.m), int(legal.d))) + 1
+    width = (_EXACT_BUDGET // (size * max(live.size, 1)) - 4) // 2
+    # Start from the large-group rounding (the largest legal total, a local optimum).
+    start, optimal, dual, best_effort, _ = _round_large(
+        t, a, r, legal, total, keys, ideal, legal.max_legal
+    )
+    if optimal:
+        return start, True, None
+    if best_effort:
+        return None
+    coarse = _coarse_round(t, a, r, legal, float(start.sum()), order, keys)
+    if coarse is not None and _cost(coarse, t, a) < _cost(start, t, a):
+        start = coarse
+    q = start
+    for _ in range(_WINDOW_ROUNDS if width >= 1 else 0):
+        found = _exact_split(t, a, legal, total, order, q, width)
+        if found is None or found[1] < float(q.sum()):
+            break
+        better = found[1] > float(q.sum()) or _cost(found[0], t, a) < _cost(q, t, a)
+        if not better:
+            break
+        q = found[0]
+        if not found[2]:
+            break
+    return q, False, dual
+
+
+_COARSE_FACTORS = (2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1_000, 2_000, 5_000, 10_000)
+
+
+def _coarse_round(
+    t: FloatArray,
+    a: FloatArray,
+    r: FloatArray,
+    legal: _Legal,
+    total: float,
+    order: list[int],
+    keys: _LazyKeys,
+) -> FloatArray | None:
+    """Which accounts to open, decided exactly on a coarser grid, then the amounts refined.
+
+    When the programme over every amount is too large (an increment of 1 face
+    under a min piece of 10,000, say), the same programme runs with every
+    *c*-th amount only (``min_piece + j * c * increment``), which fixes the
+    hard, combinatorial part: which accounts open and roughly how much each
+    takes. The rest of the order is then filled in multiplier order and the
+    split polished by exchanges (for a fixed set of open accounts the problem
+    is convex, where exchanges are exact). None when no factor fits.
+    """
+    m, d = legal.m, legal.d
+    klo = np.where(np.isfinite(legal.low), np.round((legal.low - m) / d), 0.0)
+    khi = np.where(np.isfinite(legal.top), np.round((legal.top - m) / d), -1.0)
+    kx = np.where(np.isfinite(legal.full), np.round((legal.full - m) / d), -1.0)
+    for c in _COARSE_FACTORS:
+        step = c * d
+        unit = math.gcd(int(m), int(step))
+        lo_j, hi_j = np.ceil(klo / c), np.floor(khi / c)
+        menus = np.where(hi_j >= lo_j, hi_j - lo_j + 2, 1.0)
+        cells = float(menus[order].sum()) * (total // unit + 1)
+        if cells > _EXACT_BUDGET:
+            continue
+        ok = hi_j >= lo_j
+        # A whole-position sale off the coarse grid is offered at the grid point
+        # below it: the coarse programme only decides that the account sells out.
+        snapped = np.where(kx >= 0, m + np.floor(kx / c) * step, np.inf)
+        top_c = np.where(ok, m + hi_j * step, -np.inf)
+        full_c = np.where(snapped > top_c, snapped, np.inf)
+        coarse = _Legal(m, step, np.where(ok, m + lo_j * step, np.inf), top_c, full_c)
+        found = _exact_split(t, a, coarse, total, order, None, 0)
+        if found is None:
+            return None
+        candidates = [_refine(found[0], full_c, t, a, r, legal, total, keys)]
+        q, _ = _fill(found[0], t, r, legal, total, np.asarray(order), keys, math.inf)
+        if float(q.sum()) != total:
+            q = _repair(q, t, a, legal, total, keys)
+        if float(q.sum()) == total:
+            candidates.append(_polish(q, t, a, legal, keys))
+        done = [x for x in candidates if x is not None]
+        return min(done, key=lambda x: _cost(x, t, a)) if done else None
+    return None
+
+
+def _polish(
+    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, keys: _LazyKeys
+) -> FloatArray:
+    q, _ = _exchange(q, t, a, legal, keys)
+    q, _ = _wide_exchange(q, t, a, legal, keys)
+    return q
+
+
+def _refine(
+    coarse_q: FloatArray,
+    full_c: FloatArray,
+    t: FloatArray,
+    a: FloatArray,
+    r: FloatArray,
+    legal: _Legal,
+    total: float,
+    keys: _LazyKeys,
+) -> FloatArray | None:
+    """The best split with the coarse answer's choice of closed, open and sold-out accounts.
+
+    Sold-out accounts sell their whole position; the open ones share the rest
+    by the Lagrangian rounding over their ranges (for a fixed choice the
+    problem is convex), then exchanges polish the whole.
+    """
+    sold_out = np.isfinite(full_c) & (coarse_q == full_c)
+    rest = total - float(legal.full[sold_out].sum())
+    rows = np.flatnonzero((coarse_q > 0) & ~sold_out)
+    if rest < 0 or (rows.size == 0 and rest > 0):
+        return None
+    q = np.zeros_like(t)
+    q[sold_out] = legal.full[sold_out]
+    if rows.size:
+        sub = _Legal(legal.m, legal.d, legal.low[rows], legal.top[rows], np.full(rows.size, np.inf))
+        try:
+            qs, _, _, _ = _place(t[rows], a[rows], r[rows], sub, rest, _SubsetKeys(keys, rows), 0.0)
+        except _NoBracketError:
+            return None
+        if float(qs.sum()) != rest:
+            return None
+        q[rows] = qs
+    return _polish(q, t, a, legal, keys)
+
+
+def _recentre_small(
+    q: FloatArray,
+    a: FloatArray,
+    legal: _Legal,
+    keys: _LazyKeys,
+    live: IntArray,
+    objective: Callable[[FloatArray], float],
+    recentre: Callable[[FloatArray], FloatArray],
+) -> FloatArray:
+    """Alternate exact roundings and re-centring while the true objective falls.
+
+    For a fixed centre the dispersion is separable and the programme is exact;
+    the true (moving-mean) dispersion is the minimum over centres, so each
+    round can only lower it (a block-coordinate descent on split and centre).
+    """
+    order = _key_order(keys, live)
+    best = objective(q)
+    total = float(q.sum())
+    for _ in range(_WINDOW_ROUNDS * 2):
+        t2 = recentre(q)
+        found = _exact_split(t2, a, legal, total, order, None, 0)
+        if found is None:
+            size = int(total // math.gcd(int(legal.m), int(legal.d))) + 1
+            width = (_EXACT_BUDGET // (size * max(live.size, 1)) - 4) // 2
+            if width < 1:
+                break
+            found = _exact_split(t2, a, legal, total, order, q, width)
+        if found is None or found[1] != total:
+            break
+        value = objective(found[0])
+        if not value < best:
+            break
+        q, best = found[0], value
+    return q
+
+
+def _round_large(
+    t: FloatArray,
+    a: FloatArray,
+    r: FloatArray,
+    legal: _Legal,
+    total: float,
+    keys: _LazyKeys,
+    ideal: FloatArray | None,
+    cap: FloatArray,
+) -> tuple[FloatArray, bool, _DualBracket | None, bool, int]:
+    """Steps 1 to 5 (see the module docstring) for groups beyond the exact programme.
+
+    Returns the amounts, whether they are proven optimal, the dual bracket,
+    whether the total is only a best effort, and the exchanges applied.
+    """
+    lam0 = 0.0 if ideal is None else _multiplier(ideal, t, r, cap)
+    best_effort = False
+    try:
+        q, optimal, touched, dual = _place(t, a, r, legal, total, keys, lam0)
+    except _NoBracketError:
+        # Extreme scales (a centre far beyond floats' reach of the multiplier):
+        # round from the continuous optimum itself, which is at the order's scale.
+        q, optimal, touched, dual = None, False, None, None
+        if ideal is not None:
+            try:
+                q, optimal, touched, dual = _place(ideal, a, r, legal, total, keys, 0.0)
+            except _NoBracketError:
+                q = None
+    if q is None or float(q.sum()) < total:
+        # The marginal search could not reach the order: find the largest legal
+        # total (exact, on unions of intervals) and a split that reaches it.
+        found = _largest_total(legal, total)
+        placed = -1.0 if q is None else float(q.sum())
+        if found is None:
+            best_effort = True
+            if q is None:
+                q, optimal, touched, dual = np.zeros_like(t), False, None, None
+        elif found[0] > placed:
+            best = found[0]
+            try:
+                q, optimal, touched, dual = _place(t, a, r, legal, best, keys, lam0)
+            except _NoBracketError:
+                q = None
+            if q is None or float(q.sum()) != best:
+                q, optimal, touched, dual = _reconstruct(found, t), False, None, None
+    assert q is not None
     # A split that is the Lagrangian minimiser at one multiplier is optimal for
     # its total (Everett 1963): no exchange can improve it, so skip the search.
     exchanges = 0
     if not optimal and touched is None:
         q, exchanges = _exchange(q, t, a, legal, keys)
+        if q.size <= _WIDE_MAX_ACCOUNTS:
+            q, more = _wide_exchange(q, t, a, legal, keys)
+            exchanges += more
     elif not optimal and touched is not None and touched.size > 1:
-        sub_q, exchanges = _exchange(
-            q[touched], t[touched], a[touched], legal.take(touched), _SubsetKeys(keys, touched)
-        )
+        sub_legal, sub_keys = legal.take(touched), _SubsetKeys(keys, touched)
+        sub_q, exchanges = _exchange(q[touched], t[touched], a[touched], sub_legal, sub_keys)
+        if touched.size <= _WIDE_MAX_ACCOUNTS:
+            sub_q, more = _wide_exchange(sub_q, t[touched], a[touched], sub_legal, sub_keys)
+            exchanges += more
         q[touched] = sub_q
-    cost = float(np.sum(a * (q - t) ** 2))
-    return Rounding(q=q, total=float(q.sum()), requested=total, cost=cost, exchanges=exchanges)
+    return q, optimal, dual, best_effort, exchanges
+
+
+def _cost(q: FloatArray, t: FloatArray, a: FloatArray) -> float:
+    return float(np.sum(a * (q - t) ** 2))
 
 
 def _multiplier(ideal: FloatArray, t: FloatArray, r: FloatArray, hi: FloatArray) -> float:
@@ -239,106 +537,297 @@ def _place(
     total: float,
     keys: _LazyKeys,
     lam0: float,
-) -> tuple[FloatArray, bool, IntArray | None]:
+) -> tuple[FloatArray, bool, IntArray | None, _DualBracket | None]:
     """Steps 1 to 3 for one total.
 
-    Returns the amounts, True when they are a Lagrangian minimiser, and the
-    accounts an improving swap may involve (None: any account may).
+    Returns the amounts, True when they are a Lagrangian minimiser, the
+    accounts an improving swap may involve (None: any account may), and the
+    multiplier bracket for the dual bound.
     """
-    q, optimal, touched = _lagrangian(t, r, legal, total, keys, lam0)
+    q, optimal, touched, dual = _lagrangian(t, r, legal, total, keys, lam0)
     if float(q.sum()) == total:
-        return q, optimal, touched
+        return q, optimal, touched, dual
     repaired = _repair(q, t, a, legal, total, keys)
     if not np.array_equal(repaired, q):
         # The repair moves accounts off the multiplier's split (down moves taken
         # anywhere): after it, a swap may involve any account.
         touched = None
-    return repaired, False, touched
+    return repaired, False, touched, dual
 
 
-_DP_BUDGET = 30_000_000  # cells (accounts x reachable totals) the exact search may use
+def _dual_bound(
+    t: FloatArray, a: FloatArray, r: FloatArray, legal: _Legal, total: float, br: _DualBracket
+) -> float:
+    """A lower bound on the cost of every legal split of *total* (Lagrangian dual).
+
+    ``D(lam) = lam * total + sum_i min_q (a_i (q - t_i)^2 - lam * q)`` over each
+    account's legal set is below the cost of any legal split adding up to
+    *total*, for every *lam*; the inner minimum is the nearest legal amount to
+    ``t_i + lam * r_i``. Accounts outside the bracket's active set contribute
+    a fixed amount, so the search for the best *lam* (the concave maximum,
+    where the nearest amounts cross *total*) runs on the active accounts only.
+    """
+    act = br.active
+    fixed = np.ones(t.size, dtype=bool)
+    fixed[act] = False
+    q_f = br.q_lo[fixed]
+    c_fixed = float(np.sum(a[fixed] * (q_f - t[fixed]) ** 2))
+    s_fixed = float(q_f.sum())
+    sub = legal.take(act)
+    t_a, a_a, r_a = t[act], a[act], r[act]
+
+    def dual(lam: float) -> tuple[float, float]:
+        qa = sub.nearest(t_a + lam * r_a)
+        value = lam * (total - s_fixed) + c_fixed + float(np.sum(a_a * (qa - t_a) ** 2 - lam * qa))
+        return value, s_fixed + float(qa.sum())
+
+    lo, hi = br.lam_lo, br.lam_hi
+    best = max(dual(lo)[0], dual(hi)[0])
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        value, reached = dual(mid)
+        best = max(best, value)
+        if reached < total:
+            lo = mid
+        elif reached > total:
+            hi = mid
+        else:
+            break
+    return best
 
 
-def _dp_tables(legal: _Legal, total: float) -> tuple[float, list[BoolArray]] | None:
-    """Reachable totals (in units of gcd(min piece, increment)) after each account."""
+_INTERVAL_BUDGET = 2_000_000  # interval operations the largest-total search may use
+
+
+class _Reach:
+    """Reachable totals as unions of arithmetic intervals, in units of ``gcd(m, d)``.
+
+    Every non-zero legal amount is ``min_piece + k * increment``, so a sum of
+    them has a residue modulo ``step = increment / unit`` that depends only on
+    how many accounts are open, and for a fixed choice of open accounts the
+    reachable sums form one interval of that residue class. The search keeps,
+    per residue, the union of such intervals, merged: a handful even for a
+    thousand accounts, where a table over totals would need millions of cells.
+    """
+
+    def __init__(self, legal: _Legal, total: float) -> None:
+        m, d = int(legal.m), int(legal.d)
+        self.unit = math.gcd(m, d)
+        self.step = d // self.unit
+        self.cap = int(total // self.unit)
+        self.legal = legal
+
+    def options(self, i: int) -> tuple[tuple[int, int] | None, int | None]:
+        """Account *i*'s range ``(low, top)`` and whole-position sale, in units."""
+        low, top, full = self.legal.low[i], self.legal.top[i], self.legal.full[i]
+        rng = None
+        if np.isfinite(low) and low <= top and low <= self.cap * self.unit:
+            rng = (int(low) // self.unit, int(top) // self.unit)
+        point = int(full) // self.unit if np.isfinite(full) else None
+        return rng, point
+
+    def add(
+        self, reach: dict[int, list[tuple[int, int]]], i: int
+    ) -> tuple[dict[int, list[tuple[int, int]]], int]:
+        """The totals reachable after account *i* joins; and the work it took."""
+        rng, point = self.options(i)
+        step, cap = self.step, self.cap
+        grown: dict[int, list[tuple[int, int]]] = {r: list(v) for r, v in reach.items()}
+        work = 0
+        for shift_lo, shift_hi in ([rng] if rng else []) + ([(point, point)] if point else []):
+            for ivs in reach.values():
+                for lo, hi in ivs:
+                    work += 1
+                    nlo, nhi = lo + shift_lo, hi + shift_hi
+                    if nlo > cap:
+                        continue
+                    if nhi > cap:
+                        nhi -= (nhi - cap + step - 1) // step * step
+                    grown.setdefault(nlo % step, []).append((nlo, nhi))
+        for r, ivs in grown.items():
+            ivs.sort()
+            merged = [ivs[0]]
+            for lo, hi in ivs[1:]:
+                plo, phi = merged[-1]
+                if lo <= phi + step:
+                    merged[-1] = (plo, max(phi, hi))
+                else:
+                    merged.append((lo, hi))
+            grown[r] = merged
+            work += len(ivs)
+        return grown, work
+
+
+def _largest_total(
+    legal: _Legal, total: float, budget: int = _INTERVAL_BUDGET
+) -> tuple[float, list[dict[int, list[tuple[int, int]]]], _Reach] | None:
+    """The largest legal total <= *total*, with the tables to build a split of it.
+
+    Exact (see `_Reach`); None when the search would exceed *budget* interval
+    operations (then the caller reports its total as a best effort).
+    """
+    space = _Reach(legal, total)
+    reach: dict[int, list[tuple[int, int]]] = {0: [(0, 0)]}
+    tables = [reach]
+    work = 0
+    for i in range(legal.low.size):
+        reach, spent = space.add(reach, i)
+        work += spent
+        if work > budget:
+            return None
+        tables.append(reach)
+    best = max(hi for ivs in reach.values() for _, hi in ivs)
+    return float(best * space.unit), tables, space
+
+
+def _contains(reach: dict[int, list[tuple[int, int]]], v: int, step: int) -> bool:
+    return any(lo <= v <= hi for lo, hi in reach.get(v % step, ()))
+
+
+def _reconstruct(
+    found: tuple[float, list[dict[int, list[tuple[int, int]]]], _Reach], t: FloatArray
+) -> FloatArray:
+    """A split with the largest total, each account as near its ideal as the tables allow."""
+    best, tables, space = found
+    unit, step = space.unit, space.step
+    n = len(tables) - 1
+    q = np.zeros(n, dtype=np.float64)
+    left = int(best // unit)
+    for i in range(n - 1, -1, -1):
+        before = tables[i]
+        rng, point = space.options(i)
+        want = float(t[i]) / unit
+        choices: list[int] = []
+        if _contains(before, left, step):
+            choices.append(0)
+        if point is not None and point <= left and _contains(before, left - point, step):
+            choices.append(point)
+        if rng is not None:
+            low, top = rng
+            # o = left - x with x reachable before: x in an interval of o's residue class.
+            for lo, hi in before.get((left - low) % step, ()):
+                o_hi, o_lo = min(top, left - lo), max(low, left - hi)
+                if o_lo > o_hi:
+                    continue
+                k = round((want - o_lo) / step) if want > o_lo else 0
+                o = min(max(o_lo + k * step, o_lo), o_lo + (o_hi - o_lo) // step * step)
+                choices.append(o)
+        choice = min(choices, key=lambda o: (abs(o - want), o))
+        q[i] = float(choice * unit)
+        left -= choice
+    return q
+
+
+def _at_edge(legal: _Legal, i: int, opts: FloatArray, k: int, limit: float) -> bool:
+    """Whether menu entry *k* borders a legal amount the windowed menu left out."""
+    q, d = float(opts[k]), legal.d
+    if q == 0 or q == legal.full[i]:
+        return False
+    below = q - d >= legal.low[i] and (k == 0 or opts[k - 1] < q - d)
+    above = q + d <= min(legal.top[i], limit) and (k + 1 == opts.size or opts[k + 1] > q + d)
+    return bool(below or above)
+
+
+_EXACT_MAX_ACCOUNTS = 64  # the exact programme runs on groups (or margins) up to this size
+_EXACT_BUDGET = 4_000_000  # ... while options x totals stays within this many cells
+_WINDOW_ROUNDS = 4
+
+
+def _options(legal: _Legal, i: int, limit: float, around: float | None, width: int) -> FloatArray:
+    """Account *i*'s legal amounts up to *limit*; within *width* steps of *around* if given.
+
+    0, the range's first amount and the whole-position sale are always included,
+    so opening and closing an account are always on the menu.
+    """
+    low, top, full, d = legal.low[i], legal.top[i], legal.full[i], legal.d
+    out = [0.0]
+    if np.isfinite(low) and low <= top and low <= limit:
+        hi = min(top, low + math.floor((limit - low) / d) * d)
+        if around is None:
+            out.extend(np.arange(low, hi + d / 2, d).tolist())
+        else:
+            out.append(float(low))
+            k = round((around - low) / d)
+            lo_k = max(0, k - width)
+            hi_k = min(round((hi - low) / d), k + width)
+            if lo_k <= hi_k:
+                out.extend((low + d * np.arange(lo_k, hi_k + 1)).tolist())
+    if np.isfinite(full) and full <= limit:
+        out.append(float(full))
+    return np.unique(np.asarray(out, dtype=np.float64))
+
+
+def _exact_split(
+    t: FloatArray,
+    a: FloatArray,
+    legal: _Legal,
+    total: float,
+    order: list[int],
+    around: FloatArray | None,
+    width: int,
+    budget: int = _EXACT_BUDGET,
+) -> tuple[FloatArray, float, bool] | None:
+    """The cheapest legal split with the largest reachable total <= *total*.
+
+    A dynamic programme over totals (units of gcd(min piece, increment)),
+    accounts taken in *order* (a fixed order independent of the input, so
+    ties fall the same way whatever the input order). With *around* each
+    account's menu is limited to *width* steps around it (plus 0 and its first
+    amount): exact over that neighbourhood. Returns the split, its total and
+    whether any account ended at the edge of its menu; None when the cells
+    would exceed *budget*.
+    """
     m, d = int(legal.m), int(legal.d)
     unit = math.gcd(m, d)
     size = int(total // unit) + 1
-    n = legal.low.size
-    if n * size > _DP_BUDGET:
-        return None
-    step = d // unit
-    reach = np.zeros(size, dtype=bool)
-    reach[0] = True
-    tables = [reach]
-    for i in range(n):
-        new = reach.copy()
-        low, top, full = legal.low[i], legal.top[i], legal.full[i]
-        if np.isfinite(low) and low <= top:
-            lo_u, count = int(low // unit), int((top - low) // d) + 1
-            new |= _strided_window(reach, lo_u, count, step)
-        if np.isfinite(full) and full <= total:
-            f_u = int(full // unit)
-            new[f_u:] |= reach[: size - f_u]
-        reach = new
-        tables.append(reach)
-    return float(unit), tables
-
-
-def _strided_window(reach: BoolArray, offset: int, count: int, step: int) -> BoolArray:
-    """out[x] = any(reach[x - offset - j * step] for j in range(count))."""
-    size = reach.size
-    out = np.zeros(size, dtype=bool)
-    if offset >= size:
-        return out
-    # Running sums along each residue class modulo step.
-    rows = -(-size // step)
-    padded = np.zeros(rows * step, dtype=np.int64)
-    padded[:size] = reach
-    csum = np.cumsum(padded.reshape(rows, step), axis=0).reshape(-1)[:size]
-    x = np.arange(offset, size)
-    upper = csum[x - offset]
-    lower_idx = x - offset - count * step
-    lower = np.where(lower_idx >= 0, csum[np.maximum(lower_idx, 0)], 0)
-    out[offset:] = (upper - lower) > 0
-    return out
-
-
-def _largest_total(legal: _Legal, total: float) -> float | None:
-    """The largest legal total <= *total*, or None when the search is too large."""
-    found = _dp_tables(legal, total)
-    if found is None:
-        return None
-    unit, tables = found
-    return float(np.flatnonzero(tables[-1])[-1]) * unit
-
-
-def _reconstruct(legal: _Legal, best: float, t: FloatArray) -> FloatArray:
-    """A split with total *best*, each account as near its ideal as the table allows."""
-    found = _dp_tables(legal, best)
-    assert found is not None
-    unit, tables = found
-    n = legal.low.size
-    q = np.zeros(n, dtype=np.float64)
-    left = best
-    for i in range(n - 1, -1, -1):
-        before = tables[i]
-        options = [0.0]
-        if np.isfinite(legal.low[i]) and legal.low[i] <= legal.top[i]:
-            options += list(np.arange(legal.low[i], legal.top[i] + legal.d / 2, legal.d))
-        if np.isfinite(legal.full[i]):
-            options.append(float(legal.full[i]))
-        ok = [o for o in options if o <= left and before[int((left - o) // unit)]]
-        choice = min(ok, key=lambda o: (abs(o - t[i]), o))
-        q[i] = choice
-        left -= choice
-    return q
+    menus = []
+    cells = 0
+    for i in order:
+        opts = _options(legal, i, total, None if around is None else float(around[i]), width)
+        menus.append(opts)
+        cells += opts.size * size
+        if cells > budget:
+            return None
+    cost = np.full(size, np.inf)
+    cost[0] = 0.0
+    picks = []
+    for i, opts in zip(order, menus, strict=True):
+        units = (opts // unit).astype(np.int64)
+        c = a[i] * (opts - t[i]) ** 2
+        new = np.full(size, np.inf)
+        arg = np.zeros(size, dtype=np.int32)
+        for k in range(opts.size):
+            u = int(units[k])
+            if u >= size:
+                break
+            cand = cost[: size - u] + c[k]
+            tail = new[u:]
+            better = cand < tail
+            tail[better] = cand[better]
+            arg[u:][better] = k
+        cost = new
+        picks.append(arg)
+    reached = np.flatnonzero(np.isfinite(cost))
+    x = int(reached[-1])
+    q = np.zeros(t.size, dtype=np.float64)
+    edge = False
+    for pos in range(len(order) - 1, -1, -1):
+        i, opts = order[pos], menus[pos]
+        k = int(picks[pos][x])
+        q[i] = opts[k]
+        x -= int(opts[k] // unit)
+        if around is not None:
+            edge |= _at_edge(legal, i, opts, k, total)
+    return q, float(q.sum()), edge
 
 
 class _LazyKeys:
     """Tie-break keys computed only for the accounts that meet in a tie."""
 
     def __init__(self, ids: Sequence[str], seed: int) -> None:
+        self.ids = ids
         self._ids = ids
         self._seed = seed
         self._cache: dict[int, int] = {}
@@ -361,6 +850,7 @@ class _SubsetKeys(_LazyKeys):
     """Tie-break keys of a subset of accounts, looked up by position in the subset."""
 
     def __init__(self, keys: _LazyKeys, rows: IntArray) -> None:
+        self.ids = [keys.ids[i] for i in rows.tolist()]
         self._keys = keys
         self._rows = rows.tolist()
 
@@ -368,9 +858,23 @@ class _SubsetKeys(_LazyKeys):
         return self._keys(self._rows[i])
 
 
+@attrs.frozen(eq=False)
+class _DualBracket:
+    """Where the multiplier search ended, for the dual bound.
+
+    Every account outside *active* has the same nearest amount (in *q_lo*)
+    anywhere between *lam_lo* and *lam_hi*.
+    """
+
+    lam_lo: float
+    lam_hi: float
+    q_lo: FloatArray
+    active: IntArray
+
+
 def _lagrangian(
     t: FloatArray, r: FloatArray, legal: _Legal, total: float, keys: _LazyKeys, lam0: float
-) -> tuple[FloatArray, bool, IntArray | None]:
+) -> tuple[FloatArray, bool, IntArray | None, _DualBracket | None]:
     """Steps 1 and 2: nearest legal amounts at the multiplier that meets the total.
 
     The search starts at *lam0*, the multiplier of the continuous optimum, so
@@ -379,12 +883,12 @@ def _lagrangian(
     q = legal.nearest(t + lam0 * r)
     s = float(q.sum())
     if s == total:
-        return q, True, None
+        return q, True, None, None
     bracket = _quick_bracket(q, s, t, r, legal, total, lam0)
     if bracket is None:
         found = _doubling_bracket(q, s, t, r, legal, total, lam0)
         if isinstance(found, np.ndarray):  # landed on the total exactly
-            return found, True, None
+            return found, True, None, None
         bracket = found
     lam_lo, lam_hi, q_lo, q_hi = bracket
     # Bisect on the accounts that still differ between the two ends.
@@ -406,20 +910,21 @@ def _lagrangian(
             lam_lo = lam
             q_lo[active] = qa
             if s_mid == total:
-                return q_lo, True, None
+                return q_lo, True, None, None
         else:
             lam_hi = lam
             q_hi[active] = qa
         moving = q_lo[active] != q_hi[active]
         fixed += float(q_lo[active][~moving].sum())
         active = active[moving]
+    dual = _DualBracket(lam_lo, lam_hi, q_lo.copy(), active)
     # Greedy fill from below in the order of each move's multiplier.
     q, optimal = _fill(q_lo, t, r, legal, total, active, keys, lam_hi)
     # Every account outside `active` is where the multiplier puts it at both ends
     # of the bracket; only `active` and the accounts the fill moved can take part
     # in an improving swap (see `_exchange`).
     touched = np.union1d(active, np.flatnonzero(q != q_lo))
-    return q, optimal, touched
+    return q, optimal, touched, dual
 
 
 _Bracket = tuple[float, float, FloatArray, FloatArray]
@@ -462,16 +967,36 @@ def _quick_bracket(
     return None
 
 
+_MAX_DOUBLINGS = 160  # 4**160 ~ 1e96: far past any multiplier floats can resolve
+
+
+class _NoBracketError(Exception):
+    """The multiplier search ran out of steps (extreme scales); see `_lagrangian`."""
+
+
 def _doubling_bracket(
     q: FloatArray, s: float, t: FloatArray, r: FloatArray, legal: _Legal, total: float, lam0: float
 ) -> _Bracket | FloatArray:
-    """Bracket the multiplier by steps that grow fourfold (the general fallback)."""
+    """Bracket the multiplier by steps that grow fourfold (the general fallback).
+
+    Bounded: after `_MAX_DOUBLINGS` steps (or when the multiplier stops being
+    finite, or stops moving the split because ``t`` dwarfs ``lam * r`` in
+    floats) it raises `_NoBracketError`, and the caller rounds from the continuous
+    optimum instead of the centre.
+    """
     step = max(abs(total - s) / float(r.sum()), abs(lam0) * 1e-12, np.finfo(float).tiny)
     lam_lo, lam_hi = (lam0, np.inf) if s < total else (-np.inf, lam0)
     q_lo, q_hi = (q, None) if s < total else (None, q)
-    while q_lo is None or q_hi is None:
+    for _ in range(_MAX_DOUBLINGS):
+        if q_lo is not None and q_hi is not None:
+            return lam_lo, lam_hi, q_lo.copy(), q_hi.copy()
         lam = (lam_lo + step) if s < total else (lam_hi - step)
-        trial = legal.nearest(t + lam * r)
+        if not math.isfinite(lam):
+            break
+        with np.errstate(invalid="ignore", over="ignore"):
+            trial = legal.nearest(t + lam * r)
+        if not np.isfinite(trial).all():
+            break
         ts = float(trial.sum())
         if ts == total:
             return trial
@@ -480,7 +1005,9 @@ def _doubling_bracket(
         else:
             lam_hi, q_hi = lam, trial
         step *= 4.0
-    return lam_lo, lam_hi, q_lo.copy(), q_hi.copy()
+    if q_lo is not None and q_hi is not None:
+        return lam_lo, lam_hi, q_lo.copy(), q_hi.copy()
+    raise _NoBracketError
 
 
 def _breakpoint(q: FloatArray, nxt: FloatArray, t: FloatArray, r: FloatArray) -> FloatArray:
@@ -688,6 +1215,7 @@ def _exchange(
             break
         q[j] = up[j]
         q[i] = dn[i]
+        _extend(q, j, i, t, a, legal)
         applied += 1
         touched = np.array([i, j])
         sub = legal.take(touched)
@@ -695,6 +1223,92 @@ def _exchange(
         dn[touched] = sub.down(q[touched])
         d_up[touched] = _cost_delta(q[touched], up[touched], t[touched], a[touched])
         d_dn[touched] = _cost_delta(q[touched], dn[touched], t[touched], a[touched])
+    return q, applied
+
+
+def _extend(q: FloatArray, j: int, i: int, t: FloatArray, a: FloatArray, legal: _Legal) -> None:
+    """After one increment moved from *i* to *j*, move on to the pair's best transfer.
+
+    Within both accounts' ranges the pair's cost is a convex quadratic in the
+    number *k* of further increments, minimised at the nearest whole number to
+    its continuous minimiser: one step replaces thousands of one-increment swaps
+    (e.g. an increment of 1 face).
+    """
+    d = legal.d
+    if not (legal.low[j] <= q[j] <= legal.top[j] and legal.low[i] <= q[i] <= legal.top[i]):
+        return
+    k_max = min((legal.top[j] - q[j]) // d, (q[i] - legal.low[i]) // d)
+    if k_max <= 0:
+        return
+    k_star = (a[i] * (q[i] - t[i]) - a[j] * (q[j] - t[j])) / (d * (a[i] + a[j]))
+    k = min(max(round(float(k_star)), 0), int(k_max))
+    if k > 0:
+        q[j] += k * d
+        q[i] -= k * d
+
+
+_WIDE_MAX_ACCOUNTS = 5_000  # the wide exchange (any size, close/open) runs up to this size
+_WIDE_ROUNDS = 200
+
+
+def _is_legal(legal: _Legal, p: FloatArray) -> BoolArray:
+    """True where *p* is in the account's legal set (vectorised)."""
+    with np.errstate(invalid="ignore"):
+        on_grid = np.mod(p - legal.m, legal.d) == 0
+        ok: BoolArray = (
+            (p == 0) | ((p >= legal.low) & (p <= legal.top) & on_grid) | (p == legal.full)
+        )
+    return ok
+
+
+def _wide_exchange(
+    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, keys: _LazyKeys
+) -> tuple[FloatArray, int]:
+    """Balanced moves of any size between two accounts, while one lowers the cost.
+
+    Sizes tried: one to four increments, every current amount (close one
+    account, give it to another: opening it or topping it up) and every opening
+    size (open one account, take it from another). Each applied move is then
+    extended to the pair's best transfer (`_extend`).
+    """
+    q = q.copy()
+    applied = 0
+    d = legal.d
+    base = a * (q - t) ** 2
+    for _ in range(_WIDE_ROUNDS):
+        sizes = {d * k for k in range(1, 5)}
+        sizes.update(np.unique(q[q > 0]).tolist()[:64])
+        sizes.update(np.unique(legal.low[np.isfinite(legal.low)]).tolist()[:16])
+        if q.size <= _EXACT_MAX_ACCOUNTS:
+            # Jumps to an account's special amounts (first, last, whole position),
+            # balanced by one other account: e.g. sell a whole position and take
+            # the difference off another account's sale.
+            for special in (legal.low, legal.top, legal.full):
+                with np.errstate(invalid="ignore"):
+                    jump = np.abs(special - q)
+                sizes.update(jump[np.isfinite(jump) & (jump > 0)].tolist())
+        best = (0.0, -1, -1, 0.0)
+        for size in sorted(sizes):
+            up = q + size
+            dn = q - size
+            with np.errstate(invalid="ignore"):
+                c_up = np.where(_is_legal(legal, up), a * (up - t) ** 2 - base, np.inf)
+                c_dn = np.where(_is_legal(legal, dn) & (dn >= 0), a * (dn - t) ** 2 - base, np.inf)
+            if not (np.isfinite(c_up).any() and np.isfinite(c_dn).any()):
+                continue
+            gain, j, i = _best_pair(c_up, c_dn, np.isfinite(c_up), np.isfinite(c_dn), keys)
+            if j >= 0 and gain < best[0]:
+                best = (gain, j, i, size)
+        gain, j, i, size = best
+        scale = max(float(base[j]) if j >= 0 else 0.0, float(base[i]) if i >= 0 else 0.0, 1e-300)
+        if j < 0 or gain >= -1e-12 * scale:
+            break
+        q[j] += size
+        q[i] -= size
+        _extend(q, j, i, t, a, legal)
+        for k in (i, j):
+            base[k] = a[k] * (q[k] - t[k]) ** 2
+        applied += 1
     return q, applied
 
 

@@ -166,6 +166,11 @@ class AllocationResult:
         warnings: Everything a reviewer should read, one sentence each.
         unallocated_reason: Why part of the order was not placed (or None).
         solver: The continuous solver's report, for min dispersion.
+        rounding_gap: An upper bound on how much lower the rounding's
+            objective (chi-square to the ideal for pro-rata and custom
+            weights, the dispersion for min dispersion) could be in the best
+            legal split of the same total, as a fraction of its value here:
+            0 when proven optimal, None when no bound is known.
         created_at: When the allocation was computed (UTC).
         nav: NAV per account (None in records written before it was kept).
         dispersion_weights: The weights of the dispersion summary, summing
@@ -187,6 +192,7 @@ class AllocationResult:
     warnings: tuple[str, ...] = ()
     unallocated_reason: str | None = None
     solver: SolverInfo | None = None
+    rounding_gap: float | None = None
     created_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
     nav: FloatArray | None = None
     dispersion_weights: FloatArray | None = None

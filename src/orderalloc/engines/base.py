@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import abc
 import hashlib
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -23,13 +24,13 @@ import numpy as np
 
 from ..errors import InvalidOrderError, InvalidParameterError
 from ..limits import TradeBounds, trade_bounds
-from ..lots import round_to_lots
+from ..lots import Rounding, round_to_lots
 from ..model import AccountTable, Order, Side, as_table
 from ..reasons import Reason
 from ..result import AllocationResult, SolverInfo, dispersion_summary
-from ..typing import BoolArray, FloatArray
+from ..typing import BoolArray, FloatArray, IntArray
 
-__all__ = ["Engine", "Ideal", "Problem"]
+__all__ = ["Engine", "Ideal", "Problem", "canonical_order", "reordered", "rounding_gap"]
 
 
 @attrs.frozen(eq=False)
@@ -95,6 +96,17 @@ class Ideal:
         std_optimum: Metric -> standard deviation at the continuous optimum.
         solver: The continuous solver's report, when there is one.
         warnings: Sentences to pass on to the result.
+        objective: The objective the rounding is judged by, when it is not
+            ``sum_i cost_i (q_i - centre_i)^2`` itself (min dispersion: the
+            dispersion of a split).
+        objective_scale: ``objective = objective_scale * rounding cost +
+            const`` when the objective is separable (*recentre* is None).
+        objective_floor: A lower bound on *objective* over splits placing
+            *placed* (the continuous optimum).
+        placed: The total *objective_floor* holds for.
+        recentre: For an objective that is not separable (the mean moves
+            with the split): the centre of its separable form at a split's
+            own mean, for the rounding's re-centring rounds.
     """
 
     target: FloatArray
@@ -108,6 +120,11 @@ class Ideal:
     std_optimum: Mapping[str, float] = attrs.field(factory=dict)
     solver: SolverInfo | None = None
     warnings: tuple[str, ...] = ()
+    objective: Callable[[FloatArray], float] | None = None
+    objective_scale: float = 1.0
+    objective_floor: float = -math.inf
+    placed: float = math.nan
+    recentre: Callable[[FloatArray], FloatArray] | None = None
 
 
 class Engine(abc.ABC):
@@ -154,18 +171,158 @@ class Engine(abc.ABC):
         table = as_table(accounts)
         bounds = trade_bounds(order, table)
         problem = Problem(order=order, accounts=table, bounds=bounds)
-        ideal = self.ideal(problem)
-        rounded_bounds = bounds.restrict(ideal.eligible)
+        # Small and mid-sized groups are solved in a canonical order (by NAV,
+        # then id), so no float sum, sort or tie depends on input position.
+        perm = canonical_order(table)
+        work = problem
+        if perm is not None:
+            work_table = reordered(table, perm)
+            work = Problem(order=order, accounts=work_table, bounds=trade_bounds(order, work_table))
+        ideal = self.ideal(work)
+        rounded_bounds = work.bounds.restrict(ideal.eligible)
         rounding = round_to_lots(
             ideal.target if ideal.centre is None else ideal.centre,
             ideal.cost,
             rounded_bounds,
             order.quantity,
-            ids=table.ids,
+            ids=work.accounts.ids,
             seed=default_seed(order) if seed is None else seed,
             ideal=None if ideal.centre is None else ideal.target,
+            objective=ideal.objective if ideal.recentre is not None else None,
+            recentre=ideal.recentre,
         )
-        return build_result(self, problem, ideal, rounded_bounds, rounding.q)
+        q = rounding.q
+        # The gap is measured in the order the rounding worked in.
+        gap = rounding_gap(rounding, ideal)
+        if perm is not None:
+            inv = np.empty_like(perm)
+            inv[perm] = np.arange(perm.size)
+            ideal = _reorder_ideal(ideal, inv)
+            q = q[inv]
+            rounded_bounds = bounds.restrict(ideal.eligible)
+        return build_result(
+            self,
+            problem,
+            ideal,
+            rounded_bounds,
+            q,
+            rounding_gap=gap,
+            best_effort=rounding.best_effort,
+        )
+
+
+#: Groups up to this size are solved in a canonical order (see `canonical_order`).
+CANONICAL_MAX_ACCOUNTS = 5_000
+
+
+def canonical_order(table: AccountTable) -> IntArray | None:
+    """Rows sorted by (NAV, id), or None if already so or the group is large.
+
+    Sums of floats depend on the order of their terms in the last bits, and a
+    near-tie in rounding can fall either way on such a bit. Solving in an
+    order that depends only on the accounts (not on where they stand in the
+    input) makes every allocation of a group up to `CANONICAL_MAX_ACCOUNTS`
+    accounts exactly the same under any permutation. Larger groups are solved
+    in input order, to keep their speed: there, only decisions whose two
+    sides agree to about one part in 10**15 may depend on the order.
+    """
+    n = len(table)
+    if n > CANONICAL_MAX_ACCOUNTS or n < 2:
+        return None
+    nav = table.nav
+    order = np.argsort(nav, kind="stable")
+    ranked = nav[order]
+    tied = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if tied.size:
+        ids = table.ids
+        start = 0
+        while start < n:
+            stop = start + 1
+            while stop < n and ranked[stop] == ranked[start]:
+                stop += 1
+            if stop - start > 1:
+                block = order[start:stop].tolist()
+                order[start:stop] = sorted(block, key=ids.__getitem__)
+            start = stop
+    if (order == np.arange(n)).all():
+        return None
+    out: IntArray = order
+    return out
+
+
+def reordered(table: AccountTable, rows: IntArray) -> AccountTable:
+    """*table* with its rows in the order *rows* (a permutation), without revalidating.
+
+    The rows are already valid; `AccountTable.take` would check them again,
+    which costs more than the allocation itself for a few thousand accounts.
+    """
+    n = len(table)
+    new = object.__new__(AccountTable)
+    for field in attrs.fields(AccountTable):
+        value = getattr(table, field.name)
+        if field.name == "_positions":
+            value = None  # the id index is built on first use
+        elif isinstance(value, np.ndarray) and value.shape[:1] == (n,):
+            value = value[rows]
+        elif isinstance(value, tuple) and len(value) == n:
+            value = tuple(value[i] for i in rows.tolist())
+        elif isinstance(value, Mapping):
+            value = {
+                k: v[rows] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v
+                for k, v in value.items()
+            }
+        object.__setattr__(new, field.name, value)
+    return new
+
+
+def _reorder_ideal(ideal: Ideal, rows: IntArray) -> Ideal:
+    """The same ideal with every per-account column taken in the order *rows*."""
+
+    def take(x: FloatArray | None) -> FloatArray | None:
+        return None if x is None else x[rows]
+
+    def objective(q: FloatArray, inner: Any = ideal.objective) -> float:
+        back = np.empty_like(q)
+        back[rows] = q
+        return float(inner(back))
+
+    return attrs.evolve(
+        ideal,
+        target=ideal.target[rows],
+        cost=ideal.cost[rows],
+        share=ideal.share[rows],
+        eligible=ideal.eligible[rows],
+        centre=take(ideal.centre),
+        dispersion_weights=take(ideal.dispersion_weights),
+        objective=None if ideal.objective is None else objective,
+        recentre=None,
+    )
+
+
+def rounding_gap(rounding: Rounding, ideal: Ideal) -> float | None:
+    """An upper bound on how much the rounding's objective could still fall, relative.
+
+    ``(F(q) - L) / F(q)`` where *F* is the objective the rounding minimises
+    (the chi-square distance to the ideal for pro-rata and custom weights,
+    the dispersion for min dispersion) and *L* a lower bound on *F* over
+    every legal split of the same total: the dual bound of the rounding, or
+    the continuous optimum. 0 means proven optimal; None, no bound is known.
+    """
+    if rounding.exact and ideal.recentre is None:
+        return 0.0
+    if ideal.objective is None:
+        gap = rounding.gap
+        return None if math.isnan(gap) else gap
+    value = float(ideal.objective(rounding.q))
+    if value <= 0:
+        return 0.0
+    lower = ideal.objective_floor if rounding.total == ideal.placed else -math.inf
+    if ideal.recentre is None and not math.isnan(rounding.lower_bound):
+        # Separable: F = scale * cost + const, so the cost's bound moves F's.
+        lower = max(lower, value - ideal.objective_scale * (rounding.cost - rounding.lower_bound))
+    if not math.isfinite(lower):
+        return None
+    return min(1.0, max(0.0, (value - lower) / value))
 
 
 def default_seed(order: Order) -> int:
@@ -227,7 +384,14 @@ def explain(q: FloatArray, ideal: Ideal, bounds: TradeBounds, problem: Problem) 
 
 
 def build_result(
-    engine: Engine, problem: Problem, ideal: Ideal, bounds: TradeBounds, q: FloatArray
+    engine: Engine,
+    problem: Problem,
+    ideal: Ideal,
+    bounds: TradeBounds,
+    q: FloatArray,
+    *,
+    rounding_gap: float | None = None,
+    best_effort: bool = False,
 ) -> AllocationResult:
     """Assemble the result: reasons, metrics before and after, summary, warnings."""
     order, table = problem.order, problem.accounts
@@ -264,7 +428,7 @@ def build_result(
     unallocated = order.quantity - float(q.sum())
     reason_text = None
     if unallocated > 0:
-        reason_text = _unallocated_cause(problem, ideal, bounds, q)
+        reason_text = _unallocated_cause(problem, ideal, bounds, q, best_effort=best_effort)
         warnings.append(f"{unallocated:,.0f} face unallocated: {reason_text}")
     if order.side is Side.BUY:
         unchecked = int(np.count_nonzero(~bounds.cash_checked))
@@ -290,10 +454,18 @@ def build_result(
         solver=ideal.solver,
         nav=table.nav,
         dispersion_weights=weights / float(weights.sum()),
+        rounding_gap=rounding_gap,
     )
 
 
-def _unallocated_cause(problem: Problem, ideal: Ideal, bounds: TradeBounds, q: FloatArray) -> str:
+def _unallocated_cause(
+    problem: Problem,
+    ideal: Ideal,
+    bounds: TradeBounds,
+    q: FloatArray,
+    *,
+    best_effort: bool = False,
+) -> str:
     """Why part of the order was not placed, in one sentence with the numbers."""
     order = problem.order
     m, d = bounds.min_piece, bounds.increment
@@ -325,8 +497,14 @@ def _unallocated_cause(problem: Problem, ideal: Ideal, bounds: TradeBounds, q: F
         return f"{head} can legally take at most {capacity:,.0f} in all" + (
             f" ({detail})" if detail else ""
         )
+    if best_effort:
+        return (
+            f"the largest legal total found is {float(q.sum()):,.0f} (0 or {m:,.0f} + "
+            f"k x {d:,.0f} per account, within each account's cap); the search for a "
+            f"split of {order.quantity:,.0f} ran out of its budget, so one may exist"
+        )
     return (
         f"no legal split (0 or {m:,.0f} + k x {d:,.0f} per account, within each "
-        f"account's cap) adds up to {order.quantity:,.0f}; the largest found is "
+        f"account's cap) adds up to {order.quantity:,.0f}; the largest is "
         f"{float(q.sum()):,.0f}"
     )

@@ -41,7 +41,7 @@ from ..errors import InvalidParameterError, SolverError
 from ..reasons import Reason
 from ..result import SolverInfo
 from ..solvers.backends import BACKENDS, DEFAULT_FALLBACK_ORDER, solve_with_fallback
-from ..solvers.problem import DispersionProblem, separable_form
+from ..solvers.problem import DispersionProblem, centre, objective, separable_form
 from ..typing import FloatArray
 from .base import Engine, Ideal, Problem
 from .proportional import proportional_ideal
@@ -393,8 +393,24 @@ class MinDispersion(Engine):
         seconds = time.perf_counter() - started
         a, t = separable_form(dp, solution.mu)
         # Only the ratios of the curvatures matter to rounding; keep them O(1).
-        a = a / float(a.max())
+        scale = float(a.max())
+        a = a / scale
         q = solution.q
+        # With weights other than NAV the mean moves with the split, and the
+        # separable form at the optimum's centre is only a stand-in for the
+        # dispersion: the rounding then re-centres (small groups) and is
+        # judged by the dispersion itself.
+        v = w[:, None] * s
+        moving_mean = self.target is None and bool(
+            (np.ptp(v, axis=0) > 1e-12 * np.max(np.abs(v), axis=0)).any()
+        )
+
+        def dispersion(x: FloatArray) -> float:
+            return objective(dp, x)
+
+        def recentre(x: FloatArray) -> FloatArray:
+            return separable_form(dp, centre(dp, x))[1]
+
         std_opt = {}
         for j, name in enumerate(self.metrics):
             x = m[:, j] + s[:, j] * q
@@ -410,6 +426,11 @@ class MinDispersion(Engine):
             dispersion_weights=w,
             dispersion_weighting=self._weighting_name,
             std_optimum=std_opt,
+            objective=dispersion,
+            objective_scale=scale,
+            objective_floor=solution.objective,
+            placed=total,
+            recentre=recentre if moving_mean else None,
             solver=SolverInfo(
                 backend=solution.backend,
                 status=solution.status,

@@ -1,0 +1,243 @@
+"""Baskets: joint vs sequential on one large group, and many groups on Dask.
+
+Reproduce with::
+
+    python benchmarks/bench_basket.py [--accounts 10000] [--bonds 50] [--groups 1000]
+
+1. **One group**: a basket of 50 bond purchases (about 0.5% of the group's NAV
+   in all, different spread-duration / duration mixes) over 10,000 SMAs with
+   scarce cash, by min dispersion on both metrics. Sequential (one bond after
+   the other by id, cash and metrics decremented) and joint are timed in
+   interleaved rounds; we report the basket's dispersion objective, each
+   metric's NAV-weighted standard deviation after, and the face unallocated.
+   For scale, allocating every order on its own (each seeing all the cash, as
+   a loop over `allocate` does) overspends the accounts counted in the table.
+2. **Many groups**: the same 50 bonds, sized to each group, over 1,000 groups
+   of 20 accounts: serial vs a 2-worker `distributed.LocalCluster`
+   (``processes=True``, one thread per worker) through `Client.get_executor()`,
+   interleaved; the results are checked identical. The cluster's start-up is
+   reported apart and not in the speedup. This machine has 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import orderalloc as oa
+from _timing import machine, write_table
+from orderalloc.testing.strategies import random_table
+
+METRICS = ("spread_duration", "duration")
+
+
+def make_bonds(n: int, seed: int = 14) -> list[oa.Security]:
+    """*n* bonds with different mixes of spread duration and duration."""
+    rng = np.random.default_rng(seed)
+    return [
+        oa.Security(
+            id=f"BOND{j:03d}",
+            price=round(float(rng.uniform(85, 110)), 3),
+            accrued=round(float(rng.uniform(0, 2)), 3),
+            min_piece=float(rng.choice([1_000, 2_000, 5_000, 25_000])),
+            increment=1_000,
+            analytics={
+                "spread_duration": float(rng.uniform(0.1, 9.0)),
+                "duration": float(rng.uniform(1.0, 14.0)),
+            },
+        )
+        for j in range(n)
+    ]
+
+
+def make_orders(
+    bonds: list[oa.Security], nav_total: float, share: float, seed: int = 15
+) -> list[oa.Order]:
+    """Buys of every bond adding up to *share* of *nav_total* at market value."""
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.ones(len(bonds)))
+    orders = []
+    for bond, w in zip(bonds, weights, strict=True):
+        face = max(
+            bond.min_piece, math.floor(w * share * nav_total / bond.cash_per_face / 1e3) * 1e3
+        )
+        orders.append(oa.Order(security=bond, side="BUY", quantity=face))
+    return orders
+
+
+def timed(funcs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Wall times of each function over interleaved rounds."""
+    times: dict[str, list[float]] = {name: [] for name in funcs}
+    for _ in range(rounds):
+        for name, func in funcs.items():
+            t0 = time.perf_counter()
+            func()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def load() -> str:
+    """The machine's load: the figures are ratios measured on a shared machine."""
+    one, five, _ = os.getloadavg()
+    return f"Load average during the run: {one:.1f} (1 min), {five:.1f} (5 min)."
+
+
+def spread(values: list[float]) -> str:
+    """The minimum, median and maximum, in seconds."""
+    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
+
+
+def one_group(n_accounts: int, n_bonds: int, rounds: int) -> str:
+    """Part 1: joint vs sequential over one large group."""
+    bonds = make_bonds(n_bonds)
+    table = random_table(n_accounts, security=bonds[0], seed=1, cash_fraction=0.01)
+    orders = make_orders(bonds, float(table.nav.sum()), share=0.005)
+    results: dict[str, oa.BasketResult] = {}
+
+    def run(strategy: str) -> Callable[[], object]:
+        def call() -> object:
+            results[strategy] = oa.allocate_basket(
+                orders, table, "min_dispersion", metric=METRICS, strategy=strategy
+            )
+            return results[strategy]
+
+        return call
+
+    times = timed({"sequential": run("sequential"), "joint": run("joint")}, rounds)
+    seq, joint = results["sequential"], results["joint"]
+    # Every order on its own, each seeing all of the cash: how many accounts overspend?
+    spent = np.zeros(n_accounts)
+    for order in orders:
+        alone = oa.allocate(order, table, method="min_dispersion", metric=METRICS)
+        spent += alone.quantity * order.security.cash_per_face
+    assert table.cash is not None
+    overspent = int(np.count_nonzero(spent > table.cash + 1e-6))
+    rows = []
+    for name, basket in (("sequential", seq), ("joint", joint)):
+        rows.append(
+            [
+                name,
+                basket.strategy,
+                spread(times[name]),
+                f"{statistics.median(times[name]) / statistics.median(times['sequential']):.1f}x",
+                f"{basket.objective:.6f}",
+                f"{basket.objective / seq.objective - 1:+.3%}",
+                *(f"{basket.dispersion[m].std_after:.5f}" for m in METRICS),
+                f"{sum(basket.unallocated.values()):,.0f}",
+                basket.sweeps,
+            ]
+        )
+    before = seq.dispersion
+    note = (
+        f"One group: {n_bonds} bond purchases ({sum(o.quantity for o in orders):,.0f} face, "
+        f"0.5% of NAV) over {n_accounts:,} accounts, min dispersion on {', '.join(METRICS)}; "
+        f"`python benchmarks/bench_basket.py --accounts {n_accounts} --bonds {n_bonds}`. "
+        f"{rounds} interleaved rounds. Std before: "
+        + ", ".join(f"{m} {before[m].std_before:.5f}" for m in METRICS)
+        + f". Allocating each order on its own with all the cash overspends {overspent:,} "
+        f"of {n_accounts:,} accounts; the basket overspends none. {load()}"
+    )
+    header = [
+        "strategy",
+        "result",
+        "seconds min / median / max",
+        "time vs sequential",
+        "objective",
+        "objective vs sequential",
+        *(f"std after {m}" for m in METRICS),
+        "face unallocated",
+        "sweeps",
+    ]
+    return write_table("basket_joint", header, rows, note)
+
+
+def many_groups(n_groups: int, size: int, n_bonds: int, rounds: int, chunksize: int) -> str:
+    """Part 2: the same basket over many groups, serial vs a 2-worker LocalCluster."""
+    from distributed import Client, LocalCluster
+
+    bonds = make_bonds(n_bonds)
+    groups = {
+        f"G{g:05d}": random_table(size, security=bonds[0], seed=100 + g, cash_fraction=0.01)
+        for g in range(n_groups)
+    }
+    orders = {
+        key: make_orders(bonds, float(table.nav.sum()), share=0.005)
+        for key, table in groups.items()
+    }
+    options = {"metric": "spread_duration"}
+    out: dict[str, dict[str, oa.BasketResult]] = {}
+    t0 = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        startup = time.perf_counter() - t0
+        executor = client.get_executor()
+
+        def serial() -> object:
+            out["serial"] = oa.allocate_basket_many(groups, orders, "min_dispersion", **options)
+            return out["serial"]
+
+        def dask() -> object:
+            out["dask"] = oa.allocate_basket_many(
+                groups, orders, "min_dispersion", executor=executor, chunksize=chunksize, **options
+            )
+            return out["dask"]
+
+        times = timed({"serial": serial, "dask (2 workers)": dask}, rounds)
+    identical = all(
+        np.array_equal(a.quantity, b.quantity)
+        for key in groups
+        for a, b in zip(out["serial"][key].results, out["dask"][key].results, strict=True)
+    )
+    assert identical, "the Dask results differ from the serial ones"
+    base = statistics.median(times["serial"])
+    rows = [
+        [
+            name,
+            spread(t),
+            f"{base / statistics.median(t):.2f}x",
+            f"{statistics.median(t) / n_groups * 1e3:.1f}",
+        ]
+        for name, t in times.items()
+    ]
+    note = (
+        f"Many groups: {n_bonds} bonds sized to each group (0.5% of its NAV) over {n_groups:,} "
+        f"groups of {size} accounts, min dispersion (spread duration), joint; "
+        f"`python benchmarks/bench_basket.py --skip-one --groups {n_groups} --bonds {n_bonds} "
+        f"--rounds {rounds}`. {rounds} interleaved rounds; "
+        f"chunks of {chunksize} groups. Cluster start-up {startup:.1f} s, not included. "
+        f"Results identical to the serial run. {load()}"
+    )
+    header = ["executor", "seconds min / median / max", "speedup (median)", "ms per group"]
+    return write_table("basket_dask", header, rows, note)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--bonds", type=int, default=50)
+    parser.add_argument("--groups", type=int, default=1_000)
+    parser.add_argument("--group-size", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chunksize", type=int, default=25)
+    parser.add_argument("--skip-one", action="store_true")
+    parser.add_argument("--skip-many", action="store_true")
+    args = parser.parse_args()
+    print(f"Measured on {machine()}.")
+    if not args.skip_one:
+        print(one_group(args.accounts, args.bonds, args.rounds))
+    if not args.skip_many:
+        print(many_groups(args.groups, args.group_size, args.bonds, args.rounds, args.chunksize))
+
+
+if __name__ == "__main__":
+    main()
