@@ -651,7 +651,8 @@ def extreme_cases(
 
     Both engines are driven over wide but desk-plausible ranges: NAV
     1e3..1e12, metrics and analytics up to 1e3, prices 1e-2..1e4, orders up
-    to 1e10. Beyond them, denomination rounding (``orderalloc.lots``, issue 10) still overflows or runs unbounded on
+    to 1e10. Beyond them, denomination rounding (``orderalloc.lots``, issue
+    10) still overflows or runs unbounded on
     centres of 1e20 and more; its loops are bounded there, not here.
     """
     # Pro-rata over the full ranges (orders of 1e15 face) once passed; since the
