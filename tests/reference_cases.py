@@ -14,6 +14,9 @@ for or several metrics are summed), and the reported objective, by at most
 every other part (amounts, reasons, messages, metrics, dispersion summaries,
 warnings) is still the pre-issue-15 digest. The new sums are the same bits
 on every machine and BLAS thread count, which BLAS dot products were not.
+Issue 16 (commit 4f67449) then weighted every dispersion summary by NAV
+unless the engine says otherwise: the dispersion part was re-pinned, the
+others did not move.
 
 Issue 10 solves groups of up to 5,000 accounts in a canonical order (by NAV,
 then id) so that no result depends on input order. That reorders the sums of

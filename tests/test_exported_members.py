@@ -18,6 +18,7 @@ def test_all_is_the_public_surface() -> None:
         "plot",
         "switches",
         "errors",
+        "fills",
         "model",
         "reasons",
         "result",

@@ -81,6 +81,17 @@ class TestLazyImports:
         assert oa.to_json is to_json
         assert Desk.__module__ == "orderalloc"
 
+    def test_loaded_names_present_as_orderalloc(self) -> None:
+        """Loading the desk presents the classes it loads too: its signatures read orderalloc.X."""
+        modules = _fresh(
+            "import json, orderalloc as oa\n"
+            "oa.Desk\n"
+            "from orderalloc.sources.orders import PostedOrder\n"
+            "from orderalloc.audit.events import AuditEvent\n"
+            "print(json.dumps([PostedOrder.__module__, AuditEvent.__module__]))"
+        )
+        assert modules == ["orderalloc", "orderalloc"]
+
     def test_version_is_a_string(self) -> None:
         """`orderalloc.__version__` is still there, read from the package metadata."""
         assert isinstance(oa.__version__, str)

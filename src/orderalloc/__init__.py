@@ -16,6 +16,7 @@ The layout, in the order data flows::
     sources/          the DataSource protocol, the Aladdin client, the mock
     audit/            the AuditSink protocol, SQLite (default), Snowflake, outbox
     desk.py           preview -> what-if -> commit -> modify / cancel, audited
+    fills/            post-trade: fills allocated to the intent, rotation ledger, prices
     cli.py            the ``orderalloc`` command
     testing/          strategies, invariant checks and fakes for users' tests
 
@@ -48,6 +49,16 @@ from .errors import (
     OutcomeUnknownError,
     SolverError,
     UnknownMethodError,
+)
+from .fills import (
+    Fill,
+    FillAllocation,
+    FillLedger,
+    FillReason,
+    InvalidFillError,
+    NewIssueIntent,
+    allocate_fills,
+    new_issue_intent,
 )
 from .model import Account, AccountLimits, AccountTable, Order, Security, Side, as_table
 from .reasons import Reason
@@ -176,8 +187,17 @@ def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is not None:
         import importlib
+        import sys
 
-        value = _present(getattr(importlib.import_module(f".{module}", __name__), name))
+        importlib.import_module(f".{module}", __name__)
+        # Every public name whose module is now loaded (the desk loads the
+        # sources and the audit events, say) presents itself as orderalloc.X
+        # at once, so signatures that mention it read that way too.
+        for other, where in _LAZY.items():
+            loaded = sys.modules.get(f"{__name__}.{where}")
+            if loaded is not None and other not in globals() and hasattr(loaded, other):
+                globals()[other] = _present(getattr(loaded, other))
+        value = globals()[name]
     elif name == "__version__":
         import importlib.metadata
 
@@ -228,14 +248,20 @@ __all__ = [
     "DispersionSummary",
     "Engine",
     "EventKind",
+    "Fill",
+    "FillAllocation",
+    "FillLedger",
+    "FillReason",
     "InputsChangedError",
     "InvalidAccountError",
+    "InvalidFillError",
     "InvalidInputError",
     "InvalidOrderError",
     "InvalidParameterError",
     "InvalidSecurityError",
     "MinDispersion",
     "MockAladdin",
+    "NewIssueIntent",
     "NotFoundError",
     "NothingToCommitError",
     "Order",
@@ -265,6 +291,7 @@ __all__ = [
     "allocate",
     "allocate_basket",
     "allocate_basket_many",
+    "allocate_fills",
     "as_table",
     "default_source",
     "describe_source",
@@ -272,6 +299,7 @@ __all__ = [
     "from_json",
     "limits",
     "lots",
+    "new_issue_intent",
     "to_json",
 ]
 

@@ -526,7 +526,8 @@ def _column(
     if value is None:
         if default is None:
             raise InvalidAccountError(f"accounts.{field}", value, "is required")
-        return np.full(n, default, dtype=np.float64)
+        # One read-only value seen n times: an absent column costs no memory.
+        return np.broadcast_to(np.float64(default), (n,))
     arr = _numbers(field, value, n, ids, nan_ok=nan_ok)
     nan = np.isnan(arr)
     with np.errstate(invalid="ignore"):

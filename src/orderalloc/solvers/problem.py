@@ -363,7 +363,8 @@ class _Separable:
     def __init__(self, problem: DispersionProblem) -> None:
         # v_ij = w_i s_ij: how much account i's face moves the mean of metric j.
         self.v: FloatArray = problem.w[:, None] * problem.s
-        vc = self.v * problem.c
+        # Unit metric weights (one metric, usually) leave v as it is: share it.
+        vc = self.v if bool((problem.c == 1.0).all()) else self.v * problem.c
         a_raw = (vc * problem.s).sum(axis=1)
         a_max = float(a_raw.max())
         floor = DEGENERATE_CURVATURE * a_max if a_max > 0 else 1.0
