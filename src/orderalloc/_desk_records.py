@@ -35,6 +35,7 @@ __all__ = [
     "OUTCOME_REJECTED",
     "OUTCOME_UNKNOWN",
     "AllocationTrail",
+    "EventConflictError",
     "fingerprint",
     "is_ambiguous",
     "jsonable",
@@ -64,6 +65,14 @@ _AMBIGUOUS: tuple[type[BaseException], ...] = (
     TimeoutError,
     ConnectionError,
 )
+
+
+class EventConflictError(Exception):
+    """Internal: an event id of the batch is stored for a different event."""
+
+    def __init__(self, stored: AuditEvent) -> None:
+        self.stored = stored
+        super().__init__(stored.event_id)
 
 
 def is_ambiguous(exc: Exception) -> bool:
@@ -172,6 +181,9 @@ def violation_payload(v: ComplianceViolation) -> dict[str, Any]:
     }
 
 
+_HEADS = frozenset({EventKind.PREVIEWED, EventKind.FILLS_ALLOCATED})
+
+
 @attrs.frozen
 class AllocationTrail:
     """One allocation's events, read back from the audit trail, and what they say.
@@ -186,8 +198,33 @@ class AllocationTrail:
 
     @property
     def preview(self) -> AuditEvent:
-        """The ``PREVIEWED`` event."""
-        return next(e for e in self.events if e.kind is EventKind.PREVIEWED)
+        """The event that opened the trail: ``PREVIEWED``, or ``FILLS_ALLOCATED`` for a booking."""
+        return next(e for e in self.events if e.kind in _HEADS)
+
+    @property
+    def is_booking(self) -> bool:
+        """Whether this is a fill allocation, whose attempts book a block trade."""
+        return self.preview.kind is EventKind.FILLS_ALLOCATED
+
+    @property
+    def done_kind(self) -> EventKind:
+        """The kind recorded once on success: ``COMMITTED``, or ``BOOKED``."""
+        return EventKind.BOOKED if self.is_booking else EventKind.COMMITTED
+
+    @property
+    def failed_kind(self) -> EventKind:
+        """The kind of a failed attempt or refusal: ``COMMIT_FAILED``, or ``BOOK_FAILED``."""
+        return EventKind.BOOK_FAILED if self.is_booking else EventKind.COMMIT_FAILED
+
+    @property
+    def noun(self) -> str:
+        """What an attempt sends, for messages: ``"order"`` or ``"trade"``."""
+        return "trade" if self.is_booking else "order"
+
+    @property
+    def verb(self) -> str:
+        """What the caller does again, for messages: ``"commit"`` or ``"book"``."""
+        return "book" if self.is_booking else "commit"
 
     @property
     def payload(self) -> Mapping[str, Any]:
@@ -207,19 +244,24 @@ class AllocationTrail:
 
     @property
     def started_kind(self) -> EventKind:
-        """The kind that opens an attempt: ``COMMIT_STARTED``, or ``MODIFIED`` for a change."""
+        """The kind that opens an attempt: ``COMMIT_STARTED``, ``MODIFIED`` or ``BOOK_STARTED``."""
+        if self.is_booking:
+            return EventKind.BOOK_STARTED
         return EventKind.MODIFIED if self.modifies is not None else EventKind.COMMIT_STARTED
 
     @property
     def external_id(self) -> str:
-        """The idempotency key the order carries (the first allocation's id)."""
+        """The idempotency key the order (or the block trade) carries."""
+        if self.is_booking:
+            return str(self.payload["ticket"]["external_id"])
         mod = self.modifies
         return str(mod["external_id"]) if mod is not None else self.allocation_id
 
     @property
     def committed(self) -> AuditEvent | None:
-        """The ``COMMITTED`` event, if any."""
-        return next((e for e in self.events if e.kind is EventKind.COMMITTED), None)
+        """The ``COMMITTED`` (or ``BOOKED``) event, if any."""
+        done = self.done_kind
+        return next((e for e in self.events if e.kind is done), None)
 
     @property
     def attempts(self) -> tuple[AuditEvent, ...]:
@@ -233,9 +275,10 @@ class AllocationTrail:
         if not self.attempts or self.committed is not None:
             return None
         last = int(self.attempts[-1].payload["attempt"])
+        failed = self.failed_kind
         for e in self.events:
             if (
-                e.kind is EventKind.COMMIT_FAILED
+                e.kind is failed
                 and e.payload.get("attempt") == last
                 and e.payload.get("outcome") in _SETTLED
             ):
@@ -245,7 +288,7 @@ class AllocationTrail:
     def outcome_unknown(self, attempt: int) -> bool:
         """Whether *attempt* ended ambiguously (``COMMIT_FAILED`` with outcome ``unknown``)."""
         return any(
-            e.kind is EventKind.COMMIT_FAILED
+            e.kind is self.failed_kind
             and e.payload.get("attempt") == attempt
             and e.payload.get("outcome") == OUTCOME_UNKNOWN
             for e in self.events

@@ -825,7 +825,7 @@ def audit_head(state: _State, as_json: bool) -> None:
 @click.option("--quantity", type=QUANTITY, default="5mm", show_default=True)
 @pass_state
 def demo(state: _State, group: str, security_id: str, quantity: float) -> None:
-    """The main job: preview, commit and audit a min-dispersion buy on the mock."""
+    """The main job on the mock: preview, commit, fill, allocate the fills, book, audit."""
     if not isinstance(state.source, MockAladdin):
         raise click.UsageError("demo runs on the mock: pass --source mock")
     desk = state.desk()
@@ -858,6 +858,14 @@ def demo(state: _State, group: str, security_id: str, quantity: float) -> None:
         )
 
     _after_booking("the audit check", report)
+    demo_post_trade(state, desk, receipt.order.order_id)
+
+
+# The post-trade commands (fills, allocate-fills, book) live in their own module.
+from ._cli_fills import demo_post_trade  # noqa: E402  # it imports this module's helpers
+from ._cli_fills import register as _register_post_trade  # noqa: E402
+
+_register_post_trade(cli)
 
 
 def main() -> None:

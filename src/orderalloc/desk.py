@@ -65,6 +65,13 @@ from typing import Any
 
 import attrs
 
+from ._desk_fills import (
+    BookingReceipt,
+    FillPreview,
+    FillsChangedError,
+    NothingToBookError,
+    PostTrade,
+)
 from ._desk_records import (
     OUTCOME_NOT_BOOKED,
     OUTCOME_REFUSED,
@@ -79,6 +86,7 @@ from ._desk_records import (
     result_from_payload,
     violation_payload,
 )
+from ._desk_records import EventConflictError as _ConflictError
 from ._desk_types import (
     CommitFailedError,
     CommitInProgressError,
@@ -101,15 +109,20 @@ from .serialization import to_json
 from .sources import source_stamp
 from .sources.orders import ComplianceViolation, OrderLine, OrderStatus, OrderTicket, PostedOrder
 from .sources.protocol import DataSource, read_fresh
+from .sources.trades import BookedTrade, TradeTicket
 
 __all__ = [
+    "BookingReceipt",
     "CommitFailedError",
     "CommitInProgressError",
     "CommitOutcomeUnknownError",
     "CommitReceipt",
     "ComplianceRefusedError",
     "Desk",
+    "FillPreview",
+    "FillsChangedError",
     "InputsChangedError",
+    "NothingToBookError",
     "NothingToCommitError",
     "Preview",
     "StalePreviewError",
@@ -119,6 +132,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger("orderalloc.desk")
+
+# What the exactly-once core (`Desk._send_once`) sends, gets back and returns:
+# an order (commit, modify) or a block trade (book).
+_Ticket = OrderTicket | TradeTicket
+_Sent = PostedOrder | BookedTrade
+_Receipt = CommitReceipt | BookingReceipt
 
 
 # A sink that fails an append may still have stored it (a lost acknowledgement);
@@ -137,18 +156,10 @@ def _default_actor() -> str:
         return "unknown"
 
 
-class _ConflictError(Exception):
-    """Internal: an event id of the batch is stored for a different event."""
-
-    def __init__(self, stored: AuditEvent) -> None:
-        self.stored = stored
-        super().__init__(stored.event_id)
-
-
 # --- the desk -----------------------------------------------------------------------------------
 
 
-class Desk:
+class Desk(PostTrade):
     """Previews, commits, modifies and cancels orders, recording each step before it happens.
 
     Every decision is read back from the audit trail, not from memory: a
@@ -405,10 +416,42 @@ class Desk:
             comment=comment,
         )
         if trail.attempts:
-            receipt = self._resume(trail, ticket)
-            if receipt is not None:
-                return receipt
+            resumed = self._resume(trail, ticket)
+            if resumed is not None:
+                assert isinstance(resumed, CommitReceipt)
+                return resumed
         overridden, checks = self._check(trail, ticket, override_warnings, comment)
+        receipt = self._send_once(
+            trail,
+            ticket,
+            checks,
+            overridden,
+            {
+                "external_id": ticket.external_id,
+                "lines": len(ticket.lines),
+                "quantity": ticket.quantity,
+                "comment": comment,
+            },
+        )
+        assert isinstance(receipt, CommitReceipt)
+        return receipt
+
+    def _send_once(
+        self,
+        trail: AllocationTrail,
+        ticket: _Ticket,
+        checks: Sequence[AuditEvent],
+        overridden: tuple[ComplianceViolation, ...],
+        details: Mapping[str, Any],
+    ) -> _Receipt:
+        """Record the attempt, send it, and settle its outcome: the exactly-once core.
+
+        Shared by order commits, modifications and trade bookings (`book`):
+        the attempt (*details* in its payload) is recorded with *checks* before
+        anything is sent, under an event id per attempt, so two processes can
+        never both send it; any earlier attempt is looked up right before, and
+        an open one within its lease stops the send.
+        """
         settle: list[AuditEvent] = []
         if trail.attempts:
             # Re-reading the inputs and the what-if took time, during which an
@@ -417,53 +460,63 @@ class Desk:
             found = self._look(trail, ticket)
             if found is not None:
                 last = int(trail.attempts[-1].payload["attempt"])
-                return self._committed(trail, last, found, recovered=True, overridden=())
+                return self._done(trail, last, found, recovered=True, overridden=())
             self._hold(trail)
             settle = self._settle_expired(trail)
         attempt = len(trail.attempts) + 1
+        aid = trail.allocation_id
         started = self._event(
             trail,
             trail.started_kind,
-            {
-                "attempt": attempt,
-                "external_id": ticket.external_id,
-                "lines": len(ticket.lines),
-                "quantity": ticket.quantity,
-                "comment": comment,
-            },
-            event_id=f"{allocation_id}/{trail.started_kind.value.lower()}/{attempt}",
+            {"attempt": attempt, **details},
+            event_id=f"{aid}/{trail.started_kind.value.lower()}/{attempt}",
         )
         try:
             self._record([*settle, *checks, started])
         except _ConflictError as exc:
             raise CommitInProgressError(
-                f"allocation {allocation_id}: attempt {attempt} was started by "
+                f"allocation {aid}: attempt {attempt} was started by "
                 f"{exc.stored.actor} at {format_time(exc.stored.at)}; nothing sent"
             ) from None
         try:
-            posted = self._send(trail, ticket)
+            sent = self._send(trail, ticket)
         except Exception as exc:
             return self._after_failure(trail, ticket, attempt, exc, overridden, started)
-        return self._committed(trail, attempt, posted, recovered=False, overridden=overridden)
+        return self._done(trail, attempt, sent, recovered=False, overridden=overridden)
 
-    def _resume(self, trail: AllocationTrail, ticket: OrderTicket) -> CommitReceipt | None:
-        """Look up the order of earlier attempts; hold an open one within its lease."""
+    def _done(
+        self,
+        trail: AllocationTrail,
+        attempt: int,
+        sent: _Sent,
+        *,
+        recovered: bool,
+        overridden: tuple[ComplianceViolation, ...],
+    ) -> _Receipt:
+        """Record the success of *attempt*: ``COMMITTED`` for an order, ``BOOKED`` for a trade."""
+        if isinstance(sent, BookedTrade):
+            return self._booked_receipt(trail, attempt, sent, recovered=recovered)
+        return self._committed(trail, attempt, sent, recovered=recovered, overridden=overridden)
+
+    def _resume(self, trail: AllocationTrail, ticket: _Ticket) -> _Receipt | None:
+        """Look up what earlier attempts sent; hold an open one within its lease."""
         found = self._look(trail, ticket)
         if found is not None:
             last = int(trail.attempts[-1].payload["attempt"])
-            return self._committed(trail, last, found, recovered=True, overridden=())
+            return self._done(trail, last, found, recovered=True, overridden=())
         self._hold(trail)
         return None
 
-    def _look(self, trail: AllocationTrail, ticket: OrderTicket) -> PostedOrder | None:
+    def _look(self, trail: AllocationTrail, ticket: _Ticket) -> _Sent | None:
         """`_lookup`, or `CommitOutcomeUnknownError` (nothing sent) when it fails."""
         try:
             return self._lookup(trail, ticket)
         except Exception as exc:
             raise CommitOutcomeUnknownError(
                 trail.allocation_id,
-                f"outcome unknown: an earlier attempt may have booked the order and the "
-                f"look-up failed ({type(exc).__name__}: {exc}); nothing sent, commit again later",
+                f"outcome unknown: an earlier attempt may have booked the {trail.noun} and "
+                f"the look-up failed ({type(exc).__name__}: {exc}); nothing sent, "
+                f"{trail.verb} again later",
                 retryable=True,
             ) from exc
 
@@ -485,32 +538,33 @@ class Desk:
         if trail.outcome_unknown(open_attempt):
             raise CommitOutcomeUnknownError(
                 aid,
-                f"outcome unknown: attempt {open_attempt} failed ambiguously and its order "
-                f"is not visible (yet); it may still be booked. Nothing sent; commit again "
-                f"after {format_time(until)}: the order is looked up first and sent only "
-                f"if it was not booked",
+                f"outcome unknown: attempt {open_attempt} failed ambiguously and its "
+                f"{trail.noun} is not visible (yet); it may still be booked. Nothing sent; "
+                f"{trail.verb} again after {format_time(until)}: the {trail.noun} is looked "
+                f"up first and sent only if it was not booked",
                 retryable=True,
                 retry_at=until,
             )
         raise CommitInProgressError(
             f"allocation {aid}: attempt {open_attempt} was started by "
             f"{started.actor} at {format_time(started.at)} and may still be sending; "
-            f"nothing sent; commit again after {format_time(until)}"
+            f"nothing sent; {trail.verb} again after {format_time(until)}"
         )
 
     def _settle_expired(self, trail: AllocationTrail) -> list[AuditEvent]:
-        """The ``COMMIT_FAILED`` (not booked) that closes an open attempt past its lease."""
+        """The ``*_FAILED`` event (not booked) that closes an open attempt past its lease."""
         open_attempt = trail.open_attempt
         if open_attempt is None:
             return []
         return [
             self._event(
                 trail,
-                EventKind.COMMIT_FAILED,
+                trail.failed_kind,
                 {
                     "attempt": open_attempt,
                     "outcome": OUTCOME_NOT_BOOKED,
-                    "error": "no order found for the attempt, looked up right before sending again",
+                    "error": f"no {trail.noun} found for the attempt, looked up right before "
+                    "sending again",
                 },
                 event_id=f"{trail.allocation_id}/settled/{open_attempt}",
             )
@@ -574,14 +628,18 @@ class Desk:
             )
         return blocking, events
 
-    def _send(self, trail: AllocationTrail, ticket: OrderTicket) -> PostedOrder:
+    def _send(self, trail: AllocationTrail, ticket: _Ticket) -> _Sent:
+        if isinstance(ticket, TradeTicket):
+            return self._trade_source().book_trade(ticket)
         mod = trail.modifies
         if mod is None:
             return self._source.post_order(ticket)
         return self._source.modify_order(str(mod["order_id"]), ticket)
 
-    def _lookup(self, trail: AllocationTrail, ticket: OrderTicket) -> PostedOrder | None:
-        """The order an attempt booked, or None: by external id, or for a change by content."""
+    def _lookup(self, trail: AllocationTrail, ticket: _Ticket) -> _Sent | None:
+        """What an attempt booked, or None: by external id, or for a change by content."""
+        if isinstance(ticket, TradeTicket):
+            return self._find_booking(ticket)
         mod = trail.modifies
         if mod is None:
             return self._source.find_order(ticket.external_id)
@@ -594,30 +652,31 @@ class Desk:
     def _after_failure(
         self,
         trail: AllocationTrail,
-        ticket: OrderTicket,
+        ticket: _Ticket,
         attempt: int,
         exc: Exception,
         overridden: tuple[ComplianceViolation, ...],
         started: AuditEvent,
-    ) -> CommitReceipt:
+    ) -> _Receipt:
         aid = trail.allocation_id
+        noun, verb = trail.noun, trail.verb
         cause = f"{type(exc).__name__}: {exc}"
         if never_sent(exc):
             self._settled_here.add((aid, attempt))
             self._record_quietly(trail, attempt, OUTCOME_NOT_BOOKED, cause)
             raise CommitFailedError(
-                aid, f"the order was never sent ({cause}); commit again", retryable=True
+                aid, f"the {noun} was never sent ({cause}); {verb} again", retryable=True
             ) from exc
         if not is_ambiguous(exc):
             self._settled_here.add((aid, attempt))
             self._record_quietly(trail, attempt, OUTCOME_REJECTED, cause)
             raise CommitFailedError(
-                aid, f"the order system refused the order ({cause})", retryable=False
+                aid, f"the {noun} was refused ({cause})", retryable=False
             ) from exc
         until = started.at + self._commit_lease
         later = (
-            f"nothing is sent again before the order is seen or {format_time(until)} "
-            f"passes; commit again (it looks the order up first)"
+            f"nothing is sent again before the {noun} is seen or {format_time(until)} "
+            f"passes; {verb} again (it looks the {noun} up first)"
         )
         try:
             found = self._lookup(trail, ticket)
@@ -633,15 +692,15 @@ class Desk:
                 retry_at=until,
             ) from exc
         if found is not None:
-            return self._committed(trail, attempt, found, recovered=True, overridden=overridden)
+            return self._done(trail, attempt, found, recovered=True, overridden=overridden)
         # Not visible yet is not "not booked": a timed-out request may still be
         # processed. The attempt stays open (lease held) until it is settled.
         self._record_quietly(
-            trail, attempt, OUTCOME_UNKNOWN, f"{cause}; the order is not visible yet"
+            trail, attempt, OUTCOME_UNKNOWN, f"{cause}; the {noun} is not visible yet"
         )
         raise CommitOutcomeUnknownError(
             aid,
-            f"outcome unknown: the send failed ambiguously ({cause}) and the order is not "
+            f"outcome unknown: the send failed ambiguously ({cause}) and the {noun} is not "
             f"visible yet; it may still be booked. {later[0].upper()}{later[1:]}",
             retryable=True,
             retry_at=until,
@@ -814,6 +873,7 @@ class Desk:
                 external_id=trail.external_id,
             )
             receipt = self._resume(trail, ticket)
+            assert receipt is None or isinstance(receipt, CommitReceipt)
             if receipt is not None and float(trail.payload["quantity"]) == float(quantity):
                 return receipt
             if receipt is None:  # its lease has passed and no change is visible
@@ -932,7 +992,7 @@ class Desk:
     def _failed(self, trail: AllocationTrail, attempt: int, outcome: str, error: str) -> AuditEvent:
         return self._event(
             trail,
-            EventKind.COMMIT_FAILED,
+            trail.failed_kind,
             {"attempt": attempt, "outcome": outcome, "error": error},
         )
 
@@ -948,7 +1008,7 @@ class Desk:
         """Record a refusal by the desk's own checks (best effort: the refusal stands)."""
         event = self._event(
             trail,
-            EventKind.COMMIT_FAILED,
+            trail.failed_kind,
             {"outcome": OUTCOME_REFUSED, "check": check, "error": str(error), **details},
         )
         try:
@@ -1009,7 +1069,10 @@ def _same_lines(a: Sequence[OrderLine], b: Sequence[OrderLine]) -> bool:
 # Reprs, tracebacks and docs say orderalloc.desk.X, where users import them from.
 for _name in __all__:
     _obj = globals()[_name]
-    if isinstance(_obj, type) and _obj.__module__ == "orderalloc._desk_types":
+    if isinstance(_obj, type) and _obj.__module__ in (
+        "orderalloc._desk_types",
+        "orderalloc._desk_fills",
+    ):
         if attrs.has(_obj):
             attrs.resolve_types(_obj)  # in their own module, before it changes
         _obj.__module__ = __name__

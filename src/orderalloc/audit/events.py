@@ -62,6 +62,13 @@ class EventKind(str, enum.Enum):
     MODIFIED = "MODIFIED"
     CANCELLED = "CANCELLED"
     OVERRIDDEN = "OVERRIDDEN"
+    # Post-trade (the desk's fills and bookings).
+    FILL_RECORDED = "FILL_RECORDED"
+    FILLS_ALLOCATED = "FILLS_ALLOCATED"
+    BOOK_STARTED = "BOOK_STARTED"
+    BOOKED = "BOOKED"
+    BOOK_FAILED = "BOOK_FAILED"
+    TRADE_CANCELLED = "TRADE_CANCELLED"
 
 
 def canonical_json(value: Any) -> str:

@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from orderalloc.errors import DataSourceError
 from orderalloc.model import AccountTable, Security
 from orderalloc.sources.aladdin.errors import (
     AladdinAPIError,
@@ -52,7 +53,8 @@ from orderalloc.sources.aladdin.errors import (
     AladdinTransportError,
 )
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
-from orderalloc.sources.protocol import DataSource, read_fresh
+from orderalloc.sources.protocol import DataSource, TradeSource, read_fresh
+from orderalloc.sources.trades import BookedTrade, Execution, TradeTicket
 
 __all__ = ["METHODS", "WRITES", "Fault", "FaultMode", "FaultySource", "InjectedFault"]
 
@@ -70,9 +72,14 @@ METHODS = (
     "get_order",
     "modify_order",
     "cancel_order",
+    # The optional TradeSource capability (fills and bookings).
+    "fills",
+    "book_trade",
+    "find_trade",
+    "cancel_trade",
 )
-#: The methods that change the order book.
-WRITES = frozenset({"post_order", "modify_order", "cancel_order"})
+#: The methods that change the order book (or the trade blotter).
+WRITES = frozenset({"post_order", "modify_order", "cancel_order", "book_trade", "cancel_trade"})
 
 
 class FaultMode(str, enum.Enum):
@@ -207,6 +214,16 @@ class FaultySource:
             self._land(item.write)
         return len(pending)
 
+    def drop(self) -> int:
+        """Lose every ``SLOW`` write still in flight (never processed); return how many.
+
+        The other end of `settle`: a request the order system received but
+        never carries out. After the lease a desk re-sends it, once.
+        """
+        with self._lock:
+            lost, self._in_flight = len(self._in_flight), []
+        return lost
+
     @property
     def in_flight(self) -> int:
         """``SLOW`` writes received and not yet processed."""
@@ -271,6 +288,29 @@ class FaultySource:
     def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
         """See `DataSource.cancel_order`."""
         return self._call("cancel_order", lambda: self.inner.cancel_order(order_id, reason))
+
+    # --- the TradeSource capability (when the inner source has it) ----------------------
+
+    def _trades(self) -> TradeSource:
+        if not isinstance(self.inner, TradeSource):
+            raise DataSourceError(f"{type(self.inner).__name__} is not a TradeSource")
+        return self.inner
+
+    def fills(self, order_id: str) -> tuple[Execution, ...]:
+        """See `TradeSource.fills`."""
+        return self._call("fills", lambda: self._trades().fills(order_id))
+
+    def book_trade(self, ticket: TradeTicket) -> BookedTrade:
+        """See `TradeSource.book_trade`."""
+        return self._call("book_trade", lambda: self._trades().book_trade(ticket))
+
+    def find_trade(self, ticket: TradeTicket) -> BookedTrade | None:
+        """See `TradeSource.find_trade`."""
+        return self._call("find_trade", lambda: self._trades().find_trade(ticket))
+
+    def cancel_trade(self, trade: BookedTrade) -> BookedTrade:
+        """See `TradeSource.cancel_trade`."""
+        return self._call("cancel_trade", lambda: self._trades().cancel_trade(trade))
 
     # --- injection ----------------------------------------------------------------------
 

@@ -1,0 +1,719 @@
+"""The desk's post-trade half: fills in, fill allocations previewed, block trades booked once.
+
+`~orderalloc.desk.Desk` inherits these methods. Booking goes through the very
+machinery that commits orders (`Desk._send_once`: the attempt recorded before
+it is sent, the trade looked up after any ambiguous failure and right before
+any re-send, the lease that keeps a second process from re-sending a send that
+may still be in flight); nothing here re-implements it.
+
+The events, in order (``allocation_id`` is the fill allocation's id unless said)::
+
+    FILL_RECORDED     a fill from FIX, a file or a user (allocation_id: the order's
+                      allocation; one per execution id, ever)
+    FILLS_ALLOCATED   the fills, the booked allocation it extends, the whole result,
+                      the block it would book (lines, price, principal, external id)
+    BOOK_STARTED      attempt n, written before the block is sent
+    BOOKED            the trade id: once per fill allocation, ever
+    BOOK_FAILED       outcome: rejected, not_booked, unknown (lease held), refused
+    TRADE_CANCELLED   the block trade was cancelled
+
+**Reallocation until booked.** `Desk.allocate_fills` may run any number of
+times; each run is a new fill allocation that extends the order's last *booked*
+one (``previous=``), so what is booked never changes. Only the fills no booking
+covers yet are booked, as one block at their volume-weighted average price
+(every account the same price) with each account's principal split to the cent.
+A booking is refused when another allocation of the same order was booked
+since its preview (the fills would be booked twice): allocate again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+from ._desk_records import AllocationTrail, EventConflictError, jsonable
+from ._desk_types import UnknownAllocationError
+from .audit import AuditEvent, EventKind, canonical_json
+from .audit.events import SOURCE_KEY
+from .errors import AuditSinkError, DeskError, InvalidParameterError
+from .fills import Fill, FillAllocation
+from .fills import allocate_fills as _allocate_fills
+from .fills.pricing import split_cents, vwap
+from .model import Order
+from .serialization import from_json, to_json
+from .sources import describe_source
+from .sources.protocol import TradeSource
+from .sources.trades import BookedTrade, Execution, TradeLine, TradeTicket
+
+__all__ = [
+    "BookingReceipt",
+    "FillPreview",
+    "FillsChangedError",
+    "NothingToBookError",
+    "fill_external_id",
+]
+
+
+# --- errors and values ----------------------------------------------------------------------
+
+
+class NothingToBookError(DeskError):
+    """Raised by `Desk.allocate_fills` and `Desk.book` when no fill is left to book.
+
+    Every fill of the order is covered by an active booking already, or the
+    allocation placed nothing (its warnings say why).
+    """
+
+
+class FillsChangedError(DeskError):
+    """Raised by `Desk.book` when the fill allocation no longer extends the order's bookings.
+
+    Another allocation of the same order was booked since this one was
+    previewed, a booking it extends was cancelled, or the order was modified:
+    booking it would book fills twice or against a stale intent. Allocate the
+    fills again (`Desk.allocate_fills`).
+    """
+
+
+@attrs.frozen(kw_only=True)
+class FillPreview:
+    """A fill allocation computed and recorded (``FILLS_ALLOCATED``), not yet booked.
+
+    Attributes:
+        fill_allocation_id: Its id (a UUID4): what `Desk.book` takes.
+        order_id: The order the fills execute.
+        allocation: The `~orderalloc.FillAllocation` (cumulative over every
+            fill allocated so far, those booked before included).
+        fills: Every fill allocated, earliest first.
+        new_fill_ids: The fills this allocation would book (those no booking covers).
+        previous: The booked fill allocation it extends, or None.
+        ticket: The block trade `Desk.book` sends: one line per account, the
+            new fills' average price, each line's principal to the cent.
+        created_at: When it was recorded (UTC).
+
+    .. versionadded:: 0.1
+    """
+
+    fill_allocation_id: str
+    order_id: str
+    allocation: FillAllocation
+    fills: tuple[Execution, ...]
+    new_fill_ids: tuple[str, ...]
+    previous: str | None
+    ticket: TradeTicket
+    created_at: dt.datetime
+
+
+@attrs.frozen(kw_only=True)
+class BookingReceipt:
+    """What `Desk.book` returns: the block trade as the trading system holds it.
+
+    Attributes:
+        fill_allocation_id: The fill allocation booked.
+        trade: The block trade (its id, lines, status).
+        already_booked: True when it had been booked before this call: nothing was sent.
+        recovered: True when the trade was found by its external id after an
+            ambiguous failure or an interrupted earlier attempt.
+
+    .. versionadded:: 0.1
+    """
+
+    fill_allocation_id: str
+    trade: BookedTrade
+    already_booked: bool = False
+    recovered: bool = False
+
+
+def fill_external_id(order_id: str, fill_ids: Sequence[str]) -> str:
+    """The idempotency key of a booking: the order and the set of fills it covers.
+
+    Two allocations of the same fills carry the same key, so the trading
+    system itself refuses (and a look-up finds) a second booking of them.
+    """
+    digest = hashlib.sha256("\x1f".join([order_id, *sorted(fill_ids)]).encode("utf-8"))
+    return f"fills-{digest.hexdigest()[:40]}"
+
+
+def _execution_payload(e: Execution) -> dict[str, Any]:
+    return {
+        "execution_id": e.execution_id,
+        "quantity": e.quantity,
+        "price": e.price,
+        "time": None if e.time is None else e.time.isoformat(),
+    }
+
+
+def _execution(order_id: str, row: Mapping[str, Any]) -> Execution:
+    time = row.get("time")
+    return Execution(
+        order_id=order_id,
+        execution_id=str(row["execution_id"]),
+        quantity=float(row["quantity"]),
+        price=float(row["price"]),
+        time=dt.datetime.fromisoformat(time) if time else None,
+    )
+
+
+def _ticket_payload(t: TradeTicket) -> dict[str, Any]:
+    return {
+        "external_id": t.external_id,
+        "price": t.price,
+        "trade_date": None if t.trade_date is None else t.trade_date.isoformat(),
+        "lines": [[line.account_id, line.quantity, line.principal] for line in t.lines],
+    }
+
+
+def _trade_payload(t: BookedTrade) -> dict[str, Any]:
+    return {
+        "trade_id": t.trade_id,
+        "external_id": t.external_id,
+        "status": t.status,
+        "price": t.price,
+        "quantity": t.quantity,
+        "lines": len(t.lines),
+    }
+
+
+def _time_key(e: Execution) -> tuple[bool, dt.datetime, str]:
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (e.time is None, e.time or epoch, e.execution_id)
+
+
+# --- the desk's post-trade methods ------------------------------------------------------------
+
+
+class PostTrade:
+    """Fills, fill allocations and bookings; mixed into `~orderalloc.desk.Desk`."""
+
+    # What Desk provides (declared for the type checker).
+    if TYPE_CHECKING:
+        from .audit import AuditSink
+        from .sources.protocol import DataSource
+
+        _source: DataSource
+        _sink: AuditSink
+        _actor: str
+        _source_stamp: Mapping[str, Any]
+
+        def _now(self) -> dt.datetime: ...
+        def _record(self, events: Sequence[AuditEvent]) -> None: ...
+        def _current_trail(self, order_id: str) -> AllocationTrail: ...
+        def _event(
+            self,
+            trail: AllocationTrail,
+            kind: EventKind,
+            payload: Mapping[str, Any],
+            *,
+            event_id: str | None = None,
+            order_id: str | None = None,
+        ) -> AuditEvent: ...
+        def _accounts(
+            self,
+            group: str,
+            order: Order,
+            modifies: Mapping[str, Any] | None,
+            *,
+            fresh: bool = False,
+        ) -> Any: ...
+        def _send_once(
+            self,
+            trail: AllocationTrail,
+            ticket: Any,
+            checks: Sequence[AuditEvent],
+            overridden: tuple[Any, ...],
+            details: Mapping[str, Any],
+        ) -> Any: ...
+        def _resume(self, trail: AllocationTrail, ticket: Any) -> Any: ...
+        def _refuse(
+            self,
+            trail: AllocationTrail,
+            check: str,
+            error: DeskError,
+            details: Mapping[str, Any],
+            *,
+            before: Sequence[AuditEvent] = (),
+        ) -> None: ...
+
+    def _trade_source(self) -> TradeSource:
+        if not isinstance(self._source, TradeSource):
+            raise DeskError(
+                f"{describe_source(self._source)} cannot report fills or book trades: "
+                "it does not implement orderalloc.sources.TradeSource"
+            )
+        return self._source
+
+    # --- fills ------------------------------------------------------------------------
+
+    def record_fill(
+        self,
+        order_id: str,
+        quantity: float,
+        price: float,
+        *,
+        execution_id: str | None = None,
+        time: dt.datetime | None = None,
+        via: str = "user",
+    ) -> Execution:
+        """Record a fill of a committed order that the source does not report (``FILL_RECORDED``).
+
+        For fills that arrive by FIX (pass its ExecID as *execution_id*), in a
+        file, or from a user. Recording the same execution id again is
+        harmless when it says the same; `fills` merges these with the
+        source's own executions (by execution id).
+
+        Args:
+            order_id: The order (committed by this desk).
+            quantity: Face executed.
+            price: Clean price per 100.
+            execution_id: The execution's id (default: a new one).
+            time: When it executed (UTC; default: now).
+            via: Where it came from: ``"fix"``, ``"file"``, ``"user"``, ...
+
+        Raises:
+            UnknownOrderError: No committed allocation made this order.
+            InvalidOrderError: A quantity or price that is not a finite number > 0.
+            DeskError: This execution id was recorded with another quantity or price.
+        """
+        current = self._current_trail(order_id)
+        ident = execution_id or f"{order_id}-{uuid.uuid4().hex[:12]}"
+        when = (time or self._now()).astimezone(dt.timezone.utc)
+        fill = Execution(
+            order_id=order_id, execution_id=ident, quantity=quantity, price=price, time=when
+        )
+        if not via.strip():
+            raise InvalidParameterError("via", via, "must name where the fill came from")
+        event = self._event(
+            current,
+            EventKind.FILL_RECORDED,
+            {**_execution_payload(fill), "via": via},
+            event_id=f"{current.allocation_id}/fill/{ident}",
+            order_id=order_id,
+        )
+        stored = self._sink.get(event.event_id)
+        if stored is None:
+            try:
+                self._record([event])
+                return fill
+            except EventConflictError as exc:  # recorded meanwhile: compare below
+                stored = exc.stored
+        same = _execution(order_id, stored.payload)
+        if (same.quantity, same.price) != (fill.quantity, fill.price):
+            raise DeskError(
+                f"execution {ident!r} of order {order_id} was recorded as "
+                f"{same.quantity:,.0f} at {same.price}, not {fill.quantity:,.0f} at {fill.price}"
+            )
+        return same
+
+    def fills(self, order_id: str) -> tuple[Execution, ...]:
+        """Every fill of an order: the source's executions and those recorded, earliest first.
+
+        The same execution id from both counts once (the source's wins).
+
+        Raises:
+            UnknownOrderError: No committed allocation made this order.
+        """
+        self._current_trail(order_id)
+        found: dict[str, Execution] = {}
+        if isinstance(self._source, TradeSource):
+            for e in self._source.fills(order_id):
+                found.setdefault(e.execution_id, e)
+        for event in self._sink.events(kinds={EventKind.FILL_RECORDED}):
+            if event.order_id == order_id:
+                e = _execution(order_id, event.payload)
+                found.setdefault(e.execution_id, e)
+        return tuple(sorted(found.values(), key=_time_key))
+
+    # --- fill allocations -------------------------------------------------------------
+
+    def allocate_fills(
+        self,
+        order_id: str,
+        *,
+        fills: Sequence[Execution] | None = None,
+        method: str = "pro_rata",
+        deviation: Mapping[str, Any] | None = None,
+    ) -> FillPreview:
+        """Allocate an order's fills to its committed allocation and record it; nothing is booked.
+
+        The intent is the order's committed lines (recorded before any
+        execution); the accounts are read fresh. The allocation extends the
+        order's last booked one, so booked amounts never change, and carries
+        the rotation ledger of the group's last booked order of the same
+        security class. Call it again whenever fills arrive: each call is a
+        new preview, until one is booked.
+
+        Args:
+            order_id: The order (committed by this desk).
+            fills: The fills to allocate (default: `fills`, the source's and
+                those recorded).
+            method: ``"pro_rata"`` or ``"deviation"`` (see `orderalloc.allocate_fills`).
+            deviation: `MinDispersion` parameters for the deviation method.
+
+        Returns:
+            The recorded preview, with the block trade `book` would send.
+
+        Raises:
+            UnknownOrderError: No committed allocation made this order.
+            NothingToBookError: Every fill is booked already.
+            InvalidInputError: A parameter is invalid.
+            AuditSinkError: It could not be recorded (then it does not exist).
+        """
+        current = self._current_trail(order_id)
+        p = current.payload
+        group = str(p["group"])
+        every = tuple(sorted(self.fills(order_id) if fills is None else fills, key=_time_key))
+        previous = self._last_booking(order_id)
+        booked: set[str] = set()
+        before: FillAllocation | None = None
+        if previous is not None:
+            booked = {str(i) for i in previous.payload["fill_ids"]}
+            before = self._fill_allocation(previous)
+        new = [e for e in every if e.execution_id not in booked]
+        if not new:
+            raise NothingToBookError(
+                f"order {order_id}: no fill to allocate ({len(booked)} booked already)"
+            )
+        order = current.order
+        accounts = self._accounts(group, order, {"order_id": order_id}, fresh=True)
+        ledger = None if before is not None else self._carried_ledger(group, order, order_id)
+        fa = _allocate_fills(
+            order,
+            accounts,
+            intent=None
+            if before is not None
+            else {ln.account_id: ln.quantity for ln in current.lines},
+            fills=[
+                Fill(quantity=e.quantity, price=e.price, fill_id=e.execution_id, time=e.time)
+                for e in new
+            ],
+            previous=before,
+            ledger=ledger,
+            group=None if before is not None else group,
+            method=method,
+            deviation=deviation,
+        )
+        k0 = len(fa.fills) - len(new)
+        column = np.sum(np.asarray(fa.tickets[k0:]), axis=0)
+        placed = list(fa.placed_by_fill[k0:])
+        if not column.any():
+            raise NothingToBookError(
+                f"order {order_id}: the new fills placed nothing: {'; '.join(fa.warnings)}"
+            )
+        price = vwap(placed, [f.price for f in fa.fills[k0:]])
+        cents = split_cents(int(sum(fa.block_cents[k0:])), column, fa.account_ids, fa.seed)
+        rows = np.flatnonzero(column > 0).tolist()
+        ids = [e.execution_id for e in new]
+        last = max((e.time for e in new if e.time is not None), default=None)
+        ticket = TradeTicket(
+            security_id=order.security.id,
+            side=order.side,
+            price=round(price, 8),
+            lines=[
+                TradeLine(fa.account_ids[i], float(column[i]), float(cents[i]) / 100.0)
+                for i in rows
+            ],
+            external_id=fill_external_id(order_id, [*sorted(booked), *ids]),
+            order_id=order_id,
+            trade_date=(last or self._now()).astimezone(dt.timezone.utc).date(),
+        )
+        fill_allocation_id = str(uuid.uuid4())
+        payload = {
+            "order_id": order_id,
+            "order_allocation_id": current.allocation_id,
+            "group": group,
+            "security_id": order.security.id,
+            "side": order.side.value,
+            "fills": [_execution_payload(e) for e in every],
+            "fill_ids": sorted([*booked, *ids]),
+            "new_fill_ids": ids,
+            "previous": None if previous is None else previous.allocation_id,
+            "method": method,
+            "ticket": _ticket_payload(ticket),
+            "unallocated": fa.unallocated,
+            "warnings": list(fa.warnings),
+            "result": jsonable(to_json(fa)),
+        }
+        event = AuditEvent(
+            allocation_id=fill_allocation_id,
+            kind=EventKind.FILLS_ALLOCATED,
+            actor=self._actor,
+            payload={**payload, SOURCE_KEY: self._source_stamp},
+            at=self._now(),
+            account_ids=[line.account_id for line in ticket.lines],
+            security_id=order.security.id,
+            order_id=order_id,
+        )
+        self._record([event])
+        return FillPreview(
+            fill_allocation_id=fill_allocation_id,
+            order_id=order_id,
+            allocation=fa,
+            fills=every,
+            new_fill_ids=tuple(ids),
+            previous=payload["previous"],
+            ticket=ticket,
+            created_at=event.at,
+        )
+
+    def get_fill_preview(self, fill_allocation_id: str) -> FillPreview:
+        """Rebuild a fill allocation from the audit trail alone.
+
+        Raises:
+            UnknownAllocationError: No such fill allocation in the trail.
+        """
+        trail = self._fills_trail(fill_allocation_id)
+        p = trail.payload
+        order_id = str(p["order_id"])
+        return FillPreview(
+            fill_allocation_id=fill_allocation_id,
+            order_id=order_id,
+            allocation=self._fill_allocation(trail),
+            fills=tuple(_execution(order_id, row) for row in p["fills"]),
+            new_fill_ids=tuple(str(i) for i in p["new_fill_ids"]),
+            previous=p["previous"],
+            ticket=_booking_ticket(trail),
+            created_at=trail.created_at,
+        )
+
+    # --- booking ----------------------------------------------------------------------
+
+    def book(self, fill_allocation_id: str, *, comment: str | None = None) -> BookingReceipt:
+        """Book a fill allocation's block trade with its per-account trades, exactly once.
+
+        The same guarantees as `commit`: ``BOOK_STARTED`` is recorded before
+        the block is sent; after an ambiguous failure (a timeout, a 5xx) the
+        trade is looked up by its external id, and any later call looks it up
+        right before sending again; while an attempt's lease runs nothing is
+        re-sent. Safe to call again after any failure, from any process.
+
+        Args:
+            fill_allocation_id: The `FillPreview`'s id.
+            comment: Recorded with the attempt.
+
+        Returns:
+            The block trade; see `BookingReceipt` for how it was obtained.
+
+        Raises:
+            UnknownAllocationError: No such fill allocation.
+            FillsChangedError: Another allocation of the order was booked since,
+                a booking it extends was cancelled, or the order was modified.
+            DeskError: The fill allocation's booking was cancelled (allocate again).
+            CommitInProgressError: Another process is booking it.
+            CommitFailedError: The trading system refused it, or it was never sent.
+            CommitOutcomeUnknownError: Whether it was booked cannot be told yet.
+            AuditSinkError: A step could not be recorded; if the trade was booked,
+                the next call records it.
+        """
+        trail = self._fills_trail(fill_allocation_id)
+        if any(e.kind is EventKind.TRADE_CANCELLED for e in trail.events):
+            raise DeskError(
+                f"fill allocation {fill_allocation_id} was booked and cancelled: "
+                "allocate the fills again"
+            )
+        if trail.committed is not None:
+            return self._already_booked(trail, trail.committed)
+        self._trade_source()
+        ticket = _booking_ticket(trail)
+        if trail.attempts:  # an earlier attempt may have booked it: look first
+            resumed = self._resume(trail, ticket)
+            if resumed is not None:
+                assert isinstance(resumed, BookingReceipt)
+                return resumed
+        checks = self._booking_checks(trail)
+        receipt = self._send_once(
+            trail,
+            ticket,
+            checks,
+            (),
+            {
+                "external_id": ticket.external_id,
+                "lines": len(ticket.lines),
+                "quantity": ticket.quantity,
+                "price": ticket.price,
+                "comment": comment,
+            },
+        )
+        assert isinstance(receipt, BookingReceipt)
+        return receipt
+
+    def _booking_checks(self, trail: AllocationTrail) -> list[AuditEvent]:
+        """Refuse a booking that would book fills twice or on a stale intent."""
+        p = trail.payload
+        order_id = str(p["order_id"])
+        problems: list[str] = []
+        current = self._current_trail(order_id)
+        if current.allocation_id != p["order_allocation_id"]:
+            problems.append(
+                f"order {order_id} was modified since (allocation {current.allocation_id})"
+            )
+        last = self._last_booking(order_id)
+        last_id = None if last is None else last.allocation_id
+        if last_id != p["previous"]:
+            problems.append(
+                f"the order's last active booking is {last_id}, not {p['previous']}: "
+                "another allocation of these fills was booked, or one was cancelled"
+            )
+        if problems:
+            error = FillsChangedError(
+                f"fill allocation {trail.allocation_id}: {'; '.join(problems)}; "
+                "allocate the fills again"
+            )
+            self._refuse(trail, "fills_changed", error, {"problems": problems})
+            raise error
+        return []
+
+    def _booked_receipt(
+        self, trail: AllocationTrail, attempt: int, trade: BookedTrade, *, recovered: bool
+    ) -> BookingReceipt:
+        """Record ``BOOKED`` (one event id per fill allocation) and return the receipt."""
+        event = self._event(
+            trail,
+            EventKind.BOOKED,
+            {"attempt": attempt, "recovered": recovered, **_trade_payload(trade)},
+            event_id=f"{trail.allocation_id}/booked",
+            order_id=str(trail.payload["order_id"]),
+        )
+        try:
+            self._record([event])
+        except EventConflictError as exc:  # another process recorded it first
+            return self._already_booked(trail, exc.stored)
+        except AuditSinkError as exc:
+            raise AuditSinkError(
+                f"trade {trade.trade_id} was booked for fill allocation {trail.allocation_id} "
+                f"but BOOKED could not be recorded ({exc}); book it again to record it"
+            ) from exc
+        return BookingReceipt(
+            fill_allocation_id=trail.allocation_id, trade=trade, recovered=recovered
+        )
+
+    def _already_booked(self, trail: AllocationTrail, booked: AuditEvent) -> BookingReceipt:
+        ticket = _booking_ticket(trail)
+        found = self._trade_source().find_trade(ticket)
+        trade = found or BookedTrade(
+            trade_id=str(booked.payload["trade_id"]),
+            external_id=ticket.external_id,
+            security_id=ticket.security_id,
+            side=ticket.side,
+            price=ticket.price,
+            lines=ticket.lines,
+            order_id=ticket.order_id,
+            trade_date=ticket.trade_date,
+        )
+        return BookingReceipt(
+            fill_allocation_id=trail.allocation_id,
+            trade=trade,
+            already_booked=True,
+            recovered=bool(booked.payload.get("recovered", False)),
+        )
+
+    def _find_booking(self, ticket: TradeTicket) -> BookedTrade | None:
+        """The active trade an attempt booked (same external id and lines), or None."""
+        found = self._trade_source().find_trade(ticket)
+        if found is None or not found.is_active:
+            return None
+        mine = {(ln.account_id, ln.quantity) for ln in ticket.lines}
+        theirs = {(ln.account_id, ln.quantity) for ln in found.lines}
+        return found if mine == theirs else None
+
+    # --- cancel -----------------------------------------------------------------------
+
+    def cancel_booking(self, fill_allocation_id: str, reason: str) -> BookedTrade:
+        """Cancel a booked block trade (``trades:cancel``) and record it (``TRADE_CANCELLED``).
+
+        Its fills are then open again: `allocate_fills` extends the booking
+        before it. Cancelling twice is harmless.
+
+        Raises:
+            UnknownAllocationError: No such fill allocation.
+            DeskError: It was never booked.
+            DataSourceError: The cancel failed and the trade stands.
+        """
+        trail = self._fills_trail(fill_allocation_id)
+        booked = trail.committed
+        if booked is None:
+            raise DeskError(f"fill allocation {fill_allocation_id} was never booked")
+        source = self._trade_source()
+        ticket = _booking_ticket(trail)
+        trade = source.find_trade(ticket)
+        if trade is None:
+            raise DeskError(f"trade {booked.payload['trade_id']} is not found by the source")
+        if any(e.kind is EventKind.TRADE_CANCELLED for e in trail.events):
+            return trade
+        if trade.is_active:
+            try:
+                trade = source.cancel_trade(trade)
+            except Exception:
+                again = source.find_trade(ticket)  # refused, or the answer was lost: look
+                if again is None or again.is_active:
+                    raise
+                trade = again
+        event = self._event(
+            trail,
+            EventKind.TRADE_CANCELLED,
+            {"reason": reason, **_trade_payload(trade)},
+            event_id=f"{trail.allocation_id}/cancelled",
+            order_id=str(trail.payload["order_id"]),
+        )
+        with contextlib.suppress(EventConflictError):  # another process recorded it first
+            self._record([event])
+        return trade
+
+    # --- the trail ---------------------------------------------------------------------
+
+    def _fills_trail(self, fill_allocation_id: str) -> AllocationTrail:
+        events = tuple(self._sink.events(allocation_id=fill_allocation_id))
+        if not any(e.kind is EventKind.FILLS_ALLOCATED for e in events):
+            raise UnknownAllocationError(fill_allocation_id)
+        return AllocationTrail(fill_allocation_id, events)
+
+    def _last_booking(self, order_id: str) -> AllocationTrail | None:
+        """The order's latest booked, not cancelled, fill allocation."""
+        booked = [e for e in self._sink.events(kinds={EventKind.BOOKED}) if e.order_id == order_id]
+        cancelled = {
+            e.allocation_id
+            for e in self._sink.events(kinds={EventKind.TRADE_CANCELLED})
+            if e.order_id == order_id
+        }
+        for event in reversed(booked):
+            if event.allocation_id not in cancelled:
+                return self._fills_trail(event.allocation_id)
+        return None
+
+    def _fill_allocation(self, trail: AllocationTrail) -> FillAllocation:
+        return from_json(canonical_json(trail.payload["result"]), FillAllocation)
+
+    def _carried_ledger(self, group: str, order: Order, order_id: str) -> Any:
+        """The rotation ledger after the group's last booked order of the same security class."""
+        for event in reversed(self._sink.events(kinds={EventKind.BOOKED})):
+            if event.order_id == order_id:
+                continue
+            trail = self._fills_trail(event.allocation_id)
+            if trail.payload.get("group") != group:
+                continue
+            fa = self._fill_allocation(trail)
+            if fa.order.security.asset_class == order.security.asset_class:
+                return fa.ledger
+        return None
+
+
+def _booking_ticket(trail: AllocationTrail) -> TradeTicket:
+    p = trail.payload
+    t = p["ticket"]
+    return TradeTicket(
+        security_id=str(p["security_id"]),
+        side=str(p["side"]),
+        price=float(t["price"]),
+        lines=[
+            TradeLine(str(a), float(q), None if c is None else float(c)) for a, q, c in t["lines"]
+        ],
+        external_id=str(t["external_id"]),
+        order_id=str(p["order_id"]),
+        trade_date=dt.date.fromisoformat(t["trade_date"]) if t["trade_date"] else None,
+    )

@@ -1,0 +1,122 @@
+"""A desk process killed mid-booking, after Aladdin booked the block: resumed without a double."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from desk_helpers import kinds
+
+from orderalloc.audit import EventKind, SQLiteAuditSink
+from orderalloc.desk import Desk
+from orderalloc.sources.aladdin import AladdinClient, AladdinConfig
+from orderalloc.sources.mock import WELL_KNOWN, MockAladdin
+from orderalloc.testing.aladdin import AladdinMockHandler, LoopbackServer, Reply, serve
+
+CHILD = Path(__file__).with_name("book_child.py")
+
+
+class HoldingHandler(AladdinMockHandler):
+    """Books a block (trades:batchPost), signals it, then holds the answer until released."""
+
+    def __init__(self, mock: MockAladdin) -> None:
+        super().__init__(mock)
+        self.booked = threading.Event()
+        self.release = threading.Event()
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Reply:
+        reply = super().handle(method, path, query, headers, body)
+        if path.endswith("/trades:batchPost") and reply.status == 200:
+            self.booked.set()
+            self.release.wait(30)  # the child is killed while it waits for this answer
+        return reply
+
+
+@pytest.fixture(name="served")
+def _served() -> Iterator[tuple[HoldingHandler, LoopbackServer]]:
+    """The holding handler behind a real HTTP server on 127.0.0.1."""
+    handler = HoldingHandler(MockAladdin())
+    with serve(handler) as server:
+        yield handler, server
+        handler.release.set()
+
+
+def _config(handler: AladdinMockHandler, url: str) -> AladdinConfig:
+    return handler.config(url, rate_limit=60_000, backoff_initial=0.01, lro_poll_interval=0.01)
+
+
+class TestKilledMidBooking:
+    """SIGKILL between Aladdin booking the block trade and the desk recording it."""
+
+    def test_resume_finds_the_trade(
+        self, served: tuple[HoldingHandler, LoopbackServer], tmp_path: Path
+    ) -> None:
+        """A fresh desk records the booked trade: one trade, one BOOKED, no re-send, chain sound."""
+        handler, server = served
+        path = tmp_path / "audit.sqlite3"
+        with AladdinClient(_config(handler, server.url)) as client, SQLiteAuditSink(path) as sink:
+            desk = Desk(client, sink, actor="parent")
+            preview = desk.preview("BIG6", WELL_KNOWN["IG"], "BUY", 10_000_000)
+            order_id = desk.commit(preview.allocation_id).order.order_id
+            handler.mock.execute(order_id, 2_000_000, 99.10)
+            handler.mock.execute(order_id, 6_000_000, 99.25)
+            fp = desk.allocate_fills(order_id)
+        fid = fp.fill_allocation_id
+        assert len(fp.fills) == 2  # read back through trades:filter
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        child = subprocess.Popen(
+            [sys.executable, str(CHILD), server.url, str(path), fid],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "READY"
+            assert handler.booked.wait(60), "the child never booked the trade"
+            os.kill(child.pid, signal.SIGKILL)
+            rest, _ = child.communicate(timeout=10)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
+            handler.release.set()
+        assert child.returncode == -signal.SIGKILL
+        assert "DONE" not in rest
+
+        # The window a naive desk would double: booked, but the trail stops at BOOK_STARTED.
+        assert len(handler.mock.trades()) == 1
+        with SQLiteAuditSink(path) as sink:
+            history = sink.events(allocation_id=fid)
+            assert kinds(history)[-1] == "BOOK_STARTED"
+            assert history[-1].actor == "child-process"
+
+        with AladdinClient(_config(handler, server.url)) as client, SQLiteAuditSink(path) as sink:
+            desk = Desk(client, sink, actor="parent")
+            receipt = desk.book(fid)
+            assert receipt.recovered
+            assert desk.book(fid).already_booked
+            history = desk.history(fid)
+            assert [e.kind for e in history].count(EventKind.BOOKED) == 1
+            report = sink.verify()
+            assert report.count == len(sink.events())
+        trades = handler.mock.trades()
+        assert len(trades) == 1
+        assert trades[0].trade_id == receipt.trade.trade_id
+        assert trades[0].lines == fp.ticket.lines
+        assert handler.count("/trades:batchPost") == 1  # the child's; never re-sent
+        assert handler.problems == []
