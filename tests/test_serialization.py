@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import given
@@ -68,3 +71,108 @@ class TestBadJson:
         text = oa.to_json(oa.Security(id="B", price=100.0)).replace('"price": 100.0', '"price": -1')
         with pytest.raises(oa.InvalidInputError, match=r"security\.price"):
             oa.from_json(text, oa.Security)
+
+
+def _account_json(**changes: object) -> str:
+    data = json.loads(oa.to_json(oa.Account(id="A", nav=1e6, limits=oa.AccountLimits(max_face=5))))
+    data.update(changes)
+    return json.dumps(data)
+
+
+class TestStrictJson:
+    """Every malformed JSON shape is refused with its JSON path, never coerced."""
+
+    @pytest.mark.parametrize(
+        ("changes", "path"),
+        [
+            ({"restricted": "abc"}, "$.restricted"),  # once read as {'a', 'b', 'c'}
+            ({"id": None}, "$.id"),  # once read as "None"
+            ({"limits": "x"}, "$.limits"),  # once read as no limits
+            ({"nav": "5"}, "$.nav"),
+            ({"nav": True}, "$.nav"),
+            ({"cash": [1]}, "$.cash"),
+            ({"holdings": [1]}, "$.holdings"),
+            ({"metrics": {"sd": "4"}}, "$.metrics['sd']"),
+            ({"restricted": [1]}, "$.restricted"),
+            ({"name": 5}, "$.name"),
+            ({"bogus": 1}, "$"),
+            ({"limits": {"max_face": "5"}}, "$.limits.max_face"),
+        ],
+    )
+    def test_account_field_named(self, changes: dict[str, object], path: str) -> None:
+        """A wrong JSON type names its path in the field, with what was found."""
+        with pytest.raises(oa.InvalidInputError) as info:
+            oa.from_json(_account_json(**changes), oa.Account)
+        assert info.value.field == f"Account {path}"
+
+    def test_missing_field_named(self) -> None:
+        """A required field that is absent is named."""
+        data = json.loads(_account_json())
+        del data["nav"]
+        with pytest.raises(oa.InvalidInputError, match="required field missing") as info:
+            oa.from_json(json.dumps(data), oa.Account)
+        assert info.value.field == "Account $.nav"
+
+    @pytest.mark.parametrize(
+        ("text", "match"),
+        [
+            ("[" * 100_000, "nested too deeply"),
+            ("[" * 70 + "]" * 70, "nested"),
+            (b"\xff\xfe{}", "not UTF-8"),
+            ('{"id": "A", "nav": NaN}', "NaN is not JSON"),
+            ('{"id": "A", "nav": Infinity}', "Infinity is not JSON"),
+        ],
+    )
+    def test_unreadable_text(self, text: str | bytes, match: str) -> None:
+        """Deep nesting, bad UTF-8 and NaN literals are InvalidInputError, not foreign errors."""
+        with pytest.raises(oa.InvalidInputError, match=match):
+            oa.from_json(text, oa.Account)
+
+    def test_bad_settle_date(self) -> None:
+        """A settle date that is not ISO text is refused when read (and when built)."""
+        order = oa.Order(security=oa.Security(id="B", price=100.0), side="BUY", quantity=1000)
+        data = json.loads(oa.to_json(order))
+        data["settle_date"] = "x"
+        with pytest.raises(oa.InvalidInputError, match=r"settle_date"):
+            oa.from_json(json.dumps(data), oa.Order)
+        with pytest.raises(oa.InvalidOrderError, match="settle_date"):
+            oa.Order(security=order.security, side="BUY", quantity=1000, settle_date="x")  # type: ignore[arg-type]
+
+    def test_result_columns_must_match_ids(self) -> None:
+        """A result whose columns do not have one value per account is refused on load."""
+        bond = oa.Security(id="B", price=100.0)
+        order = oa.Order(security=bond, side="BUY", quantity=2000)
+        result = oa.allocate(order, [oa.Account(id="A", nav=1e6), oa.Account(id="C", nav=1e6)])
+        data = json.loads(oa.to_json(result))
+        data["quantity"] = data["quantity"][:1]
+        with pytest.raises(oa.InvalidInputError, match="quantity has 1 values for 2 accounts"):
+            oa.from_json(json.dumps(data), oa.AllocationResult)
+
+    def test_not_text(self) -> None:
+        """Anything but str or bytes is refused by name."""
+        with pytest.raises(oa.InvalidInputError, match="json"):
+            oa.from_json(5, oa.Account)  # type: ignore[arg-type]
+
+
+class TestStrictOutput:
+    """to_json always writes strict JSON: one rule for NaN and infinity."""
+
+    def test_non_finite_everywhere(self) -> None:
+        """NaN is null and infinity "inf", in columns and free-form fields alike; both read back."""
+        table = oa.AccountTable(ids=["A", "B"], nav=[1e6, 2e6], cash=[math.nan, 5.0])
+        text = oa.to_json(table)
+        json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in output"))
+        result = oa.allocate(
+            oa.Order(security=oa.Security(id="B", price=100.0), side="BUY", quantity=2000), table
+        )
+        evolved = attrs.evolve(
+            result,
+            params={"x": math.nan, "y": [math.inf, -math.inf]},
+            cap=np.array([math.inf, 1.0]),
+        )
+        text = oa.to_json(evolved)
+        assert "NaN" not in text
+        assert "Infinity" not in text
+        back = oa.from_json(text, oa.AllocationResult)
+        assert back.cap[0] == math.inf
+        assert back.params == {"x": None, "y": ["inf", "-inf"]}

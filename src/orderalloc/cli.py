@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import re
 import sys
@@ -57,7 +58,13 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (errors.AllocationError, 7),
 )
 
-_QUANTITY = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?(?:e[0-9]+)?)\s*([a-z]*)\s*$", re.I)
+# Digits grouped by single commas in threes (2,000,000) or single underscores
+# (2_000_000), never doubled or trailing: "5,,000" and "5__0" are typos, not numbers.
+_QUANTITY = re.compile(
+    r"^\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)(?:\.[0-9]+)?(?:e\+?[0-9]+)?)"
+    r"\s*([a-z]*)\s*$",
+    re.I,
+)
 _UNITS = {"": 1.0, "k": 1e3, "mm": 1e6, "mln": 1e6, "bn": 1e9, "b": 1e9}
 
 
@@ -78,7 +85,10 @@ def parse_quantity(text: str) -> float:
             f"{text!r} is not a quantity like 5mm, 250k, 1.5bn or 2,000,000"
             + (hint if unit == "m" else "")
         )
-    return float(match.group(1).replace(",", "").replace("_", "")) * _UNITS[unit]
+    value = float(match.group(1).replace(",", "").replace("_", "")) * _UNITS[unit]
+    if not math.isfinite(value) or value > 1e15:
+        raise click.BadParameter(f"{text!r} is out of range (at most 1e15 face)")
+    return value
 
 
 if TYPE_CHECKING:  # click >= 8.2 types ParamType as a generic; older ones are not subscriptable
@@ -363,10 +373,21 @@ def _weights(text: str) -> dict[str, float]:
     if text.startswith("@"):
         try:
             data = json.loads(Path(text[1:]).read_text())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise click.BadParameter(f"cannot read weights from {text[1:]!r}: {exc}") from exc
         if not isinstance(data, dict):
             raise click.BadParameter("the weights file must hold a JSON object: id -> weight")
+        for key, value in data.items():
+            # JSON true/false are not weights, and neither are strings or null.
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or (isinstance(value, int) and abs(value) > 10**15)
+            ):
+                raise click.BadParameter(
+                    f"the weight of {key!r} in {text[1:]!r} is {json.dumps(value)[:40]}: "
+                    "weights must be numbers in [0, 1]"
+                )
         return {str(k): float(v) for k, v in data.items()}
     out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -762,16 +783,40 @@ def audit_show(state: _State, ident: str, as_json: bool) -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--expected-head",
+    default=None,
+    metavar="SEQ:HASH",
+    help="A head printed earlier by 'audit head': the chain must still pass through it.",
+)
 @_json_option
 @pass_state
-def audit_verify(state: _State, as_json: bool) -> None:
+def audit_verify(state: _State, expected_head: str | None, as_json: bool) -> None:
     """Recompute the hash chain: any edited, inserted or deleted row fails (exit 6)."""
-    report = state.sink.verify()
+    report = state.sink.verify(expected_head=expected_head)
     if as_json:
         _echo_json(converter.unstructure(report))
     else:
         click.echo(f"ok: {report.count:,} events, chain head #{report.head_seq:,}")
         click.echo(f"head hash {report.head_hash}")
+
+
+@audit.command("head")
+@_json_option
+@pass_state
+def audit_head(state: _State, as_json: bool) -> None:
+    """Print the verified chain head (SEQ:HASH) to keep as an anchor.
+
+    Record it where the trail's writers cannot reach. Give it back later as
+    'audit verify --expected-head SEQ:HASH': a trail that was truncated, or
+    rewritten with every later hash recomputed, no longer passes through it
+    (exit 6).
+    """
+    report = state.sink.verify()
+    if as_json:
+        _echo_json({**converter.unstructure(report), "anchor": report.anchor})
+    else:
+        click.echo(report.anchor)
 
 
 @cli.command()

@@ -12,6 +12,12 @@ Accounts come in two shapes that the engines treat alike:
   engines work on and the one to use for thousands of separately managed
   accounts. `as_table` turns either (or a mapping of columns, or a pandas
   DataFrame) into a table.
+
+Accepted ranges (refused outside them, with the range in the message, so that
+no product of two inputs can overflow a float): face amounts, cash, holdings
+and NAV at most ``1e15`` in magnitude, NAV at least ``1e-6``; metrics and
+analytics at most ``1e9`` in magnitude; prices in ``[1e-6, 1e6]``. A number is
+an ``int``, a ``float`` or a numpy number; a bool, bytes or text never is.
 """
 
 from __future__ import annotations
@@ -65,14 +71,45 @@ class Side(str, enum.Enum):
 
 # --- validators: each names the field and the value --------------------------------------
 
+#: The largest face, cash, NAV or holding accepted (a quadrillion): beyond any
+#: bond issue, and small enough that products of amounts cannot overflow.
+MAX_AMOUNT = 1e15
+#: The smallest NAV accepted: metrics are divided by NAV, so a NAV near zero
+#: would turn any trade into an infinite move.
+MIN_NAV = 1e-6
+#: The largest magnitude of a metric or analytic (spread duration, OAS, DV01, ...).
+MAX_METRIC = 1e9
+#: Prices per 100 of face are accepted in [MIN_PRICE, MAX_PRICE].
+MIN_PRICE = 1e-6
+MAX_PRICE = 1e6
+#: The security id that restricts an account from every security.
+ALL_SECURITIES = "*"
 
-def _finite(error: type[InvalidInputError], field: str, value: Any) -> float:
+
+def _is_number(value: Any) -> bool:
+    """A real number that is not a bool (a bool or bytes is never a quantity)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _finite(
+    error: type[InvalidInputError],
+    field: str,
+    value: Any,
+    *,
+    limit: float = MAX_AMOUNT,
+) -> float:
+    if not _is_number(value):
+        raise error(field, value, f"must be a number, not {type(value).__name__}")
     try:
         number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise error(field, value, "must be a number") from exc
+    except OverflowError as exc:
+        raise error(field, value, f"must be within [-{limit:g}, {limit:g}]") from exc
     if not math.isfinite(number):
         raise error(field, value, "must be a finite number (not NaN or infinity)")
+    if abs(number) > limit:
+        raise error(field, value, f"must be within [-{limit:g}, {limit:g}]")
     return number
 
 
@@ -96,16 +133,24 @@ def _identifier(error: type[InvalidInputError], field: str, value: Any) -> str:
     return value
 
 
-def _float_mapping(error: type[InvalidInputError], field: str, value: Any) -> dict[str, float]:
+def _optional_text(error: type[InvalidInputError], field: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise error(field, value, f"must be a string or None, not {type(value).__name__}")
+    return value
+
+
+def _float_mapping(
+    error: type[InvalidInputError], field: str, value: Any, *, limit: float = MAX_AMOUNT
+) -> dict[str, float]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise error(field, value, "must be a mapping of names to numbers")
     out: dict[str, float] = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not key:
+        if not isinstance(key, str) or not key.strip():
             raise error(f"{field} key", key, "must be a non-empty string")
-        out[key] = _finite(error, f"{field}[{key!r}]", item)
+        out[key] = _finite(error, f"{field}[{key!r}]", item, limit=limit)
     return out
 
 
@@ -154,10 +199,13 @@ class Security:
         err = InvalidSecurityError
         _identifier(err, "security.id", self.id)
         set_ = object.__setattr__
-        set_(self, "price", _positive(err, "security.price", self.price))
+        price = _positive(err, "security.price", self.price)
+        if not MIN_PRICE <= price <= MAX_PRICE:
+            raise err("security.price", self.price, f"must be in [{MIN_PRICE:g}, {MAX_PRICE:g}]")
+        set_(self, "price", price)
         set_(self, "min_piece", _whole(err, "security.min_piece", self.min_piece))
         set_(self, "increment", _whole(err, "security.increment", self.increment))
-        accrued = _finite(err, "security.accrued", self.accrued)
+        accrued = _finite(err, "security.accrued", self.accrued, limit=MAX_PRICE)
         if accrued < 0:
             raise err("security.accrued", self.accrued, "must be 0 or more")
         set_(self, "accrued", accrued)
@@ -165,7 +213,14 @@ class Security:
         if factor > 1:
             raise err("security.factor", self.factor, "must be in (0, 1]")
         set_(self, "factor", factor)
-        set_(self, "analytics", _float_mapping(err, "security.analytics", self.analytics))
+        set_(
+            self,
+            "analytics",
+            _float_mapping(err, "security.analytics", self.analytics, limit=MAX_METRIC),
+        )
+        for name in ("name", "ticker", "asset_class"):
+            _optional_text(err, f"security.{name}", getattr(self, name))
+        _identifier(err, "security.currency", self.currency)
 
     @property
     def cash_per_face(self) -> float:
@@ -236,11 +291,22 @@ class AccountLimits:
 
 
 def _frozenset_of_str(value: Iterable[str] | None) -> frozenset[str]:
+    """Security ids: one id, or an iterable of ids (never a mapping, bytes or a number)."""
     if value is None:
         return frozenset()
     if isinstance(value, str):
-        return frozenset({value})
-    return frozenset(value)
+        value = (value,)
+    if isinstance(value, (bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidAccountError(
+            "account.restricted", value, "must be a security id or a collection of ids"
+        )
+    out = frozenset(value)
+    for item in out:
+        if not isinstance(item, str) or not item.strip():
+            raise InvalidAccountError(
+                "account.restricted", item, "must hold security ids (non-empty strings)"
+            )
+    return out
 
 
 @attrs.frozen(kw_only=True)
@@ -278,13 +344,23 @@ class Account:
         err = InvalidAccountError
         where = f"account[{self.id!r}]" if isinstance(self.id, str) else "account"
         _identifier(err, "account.id", self.id)
-        object.__setattr__(self, "nav", _positive(err, f"{where}.nav", self.nav))
+        nav = _positive(err, f"{where}.nav", self.nav)
+        if nav < MIN_NAV:
+            raise err(f"{where}.nav", self.nav, f"must be in [{MIN_NAV:g}, {MAX_AMOUNT:g}]")
+        object.__setattr__(self, "nav", nav)
         if self.cash is not None:
             object.__setattr__(self, "cash", _finite(err, f"{where}.cash", self.cash))
         object.__setattr__(
             self, "holdings", _float_mapping(err, f"{where}.holdings", self.holdings)
         )
-        object.__setattr__(self, "metrics", _float_mapping(err, f"{where}.metrics", self.metrics))
+        object.__setattr__(
+            self,
+            "metrics",
+            _float_mapping(err, f"{where}.metrics", self.metrics, limit=MAX_METRIC),
+        )
+        _optional_text(err, f"{where}.name", self.name)
+        if self.limits is not None and not isinstance(self.limits, AccountLimits):
+            raise err(f"{where}.limits", self.limits, "must be an AccountLimits or None")
 
 
 # --- Order -----------------------------------------------------------------------------------
@@ -322,62 +398,189 @@ class Order:
     reference: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        err = InvalidOrderError
         if not isinstance(self.security, Security):
-            raise InvalidOrderError("order.security", self.security, "must be a Security")
-        object.__setattr__(
-            self, "quantity", _whole(InvalidOrderError, "order.quantity", self.quantity)
-        )
+            raise err("order.security", self.security, "must be a Security")
+        object.__setattr__(self, "quantity", _whole(err, "order.quantity", self.quantity))
+        date = self.settle_date
+        if date is not None and (not isinstance(date, dt.date) or isinstance(date, dt.datetime)):
+            raise err("order.settle_date", date, "must be a datetime.date (not a time) or None")
+        _optional_text(err, "order.reference", self.reference)
 
 
 # --- AccountTable ----------------------------------------------------------------------------
 
+# Columns arrive as lists, tuples, numpy arrays or pandas Series. Converters keep
+# them as given; ``__attrs_post_init__`` checks and converts each column once,
+# vectorised for numpy input (one dtype check, one pass of isfinite and the range),
+# so a 100,000-account table costs a few array operations per column.
 
-def _ids(value: Iterable[str]) -> tuple[str, ...]:
+
+def _keep(value: Any) -> Any:
+    return value
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidAccountError(
+            "accounts.ids", value, "must be a sequence of account ids (strings)"
+        )
     return tuple(value)
 
 
-def _floats(value: ArrayLike) -> FloatArray:
-    """Columns are converted first and checked row by row after (see _column)."""
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidAccountError("accounts column", value, "must be numbers") from exc
-
-
-def _optional_floats(value: ArrayLike | None) -> FloatArray | None:
-    return None if value is None else _floats(value)
-
-
-def _float_columns(value: Mapping[str, ArrayLike] | None) -> dict[str, FloatArray]:
-    return {str(k): _floats(v) for k, v in (value or {}).items()}
-
-
-def _bool_columns(value: Mapping[str, ArrayLike] | None) -> dict[str, BoolArray]:
-    return {str(k): np.asarray(v, dtype=bool) for k, v in (value or {}).items()}
-
-
-def _optional_names(value: Iterable[str | None] | None) -> tuple[str | None, ...] | None:
-    return None if value is None else tuple(value)
-
-
-def _column(
-    name: str, value: ArrayLike, n: int, ids: Sequence[str], *, default: float | None = None
-) -> FloatArray:
-    """A float64 column of length *n*, or an error naming the first bad row."""
+def _optional_names(value: Any) -> tuple[str | None, ...] | None:
     if value is None:
-        if default is None:
-            raise InvalidAccountError(f"accounts.{name}", value, "is required")
-        # One read-only value seen n times: an absent column costs no memory.
-        return np.broadcast_to(np.float64(default), (n,))
+        return None
+    if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidAccountError("accounts.names", value, "must be a sequence of names")
+    return tuple(value)
+
+
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+_BOOL_TYPES = (bool, np.bool_)
+
+
+def _number_type(tp: type) -> bool:
+    return issubclass(tp, _NUMBER_TYPES) and not issubclass(tp, _BOOL_TYPES)
+
+
+def _first_bad(values: Iterable[Any], ok: Any) -> tuple[int, Any]:
+    for i, item in enumerate(values):
+        if not ok(item):
+            return i, item
+    return -1, None  # pragma: no cover - only called when a bad item exists
+
+
+def _where(field: str, i: int, ids: Sequence[str]) -> str:
+    """``accounts['ID'].field`` for row *i* (or ``accounts.field[i]`` past the ids)."""
+    return f"accounts[{ids[i]!r}].{field}" if i < len(ids) else f"accounts.{field}[{i}]"
+
+
+def _numbers(field: str, value: Any, n: int, ids: Sequence[str], *, nan_ok: bool) -> FloatArray:
+    """A float64 column from numbers only: bools, strings and bytes are refused by row."""
+    name = f"accounts.{field}"
+    if isinstance(value, (str, bytes, bytearray, Mapping)):
+        raise InvalidAccountError(name, value, "must be a column of numbers")
+    if isinstance(value, (list, tuple)):
+        types = set(map(type, value))
+        if not all(_number_type(t) or (nan_ok and t is type(None)) for t in types):
+            i, item = _first_bad(value, lambda v: _is_number(v) or (nan_ok and v is None))
+            raise InvalidAccountError(
+                _where(field, i, ids), item, f"must be a number, not {type(item).__name__}"
+            )
+        if type(None) in types:
+            value = [math.nan if v is None else v for v in value]
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidAccountError(f"accounts.{name}", value, "must be numbers") from exc
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged input
+        raise InvalidAccountError(name, value, "must be a flat column of numbers") from exc
+    kind = arr.dtype.kind
+    if kind == "O":
+        flat = arr.ravel().tolist()
+        types = set(map(type, flat))
+        if not all(_number_type(t) or (nan_ok and t is type(None)) for t in types):
+            i, item = _first_bad(flat, lambda v: _is_number(v) or (nan_ok and v is None))
+            raise InvalidAccountError(
+                _where(field, i, ids), item, f"must be a number, not {type(item).__name__}"
+            )
+        flat = [math.nan if v is None else v for v in flat]
+        try:
+            arr = np.asarray(flat, dtype=np.float64).reshape(arr.shape)
+        except OverflowError as exc:
+            i, item = _first_bad(flat, lambda v: abs(v) <= MAX_AMOUNT * 1e3)
+            raise InvalidAccountError(
+                _where(field, i, ids), item, "is out of range (overflows a float)"
+            ) from exc
+    elif kind == "b":
+        raise InvalidAccountError(name, value, "must be numbers, not booleans")
+    elif kind not in "iuf":
+        raise InvalidAccountError(
+            name, value, f"must be a column of numbers (got dtype {arr.dtype})"
+        )
+    with np.errstate(over="raise"):
+        try:
+            arr = arr.astype(np.float64, copy=False)
+        except FloatingPointError as exc:  # float128 and friends beyond float64
+            raise InvalidAccountError(name, value, "is out of range (overflows a float)") from exc
     if arr.ndim == 0:
         arr = np.full(n, float(arr), dtype=np.float64)
     if arr.shape != (n,):
         raise InvalidAccountError(
-            f"accounts.{name}", f"shape {arr.shape}", f"must have one value per account ({n})"
+            name, f"shape {arr.shape}", f"must have one value per account ({n})"
+        )
+    return arr
+
+
+def _column(
+    field: str,
+    value: Any,
+    n: int,
+    ids: Sequence[str],
+    *,
+    lo: float,
+    hi: float,
+    nan_ok: bool,
+    default: float | None = None,
+) -> FloatArray:
+    """A checked float64 column: numbers in [lo, hi] (NaN only where *nan_ok*)."""
+    if value is None:
+        if default is None:
+            raise InvalidAccountError(f"accounts.{field}", value, "is required")
+        # One read-only value seen n times: an absent column costs no memory.
+        return np.broadcast_to(np.float64(default), (n,))
+    arr = _numbers(field, value, n, ids, nan_ok=nan_ok)
+    nan = np.isnan(arr)
+    with np.errstate(invalid="ignore"):
+        bad = (arr < lo) | (arr > hi) | np.isinf(arr)
+    if not nan_ok:
+        bad |= nan
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        where = "or NaN (unknown)" if nan_ok else "(not NaN)"
+        raise InvalidAccountError(
+            _where(field, i, ids), arr[i].item(), f"must be a number in [{lo:g}, {hi:g}] {where}"
+        )
+    return arr
+
+
+def _flags(field: str, value: Any, n: int, ids: Sequence[str]) -> BoolArray:
+    """A boolean column: True/False only (0/1 integers accepted; NaN and text refused)."""
+    name = f"accounts.{field}"
+    if isinstance(value, (str, bytes, bytearray, Mapping)):
+        raise InvalidAccountError(name, value, "must be a column of True/False")
+    if isinstance(value, (list, tuple)):
+        types = set(map(type, value))
+        if not all(issubclass(t, _BOOL_TYPES) for t in types):
+            i, item = _first_bad(value, lambda v: isinstance(v, _BOOL_TYPES))
+            raise InvalidAccountError(_where(field, i, ids), item, "must be True or False")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidAccountError(name, value, "must be a flat column of True/False") from exc
+    kind = arr.dtype.kind
+    if kind == "O":
+        flat = arr.ravel().tolist()
+        if not all(isinstance(v, _BOOL_TYPES) for v in flat):
+            i, item = _first_bad(flat, lambda v: isinstance(v, _BOOL_TYPES))
+            raise InvalidAccountError(_where(field, i, ids), item, "must be True or False")
+        arr = np.asarray(flat, dtype=bool).reshape(arr.shape)
+    elif kind in "iu":
+        bad = (arr != 0) & (arr != 1)
+        if bad.any():
+            i = int(np.flatnonzero(bad.ravel())[0])
+            raise InvalidAccountError(
+                _where(field, i, ids), arr.ravel()[i].item(), "must be True or False (or 0/1)"
+            )
+        arr = arr.astype(bool)
+    elif kind != "b":
+        raise InvalidAccountError(
+            name, value, f"must be a column of True/False (got dtype {arr.dtype})"
+        )
+    if arr.ndim == 0:
+        arr = np.full(n, bool(arr), dtype=bool)
+    if arr.shape != (n,):
+        raise InvalidAccountError(
+            name, f"shape {arr.shape}", f"must have one value per account ({n})"
         )
     return arr
 
@@ -402,10 +605,16 @@ def _check_ids(ids: tuple[str, ...]) -> None:
         raise InvalidAccountError("accounts.ids", dup, "appears more than once")
 
 
-def _bad_row(name: str, arr: FloatArray, mask: BoolArray, ids: Sequence[str], reason: str) -> None:
-    if mask.any():
-        i = int(np.flatnonzero(mask)[0])
-        raise InvalidAccountError(f"accounts[{ids[i]!r}].{name}", arr[i].item(), reason)
+def _columns(field: str, value: Any) -> dict[str, Any]:
+    """A mapping of named columns, keys checked (non-empty strings)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidAccountError(f"accounts.{field}", value, "must be a mapping of columns")
+    for key in value:
+        if not isinstance(key, str) or not key.strip():
+            raise InvalidAccountError(f"accounts.{field} key", key, "must be a non-empty string")
+    return dict(value)
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -437,15 +646,15 @@ class AccountTable:
     """
 
     ids: tuple[str, ...] = attrs.field(converter=_ids)
-    nav: FloatArray = attrs.field(converter=_floats)
-    cash: FloatArray | None = attrs.field(default=None, converter=_optional_floats)
-    holdings: Mapping[str, FloatArray] = attrs.field(factory=dict, converter=_float_columns)
-    metrics: Mapping[str, FloatArray] = attrs.field(factory=dict, converter=_float_columns)
-    restricted: Mapping[str, BoolArray] = attrs.field(factory=dict, converter=_bool_columns)
+    nav: FloatArray = attrs.field(converter=_keep)
+    cash: FloatArray | None = attrs.field(default=None, converter=_keep)
+    holdings: Mapping[str, FloatArray] = attrs.field(factory=dict, converter=_keep)
+    metrics: Mapping[str, FloatArray] = attrs.field(factory=dict, converter=_keep)
+    restricted: Mapping[str, BoolArray] = attrs.field(factory=dict, converter=_keep)
     names: tuple[str | None, ...] | None = attrs.field(default=None, converter=_optional_names)
-    max_face: FloatArray | None = attrs.field(default=None, converter=_optional_floats)
-    max_pct_nav: FloatArray | None = attrs.field(default=None, converter=_optional_floats)
-    min_allocation: FloatArray | None = attrs.field(default=None, converter=_optional_floats)
+    max_face: FloatArray | None = attrs.field(default=None, converter=_keep)
+    max_pct_nav: FloatArray | None = attrs.field(default=None, converter=_keep)
+    min_allocation: FloatArray | None = attrs.field(default=None, converter=_keep)
     # Row by id, built on the first `index` call (most allocations never look one up).
     _positions: dict[str, int] | None = attrs.field(init=False, default=None, repr=False)
 
@@ -456,48 +665,52 @@ class AccountTable:
             raise InvalidAccountError("accounts", [], "must hold at least one account")
         _check_ids(ids)
         set_ = object.__setattr__
-        nav = _column("nav", self.nav, n, ids)
-        _bad_row("nav", nav, ~np.isfinite(nav) | (nav <= 0), ids, "must be a finite number > 0")
-        set_(self, "nav", nav)
-        cash = _column("cash", self.cash, n, ids, default=math.nan)
-        _bad_row("cash", cash, np.isinf(cash), ids, "must be finite (NaN means unknown)")
+        set_(self, "nav", _column("nav", self.nav, n, ids, lo=MIN_NAV, hi=MAX_AMOUNT, nan_ok=False))
+        big = MAX_AMOUNT
+        cash = _column("cash", self.cash, n, ids, lo=-big, hi=big, nan_ok=True, default=math.nan)
         set_(self, "cash", cash)
-        for field, lo, hi in (
-            ("max_face", 0.0, math.inf),
-            ("max_pct_nav", 0.0, 1.0),
-            ("min_allocation", 0.0, math.inf),
-        ):
-            arr = _column(field, getattr(self, field), n, ids, default=math.nan)
-            _bad_row(field, arr, (arr < lo) | (arr > hi), ids, f"must be in [{lo}, {hi}] or NaN")
+        for field, hi in (("max_face", big), ("max_pct_nav", 1.0), ("min_allocation", big)):
+            arr = _column(
+                field, getattr(self, field), n, ids, lo=0.0, hi=hi, nan_ok=True, default=math.nan
+            )
             set_(self, field, arr)
-        holdings = {}
-        for sec, col in dict(self.holdings).items():
-            arr = _column(f"holdings[{sec!r}]", col, n, ids)
-            _bad_row(f"holdings[{sec!r}]", arr, ~np.isfinite(arr), ids, "must be finite")
-            holdings[sec] = arr
-        set_(self, "holdings", holdings)
-        metrics = {}
-        for name, col in dict(self.metrics).items():
-            arr = _column(f"metrics[{name!r}]", col, n, ids)
-            _bad_row(f"metrics[{name!r}]", arr, np.isinf(arr), ids, "must be finite (NaN: unknown)")
-            metrics[name] = arr
-        set_(self, "metrics", metrics)
-        restricted = {}
-        for sec, mask in dict(self.restricted).items():
-            if mask.shape != (n,):
-                raise InvalidAccountError(
-                    f"accounts.restricted[{sec!r}]",
-                    f"shape {mask.shape}",
-                    f"must have one value per account ({n})",
+        set_(
+            self,
+            "holdings",
+            {
+                sec: _column(f"holdings[{sec!r}]", col, n, ids, lo=-big, hi=big, nan_ok=False)
+                for sec, col in _columns("holdings", self.holdings).items()
+            },
+        )
+        set_(
+            self,
+            "metrics",
+            {
+                name: _column(
+                    f"metrics[{name!r}]", col, n, ids, lo=-MAX_METRIC, hi=MAX_METRIC, nan_ok=True
                 )
-            restricted[sec] = mask
-        set_(self, "restricted", restricted)
+                for name, col in _columns("metrics", self.metrics).items()
+            },
+        )
+        set_(
+            self,
+            "restricted",
+            {
+                sec: _flags(f"restricted[{sec!r}]", col, n, ids)
+                for sec, col in _columns("restricted", self.restricted).items()
+            },
+        )
         if self.names is not None:
             names = tuple(self.names)
             if len(names) != n:
                 raise InvalidAccountError(
                     "accounts.names", f"length {len(names)}", f"must have {n} entries"
                 )
+            for i, name in enumerate(names):
+                if name is not None and not isinstance(name, str):
+                    raise InvalidAccountError(
+                        _where("names", i, ids), name, "must be a string or None"
+                    )
             set_(self, "names", names)
 
     def __len__(self) -> int:
@@ -515,8 +728,11 @@ class AccountTable:
         return col if col is not None else np.zeros(len(self), dtype=np.float64)
 
     def is_restricted(self, security_id: str) -> BoolArray:
-        """True where the account must not receive *security_id*."""
+        """True where the account must not receive *security_id* (or any security: ``"*"``)."""
         col = self.restricted.get(security_id)
+        every = self.restricted.get(ALL_SECURITIES)
+        if every is not None:
+            return every if col is None else col | every
         return col if col is not None else np.zeros(len(self), dtype=bool)
 
     def index(self, account_id: str) -> int:
@@ -621,49 +837,197 @@ class AccountTable:
         holdings: Mapping[str, str] | None = None,
         metrics: Sequence[str] | None = None,
         restricted: Mapping[str, str] | None = None,
+        ignore: Sequence[str] = (),
     ) -> AccountTable:
-        """Columns from a pandas DataFrame.
+        """Columns from a pandas DataFrame, one row per account.
+
+        The account ids come from the *id_column* column, else an ``account_id``
+        column (what `AllocationResult.to_frame` and `AccountTable.to_frame`
+        write as the index), else the frame's index when it is not the default
+        ``0..n-1``. The columns ``nav`` (required), ``cash``, ``name``,
+        ``max_face``, ``max_pct_nav`` and ``min_allocation`` are read when
+        present, and by prefix:
+
+        * ``metric:NAME``: metric ``NAME``;
+        * ``holding:SECURITY``: face held of ``SECURITY``;
+        * ``restricted:SECURITY``: True where the account must not receive it;
+        * ``restricted`` (no suffix): True where the account must receive no
+          security at all (stored as the security id ``"*"``).
+
+        Every other column is an error naming it: a column the library does
+        not understand is never dropped silently (it may be a restriction).
+        Name it in *ignore* to skip it on purpose.
 
         Args:
             frame: One row per account.
             id_column: The column holding account ids.
             holdings: Security id -> the column holding its face per account.
-            metrics: The columns to read as metrics (default: ``metric:NAME``
-                columns, read as metric ``NAME``).
-            restricted: Security id -> a boolean column.
+            metrics: The columns to read as metrics, by their own names
+                (default: the ``metric:NAME`` columns).
+            restricted: Security id -> a True/False column.
+            ignore: Columns to leave unread.
 
-        The columns ``nav`` (required), ``cash``, ``name``, ``max_face``,
-        ``max_pct_nav`` and ``min_allocation`` are read when present.
+        Raises:
+            InvalidAccountError: No ids or no ``nav``; an unknown column; a
+                value of the wrong type (a NaN or text restriction, a text
+                NAV, a missing id), named by column and account.
+
+        .. versionchanged:: 0.1
+           Ids from ``account_id`` or the index; unknown columns are refused.
         """
-        cols = set(frame.columns)
-        if id_column not in cols:
-            raise InvalidAccountError(
-                "frame.columns", sorted(map(str, cols)), f"needs {id_column!r}"
-            )
-        if metrics is None:
-            metric_cols = {
-                c[len("metric:") :]: c for c in map(str, frame.columns) if c.startswith("metric:")
-            }
+        columns = list(frame.columns)
+        for c in columns:
+            if not isinstance(c, str):
+                raise InvalidAccountError("frame.columns", c, "column names must be strings")
+        cols = set(columns)
+        used: set[str] = set(ignore)
+        if id_column in cols:
+            raw_ids: Any = frame[id_column].tolist()
+            used.add(id_column)
+        elif "account_id" in cols:
+            raw_ids = frame["account_id"].tolist()
+            used.add("account_id")
+        elif type(frame.index).__name__ != "RangeIndex" or frame.index.name is not None:
+            raw_ids = frame.index.tolist()
         else:
-            metric_cols = {m: m for m in metrics}
+            raise InvalidAccountError(
+                "frame.columns",
+                sorted(cols),
+                f"needs account ids: a {id_column!r} or 'account_id' column, or ids as the index",
+            )
+        ids: list[str] = []
+        for i, ident in enumerate(raw_ids):
+            if isinstance(ident, (int, np.integer)) and not isinstance(ident, (bool, np.bool_)):
+                ident = str(ident)
+            if not isinstance(ident, str) or not ident.strip():
+                raise InvalidAccountError(
+                    f"frame.ids[{i}]", ident, "must be a non-empty string (or a whole number)"
+                )
+            ids.append(ident)
 
-        def opt(name: str) -> ArrayLike:
-            return frame[name].to_numpy(dtype=float) if name in cols else None
+        def column(name: str) -> Any:
+            used.add(name)
+            series = frame[name]
+            import pandas as pd
+
+            numeric = pd.api.types.is_numeric_dtype(series.dtype)
+            if numeric and not pd.api.types.is_bool_dtype(series.dtype):
+                return series.to_numpy(dtype=np.float64, na_value=math.nan)
+            return series.to_numpy()
+
+        def opt(name: str) -> Any:
+            return column(name) if name in cols else None
 
         if "nav" not in cols:
-            raise InvalidAccountError("frame.columns", sorted(map(str, cols)), "needs 'nav'")
-        return cls(
-            ids=[str(x) for x in frame[id_column]],
-            nav=frame["nav"].to_numpy(dtype=float),
-            cash=opt("cash"),
-            holdings={s: frame[c].to_numpy(dtype=float) for s, c in (holdings or {}).items()},
-            metrics={m: frame[c].to_numpy(dtype=float) for m, c in metric_cols.items()},
-            restricted={s: frame[c].to_numpy(dtype=bool) for s, c in (restricted or {}).items()},
-            names=tuple(str(x) for x in frame["name"]) if "name" in cols else None,
-            max_face=opt("max_face"),
-            max_pct_nav=opt("max_pct_nav"),
-            min_allocation=opt("min_allocation"),
+            raise InvalidAccountError("frame.columns", sorted(cols), "needs 'nav'")
+        metric_cols = (
+            {c[len("metric:") :]: c for c in columns if c.startswith("metric:")}
+            if metrics is None
+            else {m: m for m in metrics}
         )
+        holding_cols = {c[len("holding:") :]: c for c in columns if c.startswith("holding:")}
+        holding_cols.update(holdings or {})
+        restricted_cols = {
+            c[len("restricted:") :]: c for c in columns if c.startswith("restricted:")
+        }
+        if "restricted" in cols:
+            restricted_cols[ALL_SECURITIES] = "restricted"
+        restricted_cols.update(restricted or {})
+        for mapping in (metric_cols, holding_cols, restricted_cols):
+            for c in mapping.values():
+                if c not in cols:
+                    raise InvalidAccountError("frame.columns", c, "no such column")
+        names = None
+        if "name" in cols:
+            used.add("name")
+            names = tuple(
+                None if (isinstance(x, float) and math.isnan(x)) or x is None else x
+                for x in frame["name"].tolist()
+            )
+        # Errors name the table's field; say which frame column it came from.
+        sources = {f"metrics[{m!r}]": c for m, c in metric_cols.items()}
+        sources.update({f"holdings[{h!r}]": c for h, c in holding_cols.items()})
+        sources.update({f"restricted[{r!r}]": c for r, c in restricted_cols.items()})
+        try:
+            table = cls(
+                ids=ids,
+                nav=column("nav"),
+                cash=opt("cash"),
+                holdings={s: column(c) for s, c in holding_cols.items()},
+                metrics={m: column(c) for m, c in metric_cols.items()},
+                restricted={s: column(c) for s, c in restricted_cols.items()},
+                names=names,
+                max_face=opt("max_face"),
+                max_pct_nav=opt("max_pct_nav"),
+                min_allocation=opt("min_allocation"),
+            )
+        except InvalidAccountError as exc:
+            source = next((c for key, c in sources.items() if key in exc.field), None)
+            if source is None:
+                raise
+            raise InvalidAccountError(
+                f"{exc.field} (column {source!r})", exc.value, exc.reason
+            ) from exc
+        unknown = [c for c in columns if c not in used]
+        if unknown:
+            hints = [_column_hint(frame, c) for c in unknown]
+            raise InvalidAccountError(
+                "frame.columns",
+                unknown,
+                "not understood, and a column is never dropped silently: "
+                + "; ".join(hints)
+                + " (or pass ignore=[...] to skip them on purpose)",
+            )
+        return table
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as a pandas DataFrame indexed by account id (``account_id``).
+
+        Columns ``nav``, ``cash``, ``max_face``, ``max_pct_nav``,
+        ``min_allocation``, ``name`` (when names are set), and ``metric:NAME``,
+        ``holding:SECURITY``, ``restricted:SECURITY`` (``restricted`` for
+        ``"*"``) per column: `from_frame` reads it back to an equal table.
+
+        Raises:
+            ImportError: pandas is not installed (``pip install orderalloc[pandas]``).
+
+        .. versionadded:: 0.1
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "AccountTable.to_frame needs pandas: pip install 'orderalloc[pandas]'"
+            ) from exc
+        cols: dict[str, Any] = {"nav": self.nav, "cash": self.cash}
+        if self.names is not None:
+            cols["name"] = list(self.names)
+        cols.update(
+            max_face=self.max_face, max_pct_nav=self.max_pct_nav, min_allocation=self.min_allocation
+        )
+        for name, values in self.metrics.items():
+            cols[f"metric:{name}"] = values
+        for sec, values in self.holdings.items():
+            cols[f"holding:{sec}"] = values
+        for sec, flags in self.restricted.items():
+            cols["restricted" if sec == ALL_SECURITIES else f"restricted:{sec}"] = flags
+        index = pd.Index(list(self.ids), name="account_id")
+        frame: pd.DataFrame = pd.DataFrame(cols, index=index)
+        return frame
+
+
+def _column_hint(frame: Any, name: str) -> str:
+    """What an unknown DataFrame column probably is, and how to name it."""
+    dtype = frame[name].dtype
+    kind = getattr(dtype, "kind", "O")
+    if kind == "b":
+        return f"{name!r} looks like a restriction: name it 'restricted:<SECURITY_ID>'"
+    if kind in "iuf":
+        return (
+            f"{name!r} holds numbers: name it 'metric:{name}' for a metric or "
+            f"'holding:<SECURITY_ID>' for a position"
+        )
+    return f"{name!r} is not a column orderalloc reads"
 
 
 def _opt(value: float) -> float | None:

@@ -338,8 +338,9 @@ class AllocationResult:
     def to_frame(self) -> pd.DataFrame:
         """The account lines as a pandas DataFrame, one row per account.
 
-        Columns: ``account_id``, ``quantity``, ``ideal``, ``share``, ``cap``,
-        ``reason``, ``market_value``, and ``pre:NAME`` / ``post:NAME`` per metric.
+        Indexed by account id (index name ``account_id``), with columns
+        ``quantity``, ``ideal``, ``share``, ``cap``, ``reason``,
+        ``market_value``, and ``pre:NAME`` / ``post:NAME`` per metric.
 
         Raises:
             ImportError: pandas is not installed (``pip install orderalloc[pandas]``).
@@ -351,7 +352,6 @@ class AllocationResult:
                 "AllocationResult.to_frame needs pandas: pip install 'orderalloc[pandas]'"
             ) from exc
         cols: dict[str, Any] = {
-            "account_id": list(self.account_ids),
             "quantity": self.quantity,
             "ideal": self.ideal,
             "share": self.share,
@@ -363,7 +363,8 @@ class AllocationResult:
             cols[f"pre:{name}"] = values
         for name, values in self.post_metrics.items():
             cols[f"post:{name}"] = values
-        frame: pd.DataFrame = pd.DataFrame(cols)
+        index = pd.Index(list(self.account_ids), name="account_id")
+        frame: pd.DataFrame = pd.DataFrame(cols, index=index)
         return frame
 
     def plot(

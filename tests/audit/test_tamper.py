@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 from _audit_helpers import Backend, make_event
 
-from orderalloc.audit import SQLiteAuditSink
-from orderalloc.audit._store import StoredEvent
-from orderalloc.errors import AuditIntegrityError, AuditSinkError
+from orderalloc.audit import GENESIS_HASH, SQLiteAuditSink
+from orderalloc.audit._store import COLUMNS, StoredEvent
+from orderalloc.errors import AuditIntegrityError, AuditSinkError, InvalidInputError
+from orderalloc.testing.recording import RecordingSink
+
+KEY = b"a chain key the auditors hold..."
+
+
+def sqlite_raw(path: Path) -> Callable[[str], list[tuple[Any, ...]]]:
+    """Run one statement on the SQLite file behind the sink's back."""
+
+    def run(sql: str) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    return run
+
 
 _TRIGGERS = (
     "AUDIT_EVENT_NO_UPDATE",
@@ -38,6 +58,9 @@ def _trail(sql_backend: Backend) -> Backend:
 
 def run(backend: Backend, *statements: str) -> None:
     assert backend.raw is not None
+    if backend.name == "sqlite":  # opening a sink re-creates the guards: drop them again
+        for trigger in _TRIGGERS:
+            backend.raw(f"DROP TRIGGER IF EXISTS {trigger}")
     for sql in statements:
         backend.raw(sql.replace("{p}", backend.prefix))
 
@@ -156,3 +179,170 @@ class TestSQLiteGuards:
             with pytest.raises(AuditSinkError) as info:
                 sink.append([make_event(1, actor="other")])
             assert not isinstance(info.value, AuditIntegrityError)
+
+
+def _rechain_from(backend: Backend, first: int, edit: dict[str, str]) -> None:
+    """Rewrite row *first* with *edit* and recompute every later hash (no key), head too."""
+    sink = backend.open()
+    events = sink.events()
+    head = sink.verify()
+    prev = events[first - 2] if first > 1 else None
+    prev_hash = GENESIS_HASH
+    # The hash of row first-1 is what the stored chain says; recompute it from the start.
+    for event in events[: first - 1]:
+        prev_hash = event.content_hash(prev_hash)
+    del prev
+    for seq in range(first, len(events) + 1):
+        event = events[seq - 1]
+        if seq == first:
+            event = attrs.evolve(event, **edit)
+        digest = event.content_hash(prev_hash)
+        row = StoredEvent(seq, event, prev_hash, digest).to_row()
+        sets = []
+        for column, value in zip(COLUMNS[1:], row[1:], strict=True):
+            text = "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
+            if backend.name == "snowflake":  # backslash escapes in Snowflake string literals
+                text = text.replace("\\", "\\\\")
+            sets.append(f"{column} = {text}")
+        run(backend, f"UPDATE {{p}}EVENT SET {', '.join(sets)} WHERE SEQ = {seq}")
+        prev_hash = digest
+    run(backend, f"UPDATE {{p}}HEAD SET HASH = '{prev_hash}' WHERE ID = 1")
+    assert head.head_seq == len(events)
+
+
+class TestAnchoredRewrites:
+    """The three rewrites a self-consistent chain cannot see are caught by an anchor or a key."""
+
+    def test_delete_last_and_rewind_head(self, trail: Backend) -> None:
+        """Deleting the last row and moving the head back passes plain verify, not an anchor."""
+        anchor = trail.open().verify()
+        row4 = trail.raw(f"SELECT HASH FROM {trail.prefix}EVENT WHERE SEQ = 4")  # type: ignore[misc]
+        run(
+            trail,
+            "DELETE FROM {p}EVENT_ACCOUNT WHERE SEQ = 5",
+            "DELETE FROM {p}EVENT WHERE SEQ = 5",
+            f"UPDATE {{p}}HEAD SET SEQ = 4, HASH = '{row4[0][0]}' WHERE ID = 1",
+        )
+        assert trail.open().verify().count == 4  # self-consistent: plain verify cannot tell
+        with pytest.raises(AuditIntegrityError, match=r"seq=5\b.*anchored head"):
+            trail.open().verify(expected_head=anchor.anchor)
+        with pytest.raises(AuditIntegrityError, match="anchored head"):
+            trail.open().verify(expected_head=anchor.head_hash)
+
+    def test_edit_and_recompute_later_hashes(self, trail: Backend) -> None:
+        """Editing a row and recomputing every later hash passes plain verify, not an anchor."""
+        anchor = trail.open().verify()
+        _rechain_from(trail, 3, {"payload": {"i": 999}})
+        assert trail.open().get("ev-00003").payload == {"i": 999}  # type: ignore[union-attr]
+        assert trail.open().verify().count == 5  # recomputed: plain verify cannot tell
+        with pytest.raises(AuditIntegrityError, match=r"seq=5\b.*anchored head"):
+            trail.open().verify(expected_head=anchor)
+        with pytest.raises(AuditIntegrityError, match="not in the chain"):
+            trail.open().verify(expected_head=anchor.head_hash)
+
+    def test_edit_and_recompute_caught_early_by_an_older_anchor(self, trail: Backend) -> None:
+        """An anchor taken at seq 3 names seq 3, where the rewrite began."""
+        events = trail.open().events()
+        h = GENESIS_HASH
+        for event in events[:3]:
+            h = event.content_hash(h)
+        _rechain_from(trail, 3, {"actor": "someone-else"})
+        with pytest.raises(AuditIntegrityError, match=r"seq=3\b.*anchored head"):
+            trail.open().verify(expected_head=f"3:{h}")
+
+    def test_truncate_to_zero(self, trail: Backend) -> None:
+        """Emptying every table and resetting the head passes plain verify, not an anchor."""
+        anchor = trail.open().verify().anchor
+        run(
+            trail,
+            "DELETE FROM {p}EVENT_ACCOUNT",
+            "DELETE FROM {p}EVENT",
+            f"UPDATE {{p}}HEAD SET SEQ = 0, HASH = '{GENESIS_HASH}' WHERE ID = 1",
+        )
+        assert trail.open().verify().count == 0
+        with pytest.raises(AuditIntegrityError, match=r"seq=1\b.*anchored head"):
+            trail.open().verify(expected_head=anchor)
+
+    def test_anchor_of_a_shorter_trail_still_holds(self, trail: Backend) -> None:
+        """A trail that grew since the anchor was taken verifies against it."""
+        sink = trail.open()
+        anchor = sink.verify()
+        sink.append([make_event(6), make_event(7)])
+        report = sink.verify(expected_head=anchor)
+        assert report.count == 7
+        assert sink.verify(expected_head=f"0:{GENESIS_HASH}").count == 7
+
+
+class TestKeyedChain:
+    """An HMAC-keyed chain cannot be recomputed by someone without the key."""
+
+    @pytest.fixture(name="keyed")
+    def _keyed(self, tmp_path: Path) -> Backend:
+        path = tmp_path / "keyed.sqlite3"
+        backend = Backend(
+            "sqlite", lambda: SQLiteAuditSink(path, key=KEY), sqlite_raw(path), "AUDIT_"
+        )
+        sink = backend.open()
+        sink.append([make_event(i) for i in range(1, 6)])
+        return backend
+
+    def test_recomputed_chain_fails_with_the_key(self, keyed: Backend) -> None:
+        """Edit-and-recompute without the key is caught at the edited row, with no anchor."""
+        _rechain_from(keyed, 3, {"payload": {"i": 999}})
+        with pytest.raises(AuditIntegrityError, match=r"seq=3\b"):
+            keyed.open().verify()
+
+    def test_keyed_trail_verifies_only_with_its_key(self, keyed: Backend, tmp_path: Path) -> None:
+        """The right key verifies; no key or another key fails at the first row, with a hint."""
+        assert keyed.open().verify().count == 5
+        path = tmp_path / "keyed.sqlite3"
+        with SQLiteAuditSink(path) as plain, pytest.raises(AuditIntegrityError, match="key="):
+            plain.verify()
+        other = SQLiteAuditSink(path, key=b"another key of 32 bytes........!")
+        with other, pytest.raises(AuditIntegrityError, match=r"seq=1\b.*not the one"):
+            other.verify()
+
+    def test_appending_with_another_key_is_refused(self, keyed: Backend, tmp_path: Path) -> None:
+        """A sink without the key (or with another) refuses to append to a keyed trail."""
+        path = tmp_path / "keyed.sqlite3"
+        with SQLiteAuditSink(path) as plain, pytest.raises(AuditSinkError, match="with a key"):
+            plain.append([make_event(6)])
+        with SQLiteAuditSink(path, key=KEY) as sink:
+            assert sink.verify().count == 5  # nothing was appended
+
+    def test_keying_an_unkeyed_trail_is_refused(self, tmp_path: Path) -> None:
+        """Appending keyed rows after unkeyed ones would leave a trail no key verifies."""
+        path = tmp_path / "plain.sqlite3"
+        with SQLiteAuditSink(path) as sink:
+            sink.append([make_event(1)])
+        with SQLiteAuditSink(path, key=KEY) as keyed, pytest.raises(AuditSinkError, match="key"):
+            keyed.append([make_event(2)])
+
+    def test_recording_sink_keyed_head_differs(self) -> None:
+        """The same events chained with a key give another head than without."""
+        plain, keyed = RecordingSink(), RecordingSink(key=KEY)
+        for sink in (plain, keyed):
+            sink.append([make_event(1), make_event(2)])
+        assert plain.verify().head_hash != keyed.verify().head_hash
+        assert keyed.verify().count == 2
+
+    @pytest.mark.parametrize(
+        ("key", "match"), [("text key of many chars", "bytes"), (b"short", "at least 16")]
+    )
+    def test_bad_key_refused(self, tmp_path: Path, key: object, match: str) -> None:
+        """A text or short key is an InvalidInputError that does not print the key."""
+        with pytest.raises(InvalidInputError, match=match) as info:
+            SQLiteAuditSink(tmp_path / "x.sqlite3", key=key)  # type: ignore[arg-type]
+        assert "short" not in str(info.value)
+        assert "text key" not in str(info.value)
+
+
+class TestAnchorInput:
+    """Malformed anchors are refused by name."""
+
+    @pytest.mark.parametrize("anchor", ["", "abc", "x:" + "0" * 64, "1:" + "g" * 64, 5, b"00"])
+    def test_malformed(self, anchor: object) -> None:
+        """An anchor that is not HASH, SEQ:HASH or a VerifyReport names expected_head."""
+        sink = RecordingSink()
+        with pytest.raises(InvalidInputError, match="expected_head"):
+            sink.verify(expected_head=anchor)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -82,11 +83,80 @@ def check_batch(events: Sequence[AuditEvent]) -> list[AuditEvent]:
     return batch
 
 
+#: The fewest bytes a chain key may have (HMAC-SHA256 wants 32; 16 is the floor).
+MIN_KEY_BYTES = 16
+
+#: What `verify` accepts as an anchor: a head hash, ``"SEQ:HASH"``, or a `VerifyReport`.
+Anchor = str | VerifyReport
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_key(key: Any) -> bytes | None:
+    """The chain key as bytes, or None; refuses text and short keys by name."""
+    if key is None:
+        return None
+    if not isinstance(key, (bytes, bytearray)):
+        raise InvalidInputError(
+            "key", "<hidden>", f"must be bytes (got {type(key).__name__}); encode text first"
+        )
+    if len(key) < MIN_KEY_BYTES:
+        raise InvalidInputError(
+            "key", f"<{len(key)} bytes>", f"must be at least {MIN_KEY_BYTES} bytes (32 advised)"
+        )
+    return bytes(key)
+
+
+def parse_anchor(anchor: Any) -> tuple[int | None, str] | None:
+    """``(seq or None, hash)`` from an anchor given to `verify` (see `Anchor`).
+
+    Raises:
+        InvalidInputError: The anchor is not a 64-hex hash, ``SEQ:HASH`` or a
+            `VerifyReport`.
+    """
+    if anchor is None:
+        return None
+    if isinstance(anchor, VerifyReport):
+        return int(anchor.head_seq), anchor.head_hash
+    if isinstance(anchor, str):
+        text = anchor.strip().lower()
+        seq_text, sep, hash_text = text.rpartition(":")
+        if not sep:
+            seq_text, hash_text = "", text
+        if _HEX64.match(hash_text) and (not sep or seq_text.isdigit()):
+            return (int(seq_text) if sep else None), hash_text
+    raise InvalidInputError(
+        "expected_head",
+        anchor,
+        "must be a head hash (64 hex digits), 'SEQ:HASH' or a VerifyReport",
+    )
+
+
+def check_head_row(row: Sequence[Any] | None, key: bytes | None, where: str) -> None:
+    """Refuse to append when the last stored row was chained with another key.
+
+    Appending keyed rows after unkeyed ones (or with a different key) would make a
+    trail no single key verifies; one recomputed hash of the head row says so first.
+    """
+    if row is None:
+        return
+    event = row_to_event(row)
+    if event.content_hash(row[10], key) != row[11]:
+        raise AuditSinkError(
+            f"{where}: the last row (seq={row[0]}) does not verify "
+            + ("with this sink's key" if key is not None else "without a key")
+            + ": the trail was written "
+            + ("without a key or with another one" if key is not None else "with a key")
+            + " (or edited). Open it with the key it was written with; nothing was appended."
+        )
+
+
 def plan_append(
     batch: Sequence[AuditEvent],
     existing: Mapping[str, AuditEvent],
     head_seq: int,
     head_hash: str,
+    key: bytes | None = None,
 ) -> list[StoredEvent]:
     """Chain the new events of *batch* after the head, skipping identical repeats.
 
@@ -95,6 +165,7 @@ def plan_append(
         existing: The stored events whose ids appear in *batch*.
         head_seq: The sequence number of the last stored event.
         head_hash: Its hash.
+        key: The chain's HMAC key, or None for a plain SHA-256 chain.
 
     Raises:
         AuditSinkError: If an id of *batch* belongs to a different event (stored,
@@ -114,7 +185,7 @@ def plan_append(
             continue
         seen[event.event_id] = event
         seq += 1
-        digest = event.content_hash(prev)
+        digest = event.content_hash(prev, key)
         planned.append(StoredEvent(seq, event, prev, digest))
         prev = digest
     return planned
@@ -230,12 +301,23 @@ class ChainVerifier:
     """Check rows one by one, in ``SEQ`` order; then the head; then the account index.
 
     Every failure raises `AuditIntegrityError` naming the first bad sequence number.
+
+    Args:
+        key: The chain's HMAC key, when the trail was written with one.
+        expected_head: An anchor recorded earlier (see `parse_anchor`): the chain
+            must still pass through it, which a truncation or a rewrite that
+            recomputed every later hash cannot fake.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, key: bytes | None = None, expected_head: Any = None) -> None:
         self.count = 0
         self.prev_hash = GENESIS_HASH
         self._accounts: dict[int, str] = {}
+        self._key = check_key(key)
+        self._anchor = parse_anchor(expected_head)
+        self._anchor_found = self._anchor is not None and (
+            self._anchor[1] == GENESIS_HASH and self._anchor[0] in (None, 0)
+        )
 
     def row(self, row: Sequence[Any]) -> None:
         """Check the next row (a tuple of `COLUMNS`)."""
@@ -266,11 +348,25 @@ class ChainVerifier:
                 "match the previous row's hash (a row before it was edited, deleted, inserted "
                 "or reordered)"
             )
-        if event.content_hash(self.prev_hash) != row[11]:
+        if event.content_hash(self.prev_hash, self._key) != row[11]:
+            hint = (
+                " or the key is not the one the trail was written with"
+                if self._key is not None
+                else " or the trail was written with a key: pass key="
+            )
             raise AuditIntegrityError(
                 f"audit trail broken at seq={seq} event_id={event_id!r}: hash does not match "
-                "the row's content (the row was edited)"
+                f"the row's content (the row was edited,{hint})"
             )
+        if self._anchor is not None and not self._anchor_found:
+            anchor_seq, anchor_hash = self._anchor
+            if anchor_seq == seq and row[11] != anchor_hash:
+                raise AuditIntegrityError(
+                    f"audit trail broken at seq={seq} event_id={event_id!r}: the anchored head "
+                    f"{anchor_seq}:{anchor_hash} is not this row's hash (the trail was rewritten "
+                    "at or before it)"
+                )
+            self._anchor_found = row[11] == anchor_hash
         self.prev_hash = row[11]
         self.count = seq
         self._accounts[seq] = _accounts_digest(event.account_ids)
@@ -285,6 +381,15 @@ class ChainVerifier:
                 if int(head_seq) != self.count
                 else f"audit trail broken at seq={self.count}: the head hash does not match "
                 "the last row (the last row or the head was edited)"
+            )
+        if self._anchor is not None and not self._anchor_found:
+            anchor_seq, anchor_hash = self._anchor
+            at = anchor_seq if anchor_seq is not None else self.count + 1
+            raise AuditIntegrityError(
+                f"audit trail broken at seq={min(at, self.count + 1)}: the anchored head "
+                f"{'' if anchor_seq is None else f'{anchor_seq}:'}{anchor_hash} is not in the "
+                f"chain of {self.count} events (rows were deleted, the trail truncated, or "
+                "rewritten with every later hash recomputed)"
             )
         return VerifyReport(count=self.count, head_seq=self.count, head_hash=self.prev_hash)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import hmac
 import json
 import math
 import uuid
@@ -251,17 +252,21 @@ class AuditEvent:
         """The event as canonical JSON: what is hashed, and what "identical" means."""
         return self._canonical
 
-    def content_hash(self, prev_hash: str) -> str:
+    def content_hash(self, prev_hash: str, key: bytes | None = None) -> str:
         r"""The chain hash of this event after an event whose hash is *prev_hash*.
 
-        ``sha256(prev_hash + "\\n" + canonical_json)`` as lowercase hex. The first
-        event of a trail chains from `GENESIS_HASH`.
+        ``sha256(prev_hash + "\\n" + canonical_json)`` as lowercase hex; with a
+        *key*, ``HMAC-SHA256(key, ...)`` of the same bytes, so that nobody without
+        the key can recompute the chain after an edit. The first event of a trail
+        chains from `GENESIS_HASH`.
+
+        .. versionchanged:: 0.1
+           The optional *key*.
         """
-        digest = hashlib.sha256()
-        digest.update(prev_hash.encode("ascii"))
-        digest.update(b"\n")
-        digest.update(self._canonical.encode("utf-8"))
-        return digest.hexdigest()
+        message = prev_hash.encode("ascii") + b"\n" + self._canonical.encode("utf-8")
+        if key is not None:
+            return hmac.new(key, message, hashlib.sha256).hexdigest()
+        return hashlib.sha256(message).hexdigest()
 
     def payload_json(self) -> str:
         """The payload alone as canonical JSON (how sinks store it)."""

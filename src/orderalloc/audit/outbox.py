@@ -53,6 +53,8 @@ class OutboxSink(AuditSink):
         batch_size: How many events `flush` sends per remote ``append``.
         flush_on_append: Whether `append` tries to deliver at once (default), or
             leaves delivery to explicit `flush` calls.
+        key: The HMAC chain key of the outbox's own chain (give the remote the
+            same key, and the two heads agree once `pending` is 0).
 
     A remote that keeps refusing a batch for a reason other than an outage (an
     ``event_id`` it holds for a different event) blocks delivery of everything
@@ -71,11 +73,14 @@ class OutboxSink(AuditSink):
         *,
         batch_size: int = 500,
         flush_on_append: bool = True,
+        key: bytes | None = None,
     ):
-        if batch_size < 1:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInputError("batch_size", batch_size, "must be at least 1")
         self._remote = remote
-        self._local = SQLiteAuditSink(default_outbox_path() if outbox_path is None else outbox_path)
+        self._local = SQLiteAuditSink(
+            default_outbox_path() if outbox_path is None else outbox_path, key=key
+        )
         self._batch_size = batch_size
         self._flush_on_append = flush_on_append
         self._flush_lock = threading.Lock()
@@ -169,13 +174,14 @@ class OutboxSink(AuditSink):
         """The event stored in the outbox under *event_id*, or ``None``."""
         return self._local.get(event_id)
 
-    def verify(self) -> VerifyReport:
+    def verify(self, expected_head: str | VerifyReport | None = None) -> VerifyReport:
         """Verify the outbox's own chain (call the remote's ``verify`` for the remote).
 
         When the remote holds exactly this outbox's events, its head hash equals
-        this one once `pending` is 0.
+        this one once `pending` is 0: the outbox's head is an anchor for the
+        remote, and the remote's for the outbox.
         """
-        return self._local.verify()
+        return self._local.verify(expected_head)
 
     def close(self) -> None:
         """Close the outbox and the remote; closing twice is allowed."""

@@ -35,6 +35,11 @@ class VerifyReport:
     head_seq: int
     head_hash: str
 
+    @property
+    def anchor(self) -> str:
+        """``"SEQ:HASH"``: the text to record, and to give back as ``verify(expected_head=)``."""
+        return f"{self.head_seq}:{self.head_hash}"
+
 
 @runtime_checkable
 class AuditSink(Protocol):
@@ -104,15 +109,31 @@ class AuditSink(Protocol):
         """The event stored under *event_id*, or ``None``."""
         ...
 
-    def verify(self) -> VerifyReport:
+    def verify(self, expected_head: str | VerifyReport | None = None) -> VerifyReport:
         """Recompute the hash chain over every stored event.
+
+        A chain that verifies proves only that it is self-consistent: whoever
+        can write the store can also delete its last rows and move the head
+        back, or edit a row and recompute every hash after it. An anchor closes
+        that gap: a head recorded earlier somewhere the store's writers cannot
+        reach (a file, another database, a ticket) must still lie on the chain.
+
+        Args:
+            expected_head: An anchor: a head hash, ``"SEQ:HASH"`` (what
+                ``orderalloc audit head`` prints) or an earlier `VerifyReport`.
+                The trail may have grown since; it must pass through it.
 
         Returns:
             What was checked, including the head hash to record elsewhere.
 
         Raises:
             AuditIntegrityError: Naming the first sequence number (and event id)
-                where the trail was edited, inserted into, deleted from or reordered.
+                where the trail was edited, inserted into, deleted from or
+                reordered, or where it no longer passes through the anchor.
+            InvalidInputError: The anchor is malformed.
+
+        .. versionchanged:: 0.1
+           *expected_head*.
         """
         ...
 

@@ -14,10 +14,21 @@ How an append stays exactly-once and unforked:
    below), fill the account index from the rows with ``LATERAL FLATTEN``, move the
    head, ``COMMIT``.
 
-Concurrency limits: serialisation relies on Snowflake's table lock (step 1), which
-waits at most ``LOCK_TIMEOUT`` (43,200 s by default) and then fails the append
-(nothing written; retry it). Snowflake does not enforce ``PRIMARY KEY`` or
-``UNIQUE``: writers that bypass this sink can fork or duplicate the chain, and
+Every statement is safe to run twice (a connector that retries a statement whose
+answer was lost): the event insert and the account-index insert are anti-joins on
+what is already stored, the head update writes absolute values, and an append whose
+answer never came back is recognised by ``event_id`` when it is retried.
+
+Concurrency limits: serialisation relies on Snowflake's table lock (step 1). The
+sink sets the session's ``LOCK_TIMEOUT`` (``lock_timeout=``, 120 s by default,
+instead of Snowflake's 43,200 s), so an append queued behind a lock fails after
+that long (nothing written; retry it, or let `OutboxSink` do so) rather than
+hanging for twelve hours. A writer killed mid-append leaves its transaction open
+until Snowflake aborts it with the session; find and end it by hand with
+``SHOW TRANSACTIONS`` and ``SELECT SYSTEM$ABORT_TRANSACTION(<id>)``.
+
+Snowflake does not enforce ``PRIMARY KEY`` or ``UNIQUE``: writers that bypass this
+sink can fork or duplicate the chain, and
 `SnowflakeAuditSink.verify` reports it. Give the writing role INSERT/SELECT on the
 event tables and UPDATE on the head, nothing more. The very first use creates the
 tables; run it once (at deployment) rather than from many processes at once, since
@@ -53,9 +64,12 @@ from orderalloc.errors import AuditIntegrityError, AuditSinkError, InvalidInputE
 
 from ._store import (
     COLUMNS,
+    Anchor,
     ChainVerifier,
     build_select,
     check_batch,
+    check_head_row,
+    check_key,
     chunks,
     plan_append,
     row_to_event,
@@ -114,10 +128,17 @@ class SnowflakeAuditSink(AuditSink):
             and ``<prefix>_HEAD``; may be ``DATABASE.SCHEMA.``-qualified.
         batch_size: Events per ``INSERT`` statement.
         create_tables: Run the DDL (``CREATE TABLE IF NOT EXISTS``) on first use.
+        lock_timeout: Seconds an append waits for another appender's lock
+            (the session's ``LOCK_TIMEOUT``, set at login through
+            ``session_parameters``) before it fails; ``None`` keeps the account's
+            setting (43,200 s unless changed). With *connect*, set
+            ``session_parameters={"LOCK_TIMEOUT": ...}`` in your own function.
+        key: An HMAC chain key (bytes), as for `~orderalloc.audit.SQLiteAuditSink`.
 
     Raises:
         InvalidInputError: If not exactly one of *connection_kwargs* and *connect*
-            is given, or *table_prefix* is not an identifier.
+            is given, *table_prefix* is not an identifier, or *lock_timeout*,
+            *batch_size* or *key* is invalid.
 
     The connection is opened on first use, and a connection that failed is dropped
     and reopened by the next call. Thread-safe: calls share one connection under a
@@ -134,16 +155,34 @@ class SnowflakeAuditSink(AuditSink):
         table_prefix: str = "ORDERALLOC_AUDIT",
         batch_size: int = 200,
         create_tables: bool = True,
+        lock_timeout: int | None = 120,
+        key: bytes | None = None,
     ):
         if (connection_kwargs is None) == (connect is None):
             raise InvalidInputError(
                 "connection_kwargs", connection_kwargs, "give exactly one of it and connect="
             )
-        if batch_size < 1:
-            raise InvalidInputError("batch_size", batch_size, "must be at least 1")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInputError("batch_size", batch_size, "must be a whole number >= 1")
+        if lock_timeout is not None and (
+            isinstance(lock_timeout, bool)
+            or not isinstance(lock_timeout, int)
+            or not 1 <= lock_timeout <= 43_200
+        ):
+            raise InvalidInputError(
+                "lock_timeout", lock_timeout, "must be whole seconds in [1, 43200] or None"
+            )
+        self._lock_timeout = lock_timeout
+        self._key = check_key(key)
         self._ddl = schema_sql(table_prefix)
         if connection_kwargs is not None:
             kwargs = {"paramstyle": "qmark", **connection_kwargs}
+            if lock_timeout is not None:
+                # Set at login (session_parameters), so no statement can run before it.
+                kwargs["session_parameters"] = {
+                    "LOCK_TIMEOUT": lock_timeout,
+                    **dict(connection_kwargs.get("session_parameters") or {}),
+                }
             self._connect: Callable[[], Any] = lambda: snowflake.connector.connect(**kwargs)
         else:
             assert connect is not None
@@ -184,9 +223,13 @@ class SnowflakeAuditSink(AuditSink):
                 )
                 for row in cur.fetchall():
                     existing[row[1]] = row_to_event(row)
-            planned = plan_append(batch, existing, head_seq, head_hash)
+            planned = plan_append(batch, existing, head_seq, head_hash, self._key)
             if not planned:
                 return
+            ph = self._ph()
+            cur.execute(f"SELECT {_COLS} FROM {self._events_table} WHERE SEQ = {ph()}", (head_seq,))
+            last = cur.fetchall()
+            check_head_row(last[0] if last else None, self._key, repr(self))
             inserted = 0
             for part in chunks(planned, self._batch_size):
                 ph = self._ph()
@@ -212,7 +255,9 @@ class SnowflakeAuditSink(AuditSink):
                 f"INSERT INTO {self._accounts_table} (ACCOUNT_ID, SEQ) "
                 f"SELECT f.VALUE::VARCHAR, t.SEQ FROM {self._events_table} t, "
                 "LATERAL FLATTEN(INPUT => PARSE_JSON(t.ACCOUNT_IDS)) f "
-                f"WHERE t.SEQ > {ph()} AND t.SEQ <= {ph()}",
+                f"WHERE t.SEQ > {ph()} AND t.SEQ <= {ph()} "
+                # Idempotent like the events insert: a retried statement adds nothing.
+                f"AND NOT EXISTS (SELECT 1 FROM {self._accounts_table} a WHERE a.SEQ = t.SEQ)",
                 (head_seq, planned[-1].seq),
             )
             ph = self._ph()
@@ -261,14 +306,14 @@ class SnowflakeAuditSink(AuditSink):
             )
         return row_to_event(rows[0]) if rows else None
 
-    def verify(self) -> VerifyReport:
+    def verify(self, expected_head: Anchor | None = None) -> VerifyReport:
         """Recompute the chain, the head and the account index; see `AuditSink.verify`.
 
         Does not block appenders: it reads the head first, then the rows up to it
         (each statement sees committed appends only, and an append moves the rows
         and the head in one transaction).
         """
-        checker = ChainVerifier()
+        checker = ChainVerifier(key=self._key, expected_head=expected_head)
         with self._cursor() as cur:
             head_seq, head_hash = self._head(cur)
             ph = self._ph()
@@ -325,6 +370,7 @@ class SnowflakeAuditSink(AuditSink):
             conn = self._connect()
             self._ph = _placeholders(getattr(conn, "_paramstyle", None) or "pyformat")
             self._conn = conn
+
         if not self._ready:
             if self._create_tables:
                 # DDL commits implicitly in Snowflake: run it outside any transaction.

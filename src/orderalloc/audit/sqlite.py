@@ -23,9 +23,12 @@ from orderalloc.errors import AuditSinkError
 
 from ._store import (
     COLUMNS,
+    Anchor,
     ChainVerifier,
     build_select,
     check_batch,
+    check_head_row,
+    check_key,
     chunks,
     plan_append,
     row_to_event,
@@ -60,9 +63,15 @@ class SQLiteAuditSink(AuditSink):
             `default_audit_path` (``audit.sqlite3`` in the user's data directory).
             ``":memory:"`` keeps the trail in memory (tests only: it dies with the sink).
         timeout: Seconds to wait for another writer's lock before failing.
+        key: An HMAC key (bytes, 32 advised) that chains every row: without it
+            nobody can rewrite a row and recompute the hashes after it. Keep it
+            away from the database's writers; a trail written with a key is
+            verified with it, and a sink refuses to append with another key.
+            See :doc:`/explain/audit_anchoring`.
 
     Raises:
         AuditSinkError: If the file cannot be opened or holds a newer schema.
+        InvalidInputError: If *key* is not bytes of at least 16 bytes.
 
     Thread-safe: one connection, used under a lock. Several processes may append to
     the same file; each append is one ``BEGIN IMMEDIATE`` transaction.
@@ -70,7 +79,14 @@ class SQLiteAuditSink(AuditSink):
     .. versionadded:: 0.1
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = 30.0,
+        key: bytes | None = None,
+    ):
+        self._key = check_key(key)
         self._lock = threading.RLock()
         if path is None:
             path = default_audit_path()
@@ -134,7 +150,12 @@ class SQLiteAuditSink(AuditSink):
             head_seq, head_hash = conn.execute(
                 "SELECT SEQ, HASH FROM AUDIT_HEAD WHERE ID = 1"
             ).fetchone()
-            planned = plan_append(batch, existing, head_seq, head_hash)
+            if len(existing) < len(ids):  # something new: the chain must take our key
+                last = conn.execute(
+                    f"SELECT {_COLS} FROM AUDIT_EVENT WHERE SEQ = ?", (head_seq,)
+                ).fetchone()
+                check_head_row(last, self._key, repr(self))
+            planned = plan_append(batch, existing, head_seq, head_hash, self._key)
             if not planned:
                 return
             conn.executemany(_INSERT_EVENT, [p.to_row() for p in planned])
@@ -180,9 +201,9 @@ class SQLiteAuditSink(AuditSink):
             ).fetchone()
         return None if row is None else row_to_event(row)
 
-    def verify(self) -> VerifyReport:
+    def verify(self, expected_head: Anchor | None = None) -> VerifyReport:
         """Recompute the chain, the head and the account index; see `AuditSink.verify`."""
-        checker = ChainVerifier()
+        checker = ChainVerifier(key=self._key, expected_head=expected_head)
         # One read transaction: a consistent snapshot while other processes append.
         with self._transaction(immediate=False) as conn:
             for row in conn.execute(f"SELECT {_COLS} FROM AUDIT_EVENT ORDER BY SEQ"):

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
+from ..errors import InvalidOrderError, InvalidParameterError
 from ..limits import TradeBounds, trade_bounds
 from ..lots import Rounding, round_to_lots
 from ..model import AccountTable, Order, Side, as_table
@@ -161,6 +162,12 @@ class Engine(abc.ABC):
             The result: legal amounts, exact total or the unallocated face
             with its cause, reasons, metrics and dispersion summary.
         """
+        if not isinstance(order, Order):
+            raise InvalidOrderError("order", order, "must be an orderalloc.Order")
+        if seed is not None and (
+            not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_))
+        ):
+            raise InvalidParameterError("seed", seed, "must be a whole number or None")
         table = as_table(accounts)
         bounds = trade_bounds(order, table)
         problem = Problem(order=order, accounts=table, bounds=bounds)

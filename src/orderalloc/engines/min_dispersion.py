@@ -50,6 +50,25 @@ __all__ = ["MinDispersion"]
 
 _WEIGHTINGS = ("nav", "equal")
 
+#: The extra parameters each backend takes (``solver_params``), beyond tol and max_iter.
+BACKEND_PARAMS: Mapping[str, frozenset[str]] = {
+    "exact": frozenset(),
+    "convex": frozenset({"solver", "solver_params", "dpp"}),
+    "slsqp": frozenset({"ftol"}),
+}
+
+#: A target may lie at most this many metric scales outside the accounts' range
+#: (the scale is the largest of the metric's spread, its largest magnitude and the
+#: most one account could move it). Beyond it no split changes anything a desk
+#: could tell apart, and the rounding's centres would lose every digit of precision.
+TARGET_REACH = 1e3
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
 
 class MinDispersion(Engine):
     """Split the order so the accounts' metric ends up as equal as possible.
@@ -96,21 +115,30 @@ class MinDispersion(Engine):
         max_iter: int | None = None,
         solver_params: Mapping[str, Any] | None = None,
     ) -> None:
-        metrics = (metric,) if isinstance(metric, str) else tuple(metric)
-        if not metrics or not all(isinstance(m, str) and m for m in metrics):
+        if isinstance(metric, str):
+            metrics: tuple[str, ...] = (metric,)
+        elif isinstance(metric, (list, tuple)):
+            metrics = tuple(metric)
+        else:
+            raise InvalidParameterError("metric", metric, "must be a metric name or names")
+        if not metrics or not all(isinstance(m, str) and m.strip() for m in metrics):
             raise InvalidParameterError("metric", metric, "must be a metric name or names")
         if len(set(metrics)) != len(metrics):
             raise InvalidParameterError("metric", metric, "names a metric twice")
         self.metrics = metrics
         if metric_weights is not None:
+            if not isinstance(metric_weights, Mapping):
+                raise InvalidParameterError(
+                    "metric_weights", metric_weights, "must be a mapping of metric to weight"
+                )
             for name, value in metric_weights.items():
                 if name not in metrics:
                     raise InvalidParameterError(
                         f"metric_weights[{name!r}]", value, "is not one of the metrics"
                     )
-                if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                if not (_is_number(value) and 0 < value <= 1e12):
                     raise InvalidParameterError(
-                        f"metric_weights[{name!r}]", value, "must be a number > 0"
+                        f"metric_weights[{name!r}]", value, "must be a number in (0, 1e12]"
                     )
         self.metric_weights = dict(metric_weights) if metric_weights is not None else None
         if isinstance(weighting, str):
@@ -122,28 +150,61 @@ class MinDispersion(Engine):
             raise InvalidParameterError(
                 "weighting", weighting, "must be 'nav', 'equal' or a mapping"
             )
+        else:
+            for key, value in weighting.items():
+                if not isinstance(key, str) or not key:
+                    raise InvalidParameterError("weighting key", key, "must be an account id")
+                if not (_is_number(value) and 0 <= value <= 1e12):
+                    raise InvalidParameterError(
+                        f"weighting[{key!r}]", value, "must be a number in [0, 1e12]"
+                    )
         self.weighting = weighting if isinstance(weighting, str) else dict(weighting)
         self.target = self._targets(target, metrics)
-        if backend not in BACKENDS:
+        if not isinstance(backend, str) or backend not in BACKENDS:
             raise InvalidParameterError(
                 "backend", backend, f"no such backend; choose one of: {', '.join(BACKENDS)}"
             )
         self.backend = backend
+        if fallback is not None and not isinstance(fallback, (list, tuple)):
+            raise InvalidParameterError(
+                "fallback", fallback, "must be a list of backend names (or None)"
+            )
         chain = (
             tuple(b for b in DEFAULT_FALLBACK_ORDER if b != backend)
             if fallback is None
             else tuple(fallback)
         )
         for name in chain:
-            if name not in BACKENDS:
-                raise InvalidParameterError("fallback", name, "no such backend")
+            if not isinstance(name, str) or name not in BACKENDS:
+                raise InvalidParameterError(
+                    "fallback", name, f"no such backend; choose from: {', '.join(BACKENDS)}"
+                )
         self.fallback = chain
-        if not (isinstance(tol, (int, float)) and 0 < tol < 1):
+        if not (_is_number(tol) and 0 < tol < 1):
             raise InvalidParameterError("tol", tol, "must be a number in (0, 1)")
         self.tol = float(tol)
-        if max_iter is not None and (not isinstance(max_iter, int) or max_iter < 1):
-            raise InvalidParameterError("max_iter", max_iter, "must be a whole number >= 1")
+        if max_iter is not None and (
+            not isinstance(max_iter, int)
+            or isinstance(max_iter, bool)
+            or not 1 <= max_iter <= 1_000_000
+        ):
+            raise InvalidParameterError(
+                "max_iter", max_iter, "must be a whole number in [1, 1000000]"
+            )
         self.max_iter = max_iter
+        if solver_params is not None and not isinstance(solver_params, Mapping):
+            raise InvalidParameterError(
+                "solver_params", solver_params, "must be a mapping of parameter names to values"
+            )
+        accepted = BACKEND_PARAMS[backend]
+        for key in solver_params or {}:
+            if key not in accepted:
+                raise InvalidParameterError(
+                    f"solver_params[{key!r}]",
+                    (solver_params or {})[key],
+                    f"is not a parameter of backend {backend!r} "
+                    f"(it takes: {', '.join(sorted(accepted)) or 'none beyond tol and max_iter'})",
+                )
         self.solver_params = dict(solver_params or {})
 
     @staticmethod
@@ -156,14 +217,19 @@ class MinDispersion(Engine):
             missing = [m for m in metrics if m not in target]
             if missing:
                 raise InvalidParameterError("target", dict(target), f"needs a value for {missing}")
+            extra = [k for k in target if k not in metrics]
+            if extra:
+                raise InvalidParameterError("target", dict(target), f"{extra} are not metrics")
             values = {m: target[m] for m in metrics}
         elif len(metrics) == 1:
             values = {metrics[0]: target}
         else:
             raise InvalidParameterError("target", target, "give one target per metric (a mapping)")
         for name, value in values.items():
-            if not (isinstance(value, (int, float)) and math.isfinite(value)):
-                raise InvalidParameterError(f"target[{name!r}]", value, "must be a finite number")
+            if not (_is_number(value) and math.isfinite(value) and abs(value) <= 1e9):
+                raise InvalidParameterError(
+                    f"target[{name!r}]", value, "must be a finite number in [-1e9, 1e9]"
+                )
         return {k: float(v) for k, v in values.items()}
 
     @property
@@ -220,7 +286,8 @@ class MinDispersion(Engine):
                     "metric",
                     name,
                     "the accounts do not carry it (they carry: "
-                    f"{', '.join(sorted(table.metrics)) or 'no metrics'})",
+                    f"{', '.join(sorted(table.metrics)) or 'no metrics'}; a DataFrame "
+                    f"column is read as a metric when named 'metric:{name}')",
                 )
             values = table.metrics[name]
             unknown = np.isnan(values)
@@ -252,6 +319,25 @@ class MinDispersion(Engine):
         var = (w[:, None] * (m - w @ m) ** 2).sum(axis=0)
         return np.where(var > 0, 1.0 / np.where(var > 0, var, 1.0), 1.0)
 
+    def _check_target_reach(
+        self, target: FloatArray, m: FloatArray, s: FloatArray, hi: FloatArray, total: float
+    ) -> None:
+        """Refuse a target absurdly far from the accounts (see `TARGET_REACH`)."""
+        most = np.minimum(hi, total)
+        for j, name in enumerate(self.metrics):
+            col = m[:, j]
+            lo_m, hi_m = float(col.min()), float(col.max())
+            reach = float(np.max(np.abs(s[:, j]) * most)) if len(col) else 0.0
+            scale = max(hi_m - lo_m, abs(lo_m), abs(hi_m), reach, 1e-9)
+            band = (lo_m - TARGET_REACH * scale, hi_m + TARGET_REACH * scale)
+            if not band[0] <= target[j] <= band[1]:
+                raise InvalidParameterError(
+                    f"target[{name!r}]",
+                    float(target[j]),
+                    f"is out of range for these accounts: must lie in [{band[0]:.6g}, "
+                    f"{band[1]:.6g}] (their {name} spans [{lo_m:.6g}, {hi_m:.6g}])",
+                )
+
     def ideal(self, problem: Problem) -> Ideal:
         """The continuous minimum-dispersion split, and the rounding objective from it."""
         m, s = self._metric_columns(problem)
@@ -266,6 +352,8 @@ class MinDispersion(Engine):
             )
         c = self._metric_weights(m, w)
         target = None if self.target is None else np.array([self.target[k] for k in self.metrics])
+        if target is not None:
+            self._check_target_reach(target, m, s, hi, total)
         lo = np.zeros(n)
         # Read-only arrays this engine owns are taken by reference, not copied.
         for array in (m, s, w, lo):

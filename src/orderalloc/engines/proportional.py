@@ -133,28 +133,46 @@ class CustomWeights(Engine):
     name: ClassVar[str] = "custom_weights"
 
     def __init__(self, *, weights: Mapping[str, float], tolerance: float = 1e-6) -> None:
+        if (
+            not isinstance(tolerance, (int, float, np.integer, np.floating))
+            or isinstance(tolerance, (bool, np.bool_))
+            or not 0 <= tolerance <= 0.1
+        ):
+            raise InvalidParameterError("tolerance", tolerance, "must be a number in [0, 0.1]")
         if not isinstance(weights, Mapping) or not weights:
             raise InvalidParameterError(
                 "weights", weights, "must be a non-empty mapping of account id to weight"
             )
         clean: dict[str, float] = {}
         for key, value in weights.items():
+            if not isinstance(key, str) or not key.strip():
+                raise InvalidParameterError("weights key", key, "must be an account id (a string)")
+            if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(
+                value, (bool, np.bool_)
+            ):
+                raise InvalidParameterError(
+                    f"weights[{key!r}]", value, f"must be a number, not {type(value).__name__}"
+                )
             try:
                 number = float(value)
-            except (TypeError, ValueError) as exc:
-                raise InvalidParameterError(f"weights[{key!r}]", value, "must be a number") from exc
-            if not math.isfinite(number) or number < 0:
+            except OverflowError as exc:
                 raise InvalidParameterError(
-                    f"weights[{key!r}]", value, "must be a finite number >= 0"
+                    f"weights[{key!r}]", value, "must be in [0, 1]"
+                ) from exc
+            # Weights sum to 1, so none can exceed 1 (+ tolerance): refusing more
+            # here also keeps the sum from overflowing.
+            if not math.isfinite(number) or not 0 <= number <= 1 + tolerance:
+                raise InvalidParameterError(
+                    f"weights[{key!r}]", value, "must be a finite number in [0, 1]"
                 )
-            clean[str(key)] = number
+            clean[key] = number
         total = math.fsum(clean.values())
         if abs(total - 1.0) > tolerance:
             raise InvalidParameterError(
                 "weights", clean, f"sum to {total:.9g}; they must sum to 1 (within {tolerance:g})"
             )
         self.weights = clean
-        self.tolerance = tolerance
+        self.tolerance = float(tolerance)
 
     @property
     def params(self) -> Mapping[str, Any]:

@@ -16,7 +16,15 @@ import datetime as dt
 import threading
 from collections.abc import Collection, Sequence
 
-from orderalloc.audit._store import ChainVerifier, StoredEvent, check_batch, matches, plan_append
+from orderalloc.audit._store import (
+    Anchor,
+    ChainVerifier,
+    StoredEvent,
+    check_batch,
+    check_key,
+    matches,
+    plan_append,
+)
 from orderalloc.audit.events import GENESIS_HASH, AuditEvent, EventKind
 from orderalloc.audit.protocol import AuditSink, VerifyReport
 from orderalloc.errors import AuditSinkError
@@ -27,13 +35,17 @@ __all__ = ["RecordingSink"]
 class RecordingSink(AuditSink):
     """Keeps the audit trail in a list. Thread-safe; `close` makes it refuse further use.
 
+    Args:
+        key: An HMAC chain key, as for `~orderalloc.audit.SQLiteAuditSink`.
+
     Attributes:
         appends: How many `append` calls were made (including no-op repeats).
 
     .. versionadded:: 0.1
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, key: bytes | None = None) -> None:
+        self._key = check_key(key)
         self._lock = threading.Lock()
         self._rows: list[StoredEvent] = []
         self._by_id: dict[str, StoredEvent] = {}
@@ -63,7 +75,7 @@ class RecordingSink(AuditSink):
             head_seq, head_hash = (
                 (self._rows[-1].seq, self._rows[-1].hash) if self._rows else (0, GENESIS_HASH)
             )
-            planned = plan_append(batch, existing, head_seq, head_hash)
+            planned = plan_append(batch, existing, head_seq, head_hash, self._key)
             self._rows.extend(planned)
             self._by_id.update((p.event.event_id, p) for p in planned)
 
@@ -102,12 +114,12 @@ class RecordingSink(AuditSink):
             row = self._by_id.get(event_id)
         return None if row is None else row.event
 
-    def verify(self) -> VerifyReport:
+    def verify(self, expected_head: Anchor | None = None) -> VerifyReport:
         """Recompute the chain; see `AuditSink.verify`."""
         with self._lock:
             self._check_open()
             rows = list(self._rows)
-        checker = ChainVerifier()
+        checker = ChainVerifier(key=self._key, expected_head=expected_head)
         for row in rows:
             checker.row(row.to_row())
         return checker.head(len(rows), rows[-1].hash if rows else GENESIS_HASH)
