@@ -82,7 +82,9 @@ class TestPlotCheckedBeforePosting:
         monkeypatch.delitem(sys.modules, "orderalloc.plot", raising=False)
         # An earlier test may have imported it: the package keeps it as an attribute.
         monkeypatch.delattr(orderalloc, "plot", raising=False)
-        for name in ("matplotlib", "matplotlib.pyplot", "matplotlib.backend_bases"):
+        # Hide every matplotlib module an earlier test may have loaded, not only pyplot.
+        loaded = [name for name in sys.modules if name.split(".")[0] == "matplotlib"]
+        for name in {"matplotlib", "matplotlib.pyplot", "matplotlib.figure", *loaded}:
             monkeypatch.setitem(sys.modules, name, None)
         result = run(*PREVIEW, "--commit", "--plot", str(tmp_path / "p.png"))
         assert result.exit_code == 2
