@@ -138,13 +138,17 @@ def _echo_preview(fp: FillPreview, limit: int) -> None:
     fa = fp.allocation
     ticket = fp.ticket
     click.echo(
-        f"order {fp.order_id}: {len(fa.fills)} fill(s), {fa.filled:,.0f} filled, "
-        f"{fa.allocated:,.0f} allocated at {fa.vwap:.6f} (VWAP)"
-        + (f", {fa.unallocated:,.0f} not placed" if fa.unallocated else "")
+        _render.wrap(
+            f"order {fp.order_id}: {len(fa.fills)} fill(s), {fa.filled:,.0f} filled, "
+            f"{fa.allocated:,.0f} allocated at {fa.vwap:.6f} (VWAP)"
+            + (f", {fa.unallocated:,.0f} not placed" if fa.unallocated else "")
+        )
     )
     click.echo(
-        f"block to book: {len(ticket.lines)} line(s), {ticket.quantity:,.0f} face "
-        f"at {ticket.price:.6f}, fills {', '.join(fp.new_fill_ids)}"
+        _render.wrap(
+            f"block to book: {len(ticket.lines)} line(s), {ticket.quantity:,.0f} face "
+            f"at {ticket.price:.6f}, fills {', '.join(fp.new_fill_ids)}"
+        )
     )
     click.echo(f"{'account':<16}{'intent':>14}{'filled':>14}{'to book':>14}{'principal':>18}")
     rows = {ln.account_id: ln for ln in ticket.lines}
@@ -163,7 +167,7 @@ def _echo_preview(fp: FillPreview, limit: int) -> None:
             click.echo("...")
             break
     for warning in fa.warnings:
-        click.echo(f"warning: {warning}")
+        click.echo(_render.wrap(warning, prefix="warning: "))
     click.echo(f"\nfill allocation id: {fp.fill_allocation_id}")
 
 
@@ -215,9 +219,11 @@ def _echo_booking(receipt: BookingReceipt) -> None:
     note = " (already booked: nothing sent)" if receipt.already_booked else ""
     note += " (found after an interrupted attempt)" if receipt.recovered else ""
     click.echo(
-        f"booked fill allocation {receipt.fill_allocation_id} as trade {trade.trade_id} "
-        f"[{trade.status}], {len(trade.lines)} lines, {trade.quantity:,.0f} face "
-        f"at {trade.price:.6f}{note}"
+        _render.wrap(
+            f"booked fill allocation {receipt.fill_allocation_id} as trade {trade.trade_id} "
+            f"[{trade.status}], {len(trade.lines)} lines, {trade.quantity:,.0f} face "
+            f"at {trade.price:.6f}{note}"
+        )
     )
 
 
