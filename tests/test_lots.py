@@ -38,3 +38,17 @@ def test_no_balanced_swap_improves_the_result(
     keys = lots._LazyKeys(table.ids, seed)
     _, applied = lots._exchange(result.q, t, a, lots._Legal.of(bounds), keys)
     assert applied == 0
+
+
+class TestHugeOrders:
+    """The exact programme's budget is checked before any menu is built."""
+
+    def test_quadrillion_face_order(self) -> None:
+        """A 1e15-face pro-rata buy over 3 accounts is placed whole, not a MemoryError."""
+        import orderalloc as oa
+
+        bond = oa.Security(id="B", price=100.0, min_piece=2_000, increment=1_000)
+        accounts = [oa.Account(id=f"A{i}", nav=1e15 / (i + 1)) for i in range(3)]
+        result = oa.allocate(oa.Order(security=bond, side="BUY", quantity=1e15), accounts)
+        assert result.allocated == 1e15
+        assert all(q == 0 or (q - 2_000) % 1_000 == 0 for q in result.quantities.values())

@@ -782,6 +782,8 @@ def _exact_split(
     m, d = int(legal.m), int(legal.d)
     unit = math.gcd(m, d)
     size = int(total // unit) + 1
+    if size * max(len(order), 1) > budget:
+        return None  # every menu holds at least 0: over budget before any is built
     menus = []
     cells = 0
     for i in order:
