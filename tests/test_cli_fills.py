@@ -68,6 +68,21 @@ class TestPostTrade:
         code, out, _ = run("audit", "verify")
         assert code == 0
 
+    def test_story_from_a_fill_allocation(self, run) -> None:  # type: ignore[no-untyped-def]
+        """`audit show` on a fill allocation id tells the order's whole story, lines included."""
+        order_id = _order(run)
+        run("fills", order_id, "--add", "2mm@99.10")
+        code, out, _ = run("allocate-fills", order_id, "--json")
+        fill_allocation = json.loads(out)["fill_allocation_id"]
+        run("book", fill_allocation)
+        code, out, err = run("audit", "show", fill_allocation[:8])
+        assert code == 0, err
+        assert f"order {order_id}: now BOOKED" in out
+        assert f"{fill_allocation}  BOOKED (fill allocation)" in out
+        assert "modified by" not in out
+        assert "PREVIEWED" in out
+        assert "reason" in out  # the pre-trade allocation's lines
+
     def test_table_and_hint(self, run) -> None:  # type: ignore[no-untyped-def]
         """Without --json, allocate-fills prints the lines and how to book them."""
         order_id = _order(run)

@@ -771,15 +771,23 @@ def audit_show(state: _State, ident: str, as_json: bool) -> None:
     now = lifecycle[-1].kind.value if lifecycle else "?"
     what = f"order {', '.join(orders)}" if orders else "not committed"
     click.echo(f"{what}: now {now}; {len(allocations)} allocation(s)")
-    for alloc, later in zip(allocations, [*allocations[1:], None], strict=True):
+    # Pre-trade allocations (the preview, each modification) have a preview;
+    # fill allocations do not.
+    previewed = list(
+        dict.fromkeys(e.allocation_id for e in events if e.kind is EventKind.PREVIEWED)
+    )
+    for alloc in allocations:
         text = desk.status(alloc)
-        if later is not None:
-            text += f", then modified by {later[:8]}"
+        if alloc not in previewed:
+            text += " (fill allocation)"
+        elif (k := previewed.index(alloc)) + 1 < len(previewed):
+            text += f", then modified by {previewed[k + 1][:8]}"
         click.echo(f"  {alloc}  {text}")
     click.echo("")
     click.echo(_render.events_table(events))
-    click.echo("")
-    click.echo(_render.result_table(desk.get_preview(allocations[-1]).result, limit=20))
+    if previewed:
+        click.echo("")
+        click.echo(_render.result_table(desk.get_preview(previewed[-1]).result, limit=20))
 
 
 @audit.command("verify")
