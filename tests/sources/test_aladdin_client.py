@@ -10,7 +10,6 @@ import time
 import uuid
 
 import httpx
-import numpy as np
 import pytest
 from sources_helpers import assert_tables_equal
 
@@ -354,14 +353,17 @@ class TestRateLimiter:
                     stamps.append(time.monotonic())
 
         threads = [threading.Thread(target=work) for _ in range(4)]
+        start = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        stamps.sort()
-        gaps = np.diff(stamps)
-        assert stamps[-1] - stamps[0] >= 39 * 0.05 - 0.01
-        assert gaps.min() >= 0.05 - 0.01
+        # The 40th slot is 39 intervals after the first (immediate) one. A busy
+        # machine can only delay a thread after its slot, never bring a slot
+        # forward, so this holds under any load (gaps between the stamps do not:
+        # a thread may be descheduled between its slot and its stamp).
+        assert max(stamps) - start >= 39 * 0.05 - 0.01
+        assert len(stamps) == 40
 
 
 class TestSecrets:
