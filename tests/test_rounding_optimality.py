@@ -103,7 +103,7 @@ class TestReproductions:
         check_allocation(result, accts)
 
     def test_extreme_target_returns(self) -> None:
-        """A target of 1e15 (issue 17) ends with a legal split instead of hanging."""
+        """A target of 1e15 (issue 17) is refused by name; a far admitted one ends legally."""
         sec = oa.Security(id="X", price=99, analytics={"sd": 4})
         rng = np.random.default_rng(3)
         navs, sds = rng.uniform(1e6, 3e6, 80), rng.uniform(3, 6, 80)
@@ -112,9 +112,12 @@ class TestReproductions:
             for i, (n, s) in enumerate(zip(navs, sds, strict=True))
         ]
         order = oa.Order(security=sec, side="BUY", quantity=1e6)
-        result = oa.allocate(order, accts, method="min_dispersion", metric="sd", target=1e15)
-        check_allocation(result, accts)
-        assert result.unallocated == 0
+        with pytest.raises(oa.InvalidParameterError, match="target"):
+            oa.allocate(order, accts, method="min_dispersion", metric="sd", target=1e15)
+        for target in (-1e3, 5e3):  # far outside the metrics (3 to 6) yet admitted
+            result = oa.allocate(order, accts, method="min_dispersion", metric="sd", target=target)
+            check_allocation(result, accts)
+            assert result.unallocated == 0
 
     def test_pro_rata_sell_of_300_accounts_ignores_input_order(self) -> None:
         """A 300-account sale by holdings allocates every account alike under shuffles."""
