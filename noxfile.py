@@ -72,7 +72,8 @@ def docs(session: nox.Session) -> None:
     session.run(
         "sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
     )
-    session.run("pytest", "-p", "no:cacheprovider", "docs", "-q")
+    # The docs examples, and the tests of the build's own checks (they need sphinx).
+    session.run("pytest", "-p", "no:cacheprovider", "docs", "tests/test_docs_checks.py", "-q")
 
 
 @nox.session
