@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from .engines import get
+from .engines.base import Engine
 from .errors import InvalidParameterError
 from .result import AllocationResult
 
@@ -34,9 +36,13 @@ def allocate(
         InvalidParameterError: A parameter is unknown to the engine or invalid.
         InvalidInputError: The order or accounts are invalid.
     """
+    return _engine_for(method, params).allocate(order, accounts, seed=seed)
+
+
+def _engine_for(method: str, params: Mapping[str, Any]) -> Engine:
+    """The engine named *method* with *params*, refusing unknown parameters by name."""
     engine_cls = get(method)
-    signature = inspect.signature(engine_cls.__init__)
-    accepted = [p for p in signature.parameters if p != "self"]
+    accepted = [p for p in inspect.signature(engine_cls.__init__).parameters if p != "self"]
     for key in params:
         if key not in accepted:
             raise InvalidParameterError(
@@ -45,5 +51,4 @@ def allocate(
                 f"is not a parameter of method {method!r} "
                 f"(it takes: {', '.join(accepted) or 'none'})",
             )
-    engine = engine_cls(**params)
-    return engine.allocate(order, accounts, seed=seed)
+    return engine_cls(**params)

@@ -55,7 +55,6 @@ the sequential split, ``strategy == "sequential"``, and a warning says so.
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -63,7 +62,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from .engines import MinDispersion, get
+from .allocation import _engine_for
+from .engines import MinDispersion
 from .engines.base import Engine
 from .errors import InvalidOrderError, InvalidParameterError
 from .limits import trade_bounds
@@ -243,21 +243,6 @@ class _Leg:
     @property
     def sort_key(self) -> tuple[int, str, str]:
         return (self.phase, self.order.security.id, self.order.side.value)
-
-
-def _engine_for(method: str, params: Mapping[str, Any]) -> Engine:
-    """The engine named *method* with *params*, refusing unknown parameters by name."""
-    engine_cls = get(method)
-    accepted = [p for p in inspect.signature(engine_cls.__init__).parameters if p != "self"]
-    for key in params:
-        if key not in accepted:
-            raise InvalidParameterError(
-                key,
-                params[key],
-                f"is not a parameter of method {method!r} "
-                f"(it takes: {', '.join(accepted) or 'none'})",
-            )
-    return engine_cls(**params)
 
 
 def allocate_basket(

@@ -34,7 +34,8 @@ from typing import Any, TypeVar
 import attrs
 from threadpoolctl import threadpool_limits
 
-from .basket import BasketResult, _engine_for, allocate_basket
+from .allocation import _engine_for
+from .basket import BasketResult, allocate_basket
 from .errors import InvalidInputError, InvalidParameterError
 from .model import Order, as_table
 from .switches import Switch
