@@ -841,6 +841,14 @@ class _LazyKeys:
             self._cache[i] = key
         return key
 
+    def many(self, rows: list[int]) -> list[int]:
+        """The keys of *rows*, hashing the missing ones in one call."""
+        missing = [i for i in rows if i not in self._cache]
+        if missing:
+            fresh = tie_keys([self._ids[i] for i in missing], self._seed)
+            self._cache.update(zip(missing, fresh, strict=True))
+        return [self._cache[i] for i in rows]
+
     def pick(self, candidates: IntArray) -> int:
         """The candidate with the smallest key."""
         if candidates.size == 1:

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
-from ..lots import tie_keys
+from ..lots import _LazyKeys
 from ..typing import BoolArray, FloatArray, IntArray
 
 __all__ = ["FillRotation", "Tickets", "rotate_fill", "ticket_sets"]
@@ -173,29 +173,6 @@ class FillRotation:
     passed_over: int
 
 
-class _Keys:
-    """Tie-break keys, computed only for accounts that meet in the heap."""
-
-    def __init__(self, ids: Sequence[str], seed: int) -> None:
-        self._ids, self._seed = ids, seed
-        self._cache: dict[int, int] = {}
-
-    def __call__(self, i: int) -> int:
-        key = self._cache.get(i)
-        if key is None:
-            key = tie_keys([self._ids[i]], self._seed)[0]
-            self._cache[i] = key
-        return key
-
-    def many(self, rows: list[int]) -> list[int]:
-        """The keys of *rows*, hashing the missing ones in one call."""
-        missing = [i for i in rows if i not in self._cache]
-        if missing:
-            fresh = tie_keys([self._ids[i] for i in missing], self._seed)
-            self._cache.update(zip(missing, fresh, strict=True))
-        return [self._cache[i] for i in rows]
-
-
 def rotate_fill(
     quantity: float,
     *,
@@ -265,7 +242,7 @@ def rotate_fill(
         fixed += float(q_lo[sub][~moving].sum())
         sub = sub[moving]
     q[active] = q_lo
-    return _sequential(quantity, q, held, credit, weight, tickets, active, _Keys(ids, seed))
+    return _sequential(quantity, q, held, credit, weight, tickets, active, _LazyKeys(ids, seed))
 
 
 def _sequential(
@@ -276,7 +253,7 @@ def _sequential(
     weight: FloatArray,
     tickets: Tickets,
     active: IntArray,
-    keys: _Keys,
+    keys: _LazyKeys,
 ) -> FillRotation:
     """Take the remaining moves one by one in deadline order, passing over those too large."""
     left = quantity - float(q.sum())
