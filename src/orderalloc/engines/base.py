@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
+from .._rounding_search import MovingMean
 from ..errors import InvalidOrderError, InvalidParameterError
 from ..limits import TradeBounds, trade_bounds
 from ..lots import Rounding, round_to_lots
@@ -107,6 +108,8 @@ class Ideal:
         recentre: For an objective that is not separable (the mean moves
             with the split): the centre of its separable form at a split's
             own mean, for the rounding's re-centring rounds.
+        moving_mean: With *recentre*, for one metric: the dispersion as a
+            function of its centre, for the rounding's exact search over it.
     """
 
     target: FloatArray
@@ -125,6 +128,7 @@ class Ideal:
     objective_floor: float = -math.inf
     placed: float = math.nan
     recentre: Callable[[FloatArray], FloatArray] | None = None
+    moving_mean: MovingMean | None = None
 
 
 class Engine(abc.ABC):
@@ -190,6 +194,7 @@ class Engine(abc.ABC):
             ideal=None if ideal.centre is None else ideal.target,
             objective=ideal.objective if ideal.recentre is not None else None,
             recentre=ideal.recentre,
+            moving_mean=ideal.moving_mean,
         )
         q = rounding.q
         # The gap is measured in the order the rounding worked in.
@@ -296,6 +301,7 @@ def _reorder_ideal(ideal: Ideal, rows: IntArray) -> Ideal:
         dispersion_weights=take(ideal.dispersion_weights),
         objective=None if ideal.objective is None else objective,
         recentre=None,
+        moving_mean=None,
     )
 
 
@@ -317,6 +323,8 @@ def rounding_gap(rounding: Rounding, ideal: Ideal) -> float | None:
     if value <= 0:
         return 0.0
     lower = ideal.objective_floor if rounding.total == ideal.placed else -math.inf
+    if not math.isnan(rounding.objective_bound):
+        lower = max(lower, rounding.objective_bound)  # the centre search's proof
     if ideal.recentre is None and not math.isnan(rounding.lower_bound):
         # Separable: F = scale * cost + const, so the cost's bound moves F's.
         lower = max(lower, value - ideal.objective_scale * (rounding.cost - rounding.lower_bound))
