@@ -41,9 +41,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from _timing import write_table
-from rounding_cases import ENGINES, allocate, judge, make_case
-
 from orderalloc.testing import check_allocation
+from rounding_cases import ENGINES, allocate, judge, make_case
 
 
 def run_one(engine: str, seed: int) -> dict[str, object]:

@@ -316,6 +316,7 @@ def moving_mean_optimum(
 
     def tol() -> float:
         return rtol * abs(upper) + 1e-15 * (hi - lo) ** 2
+
     while pending and len(values) < max_points:
         pending.sort(key=lambda iv: floor(*iv))
         c0, c1 = pending.pop(0)

@@ -301,7 +301,7 @@ def _centre_small(
     Each point is the exact programme over totals at one centre; None when
     even a few of them would exceed `_CENTRE_CELLS`.
     """
-    from ._rounding_search import centre_search  # noqa: PLC0415 (it imports this module)
+    from ._rounding_search import centre_search  # deferred: it imports this module
 
     order = _key_order(keys, live)
     total = float(q.sum())
@@ -378,7 +378,7 @@ def _open_sets(
     q: FloatArray, t: FloatArray, a: FloatArray, r: FloatArray, legal: _Legal, keys: _LazyKeys
 ) -> FloatArray:
     """Polish by moving between sets of open accounts (see `orderalloc._rounding_search`)."""
-    from ._rounding_search import open_set_search  # noqa: PLC0415 (it imports this module)
+    from ._rounding_search import open_set_search  # deferred: it imports this module
 
     better, moves = open_set_search(q, t, a, r, legal, keys)
     if moves:
