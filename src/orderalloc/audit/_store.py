@@ -251,20 +251,6 @@ class EventQuery:
     until: str | None = attrs.field(default=None, converter=_until)
     kinds: tuple[str, ...] | None = attrs.field(default=None, converter=_kinds)
 
-    @classmethod
-    def of(
-        cls,
-        *,
-        allocation_id: str | None = None,
-        account_id: str | None = None,
-        security_id: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        kinds: Collection[EventKind] | None = None,
-    ) -> EventQuery:
-        """The query of `AuditSink.events`' keyword filters (times must be timezone-aware)."""
-        return cls(allocation_id, account_id, security_id, since, until, kinds)
-
     def sql(
         self,
         events_table: str,
@@ -339,7 +325,7 @@ class QuerySink(AuditSink):
     ) -> list[AuditEvent]:
         """The matching events in append order; see `AuditSink.events`."""
         return self.select(
-            EventQuery.of(
+            EventQuery(
                 allocation_id=allocation_id,
                 account_id=account_id,
                 security_id=security_id,
