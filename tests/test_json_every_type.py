@@ -61,7 +61,7 @@ def nested(value: Any, seen: set[int] | None = None) -> Iterator[Any]:
 
 @pytest.fixture(name="samples", scope="module")
 def _samples(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
-    """One of each public value, from a real flow on the mock (caps of no-limit accounts are inf)."""
+    """One of each public value, from a real flow on the mock (no-limit caps are inf)."""
     bond = oa.Security(id="B", price=99.5, min_piece=2_000, increment=1_000,
                        analytics={"spread_duration": 5.0})  # fmt: skip
     other = oa.Security(id="C", price=101.0, analytics={"spread_duration": 7.0})
@@ -101,8 +101,8 @@ def _samples(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
         account_id="A3", rule="ISSUER_LIMIT", message="over 5% of NAV", severity="WARNING"
     )
     what_if = oa.WhatIfReport(violations=(violation,))
-    roots = [result, result.allocations, ticket, what_if, filled, basket, intent, made, receipt, events, report,
-             filled.ledger, *accounts, oa.as_table(accounts)]  # fmt: skip
+    roots = [result, result.allocations, ticket, what_if, filled, basket, intent, made,
+             receipt, events, report, filled.ledger, *accounts, oa.as_table(accounts)]  # fmt: skip
     out: list[Any] = []
     seen: set[int] = set()
     for value in roots:
@@ -139,7 +139,7 @@ def test_a_value_with_no_json_form_is_named() -> None:
     config = oa.AladdinConfig(
         host="acme.blackrock.com", api_key="KEY-abc123", username="u", password="PW-xyz789"
     )
-    with pytest.raises(oa.InvalidInputError, match="AladdinConfig.*no JSON form") as info:
+    with pytest.raises(oa.InvalidInputError, match=r"AladdinConfig.*no JSON form") as info:
         oa.to_json(config)
     assert "KEY-abc123" not in str(info.value)
 
