@@ -5,7 +5,8 @@ The schema is the attrs fields of each type, by name, with:
 * numpy columns as JSON lists;
 * dates and times as ISO 8601 strings (times in UTC with an offset);
 * enums (`Side`, `Reason`) as their string values;
-* frozensets as sorted lists.
+* frozensets as sorted lists;
+* credentials (anything with ``get_secret_value``) as `REDACTED`.
 
 **One rule for numbers that are not finite**, everywhere (columns, scalars,
 parameters): NaN is written as ``null`` and read back as NaN; infinities are
@@ -44,6 +45,9 @@ from .errors import InvalidInputError, OrderAllocError
 __all__ = ["configure_converter", "converter", "from_json", "make_converter", "to_json"]
 
 T = TypeVar("T")
+
+#: What `to_json` writes for a credential (an object with ``get_secret_value``).
+REDACTED = "**********"
 
 #: How deep `from_json` reads nested JSON before refusing it (no orderalloc type
 #: nests anywhere near this; deeper input is malformed or hostile).
@@ -146,6 +150,10 @@ def configure_converter(conv: cattrs.Converter) -> None:
     )
     conv.register_unstructure_hook_func(_is_ndarray, _array_to_list)
     conv.register_unstructure_hook(float, _float_out)
+    # Credentials (anything with a pydantic-style get_secret_value) never leave as text.
+    conv.register_unstructure_hook_func(
+        lambda tp: isinstance(tp, type) and hasattr(tp, "get_secret_value"), lambda _: REDACTED
+    )
 
     def structure_array(value: Any, tp: Any) -> np.ndarray[Any, Any]:
         if not isinstance(value, list):
@@ -287,12 +295,21 @@ def _finite_only(value: Any) -> Any:
 
 
 def to_json(obj: Any, *, indent: int | None = None) -> str:
-    """*obj* as strict JSON text (see the module docstring for the schema)."""
+    """*obj* as strict JSON text (see the module docstring for the schema).
+
+    Credentials are written as `REDACTED`, never as their value.
+
+    Raises:
+        InvalidInputError: *obj* holds a value with no JSON form (the message
+            names its type).
+    """
     data = converter.unstructure(obj)
     try:
         return json.dumps(data, indent=indent, sort_keys=True, allow_nan=False)
     except ValueError:  # a NaN or infinity in a free-form field (params, payloads)
         return json.dumps(_finite_only(data), indent=indent, sort_keys=True, allow_nan=False)
+    except TypeError as exc:
+        raise InvalidInputError("obj", type(obj).__name__, f"has no JSON form: {exc}") from None
 
 
 def from_json(text: str | bytes, cls: type[T]) -> T:

@@ -108,6 +108,8 @@ describe(
         FillReason.NO_INTENT: "no intent (or none it may legally take)",
         FillReason.RESTRICTED: "security restricted for this account",
         FillReason.CAPPED_BY_CASH: "capped by cash at the fill's price",
-        FillReason.DEVIATION: "deviation: min dispersion on the filled amount, bounded by the intent",
+        FillReason.DEVIATION: (
+            "deviation: min dispersion on the filled amount, bounded by the intent"
+        ),
     },
 )
