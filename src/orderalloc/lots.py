@@ -30,6 +30,10 @@ How (all steps work on whole denominations, never on float remainders):
    account for closing another of the same size) are applied while one lowers
    the cost. It is skipped when steps 1-2 ended on a Lagrangian minimiser,
    which is optimal for its total (Everett 1963).
+   Beyond the exact programme (up to 1,000 accounts) an open-set search
+   follows: it changes which accounts are closed, open or sold out (one or
+   two at a time) and re-solves the rest exactly for each choice
+   (`orderalloc._rounding_search`).
 5. **Largest legal total.** If steps 1-3 cannot reach the order, a dynamic
    programme over reachable totals (in units of ``gcd(min_piece, increment)``)
    finds the largest legal total when accounts x totals stays within
