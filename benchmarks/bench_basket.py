@@ -71,21 +71,34 @@ def make_orders(
     return orders
 
 
+# The 1-minute load average seen before and after every timed call of the run.
+_LOADS: list[float] = []
+
+
 def timed(funcs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
-    """Wall times of each function over interleaved rounds."""
+    """Wall times of each function over interleaved rounds (the load noted around each)."""
     times: dict[str, list[float]] = {name: [] for name in funcs}
+    _LOADS.clear()
     for _ in range(rounds):
         for name, func in funcs.items():
+            _LOADS.append(os.getloadavg()[0])
             t0 = time.perf_counter()
             func()
             times[name].append(time.perf_counter() - t0)
+            _LOADS.append(os.getloadavg()[0])
     return times
 
 
 def load() -> str:
-    """The machine's load: the figures are ratios measured on a shared machine."""
+    """The machine's load: the figures are ratios measured on a shared machine (2 cores)."""
     one, five, _ = os.getloadavg()
-    return f"Load average during the run: {one:.1f} (1 min), {five:.1f} (5 min)."
+    seen = (
+        f"; 1-minute load seen around the timed calls: min {min(_LOADS):.1f}, "
+        f"median {statistics.median(_LOADS):.1f}, max {max(_LOADS):.1f}"
+        if _LOADS
+        else ""
+    )
+    return f"Load average at the end of the run: {one:.1f} (1 min), {five:.1f} (5 min){seen}."
 
 
 def spread(values: list[float]) -> str:
@@ -137,7 +150,8 @@ def one_group(n_accounts: int, n_bonds: int, rounds: int) -> str:
     note = (
         f"One group: {n_bonds} bond purchases ({sum(o.quantity for o in orders):,.0f} face, "
         f"0.5% of NAV) over {n_accounts:,} accounts, min dispersion on {', '.join(METRICS)}; "
-        f"`python benchmarks/bench_basket.py --accounts {n_accounts} --bonds {n_bonds}`. "
+        f"`python benchmarks/bench_basket.py --skip-many --accounts {n_accounts} --bonds {n_bonds} "
+        f"--rounds {rounds}`. "
         f"{rounds} interleaved rounds. Std before: "
         + ", ".join(f"{m} {before[m].std_before:.5f}" for m in METRICS)
         + f". Allocating each order on its own with all the cash overspends {overspent:,} "
