@@ -545,9 +545,9 @@ class BasketDesk:
                 try:
                     resumed = desk._resume(trail, unit.ticket)
                 except (CommitOutcomeUnknownError, CommitInProgressError) as exc:
+                    # Held by the lease (or the look-up failed): nothing is sent for it.
                     pending[unit.aid] = str(exc)
-                    if isinstance(exc, CommitOutcomeUnknownError) and exc.retry_at:
-                        retry_at.append(exc.retry_at)
+                    retry_at.append(trail.attempts[-1].at + desk._commit_lease)
                     continue
                 if resumed is not None:
                     assert isinstance(resumed, CommitReceipt)
