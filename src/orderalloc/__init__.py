@@ -16,6 +16,7 @@ The layout, in the order data flows::
     sources/          the DataSource protocol, the Aladdin client, the mock
     audit/            the AuditSink protocol, SQLite (default), Snowflake, outbox
     desk.py           preview -> what-if -> commit -> modify / cancel, audited
+    _desk_basket.py   BasketDesk: a basket previewed and committed as one unit
     fills/            post-trade: fills allocated to the intent, rotation ledger, prices
     cli.py            the ``orderalloc`` command
     testing/          strategies, invariant checks and fakes for users' tests
@@ -83,6 +84,7 @@ if _typing.TYPE_CHECKING:
         UnknownAllocationError,
         UnknownOrderError,
     )
+    from ._desk_basket import BasketDesk, BasketIncompleteError, BasketPreview, BasketReceipt
     from .parallel import allocate_basket_many
     from .serialization import from_json, to_json
     from .sources import (
@@ -134,6 +136,10 @@ _LAZY: dict[str, str] = {
             "UnknownOrderError",
         ),
         "desk",
+    ),
+    **dict.fromkeys(
+        ("BasketDesk", "BasketIncompleteError", "BasketPreview", "BasketReceipt"),
+        "_desk_basket",
     ),
     "allocate_basket_many": "parallel",
     **dict.fromkeys(("from_json", "to_json"), "serialization"),
@@ -233,6 +239,10 @@ __all__ = [
     "AuditIntegrityError",
     "AuditSink",
     "AuditSinkError",
+    "BasketDesk",
+    "BasketIncompleteError",
+    "BasketPreview",
+    "BasketReceipt",
     "BasketResult",
     "CommitFailedError",
     "CommitInProgressError",

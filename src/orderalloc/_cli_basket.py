@@ -169,7 +169,7 @@ def _echo_receipt(r: BasketReceipt) -> None:
         o = c.order
         click.echo(
             f"  {c.allocation_id:<36} order {o.order_id[:12]:<12} [{o.status[:6]:<6}] "
-            f"{o.quantity:>14,.0f}"
+            f"{o.quantity:>13,.0f}"
         )
     for aid in r.empty:
         click.echo(f"  {aid:<36} nothing allocated: no order")
