@@ -69,6 +69,7 @@ from .switches import Switch
 if _typing.TYPE_CHECKING:
     # The adapters below are imported on first use (see _LAZY); type checkers
     # see them here as if they were imported eagerly.
+    from ._desk_basket import BasketDesk, BasketIncompleteError, BasketPreview, BasketReceipt
     from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
     from .desk import (
         CommitFailedError,
@@ -84,7 +85,6 @@ if _typing.TYPE_CHECKING:
         UnknownAllocationError,
         UnknownOrderError,
     )
-    from ._desk_basket import BasketDesk, BasketIncompleteError, BasketPreview, BasketReceipt
     from .parallel import allocate_basket_many
     from .serialization import from_json, to_json
     from .sources import (
