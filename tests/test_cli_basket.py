@@ -91,6 +91,11 @@ class TestCommit:
         assert "committed basket" in result.output
         assert len(_booked(tmp_path)) == 3
         basket_id = result.output.split("committed basket ")[1].split(":")[0]
+        story = run("audit", "show", basket_id)
+        assert story.exit_code == 0, story.output
+        _narrow(story.output)
+        assert "3 orders, 3 committed" in " ".join(story.output.split())
+        assert story.output.count("  COMMITTED") == 3
         again = run("basket", "commit", basket_id, "--json")
         assert again.exit_code == 0, again.output
         assert json.loads(again.stdout)["already_committed"] is True

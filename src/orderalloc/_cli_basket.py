@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +27,13 @@ import click
 
 from . import _render
 from ._desk_basket import BasketDesk, BasketPreview, BasketReceipt
+from .audit import AuditEvent
 from .errors import DeskError, InvalidInputError
 
 if TYPE_CHECKING:
     from .cli import _State
 
-__all__ = ["register"]
+__all__ = ["echo_basket_story", "read_orders", "register"]
 
 _pass_state = click.pass_obj
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
@@ -173,6 +175,25 @@ def _echo_receipt(r: BasketReceipt) -> None:
         )
     for aid in r.empty:
         click.echo(f"  {aid:<36} nothing allocated: no order")
+
+
+def echo_basket_story(state: _State, events: Sequence[AuditEvent]) -> None:
+    """``audit show BASKET_ID``: the basket's events, then where each of its orders stands."""
+    baskets = BasketDesk(state.desk())
+    head = events[0]
+    statuses = baskets.status(head.allocation_id)
+    done = sum(s == "COMMITTED" for s in statuses.values())
+    click.echo(
+        _render.wrap(
+            f"basket {head.allocation_id} over {head.payload.get('group')}: "
+            f"{len(statuses)} orders, {done} committed"
+        )
+    )
+    click.echo("")
+    click.echo(_render.events_table(events))
+    click.echo("")
+    for aid, status in statuses.items():
+        click.echo(f"  {aid}  {status}")
 
 
 def _basket_options(func: Any) -> Any:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -79,13 +80,21 @@ from .audit import AuditEvent, EventKind
 from .audit.events import SOURCE_KEY, format_time
 from .basket import BasketResult, allocate_basket
 from .desk import Desk
-from .errors import DataSourceError, DeskError, InvalidOrderError, InvalidParameterError
+from .errors import (
+    AuditSinkError,
+    DataSourceError,
+    DeskError,
+    InvalidOrderError,
+    InvalidParameterError,
+)
 from .model import AccountTable, Order, Security, Side
 from .serialization import to_json
 from .sources.orders import ComplianceViolation, OrderTicket, PostedOrder
 from .sources.protocol import BatchOrderSource, read_fresh
 
 __all__ = ["BasketDesk", "BasketIncompleteError", "BasketPreview", "BasketReceipt"]
+
+logger = logging.getLogger("orderalloc.desk")
 
 #: Aladdin's ``orders:batchPost`` takes at most this many orders per request.
 MAX_BATCH = 1000
@@ -598,9 +607,14 @@ class BasketDesk:
             at=desk._now(),
             event_id=f"{receipt.basket_id}/basket_committed",
         )
-        if desk.sink.get(event.event_id) is None:
-            with contextlib.suppress(EventConflictError):  # another process recorded it first
-                desk._record([event])
+        # A summary: every order's own COMMITTED is the record. If the trail fails
+        # here, the next commit of the basket (nothing to send) records it.
+        try:
+            if desk.sink.get(event.event_id) is None:
+                with contextlib.suppress(EventConflictError):  # another process was first
+                    desk._record([event])
+        except AuditSinkError as exc:
+            logger.warning("could not record BASKET_COMMITTED for %s: %s", receipt.basket_id, exc)
 
     # --- the checks ---------------------------------------------------------------------
 
