@@ -124,6 +124,10 @@ def _run_schedule(seed: int) -> None:
     TOTALS["audit store faults"] += sink.failures
     source.settle()  # nothing late may land on top of the booked orders
     sink.rate = 0.0  # the checks below read the trail
+    source.heal()
+    again = baskets.commit(basket_id)  # sends nothing; records BASKET_COMMITTED if it was lost
+    assert again.already_committed
+    assert again.requests == 0
     assert book.double_bookings() == 0, f"seed {seed}: an order was booked twice"
     assert book.duplicate_posts() == 0, f"seed {seed}: an external id was posted twice"
     preview = baskets.get_preview(basket_id)
