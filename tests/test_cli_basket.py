@@ -10,10 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from orderalloc._cli_basket import _label, read_orders
-from orderalloc._desk_basket import BasketDesk, BasketIncompleteError
 from orderalloc.audit import SQLiteAuditSink
 from orderalloc.cli import cli
-from orderalloc.desk import Desk
+from orderalloc.desk import BasketDesk, BasketIncompleteError, Desk
 from orderalloc.errors import InvalidInputError
 from orderalloc.sources.mock import MockAladdin
 from orderalloc.testing.faults import Fault, FaultMode, FaultySource

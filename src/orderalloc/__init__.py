@@ -15,8 +15,8 @@ The layout, in the order data flows::
     serialization.py  JSON for every public type
     sources/          the DataSource protocol, the Aladdin client, the mock
     audit/            the AuditSink protocol, SQLite (default), Snowflake, outbox
-    desk.py           preview -> what-if -> commit -> modify / cancel, audited
-    _desk_basket.py   BasketDesk: a basket previewed and committed as one unit
+    desk/             preview -> what-if -> commit -> modify / cancel, fills booked,
+                      baskets committed as one unit; audited
     fills/            post-trade: fills allocated to the intent, rotation ledger, prices
     cli.py            the ``orderalloc`` command
     testing/          strategies, invariant checks and fakes for users' tests
@@ -70,9 +70,12 @@ from .switches import Switch
 if _typing.TYPE_CHECKING:
     # The adapters below are imported on first use (see _LAZY); type checkers
     # see them here as if they were imported eagerly.
-    from ._desk_basket import BasketDesk, BasketIncompleteError, BasketPreview, BasketReceipt
     from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
     from .desk import (
+        BasketDesk,
+        BasketIncompleteError,
+        BasketPreview,
+        BasketReceipt,
         CommitFailedError,
         CommitInProgressError,
         CommitOutcomeUnknownError,
@@ -123,6 +126,10 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
+            "BasketDesk",
+            "BasketIncompleteError",
+            "BasketPreview",
+            "BasketReceipt",
             "CommitFailedError",
             "CommitInProgressError",
             "CommitOutcomeUnknownError",
@@ -137,10 +144,6 @@ _LAZY: dict[str, str] = {
             "UnknownOrderError",
         ),
         "desk",
-    ),
-    **dict.fromkeys(
-        ("BasketDesk", "BasketIncompleteError", "BasketPreview", "BasketReceipt"),
-        "_desk_basket",
     ),
     "allocate_basket_many": "parallel",
     **dict.fromkeys(("from_json", "to_json"), "serialization"),

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import _render
-from ._desk_basket import BasketDesk, BasketPreview, BasketReceipt
 from .audit import AuditEvent
+from .desk import BasketDesk, BasketPreview, BasketReceipt
 from .errors import DeskError, InvalidInputError
 
 if TYPE_CHECKING:

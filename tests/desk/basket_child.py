@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from orderalloc._desk_basket import BasketDesk
 from orderalloc.audit import SQLiteAuditSink
-from orderalloc.desk import Desk
+from orderalloc.desk import BasketDesk, Desk
 from orderalloc.sources.aladdin import AladdinClient
 from orderalloc.sources.mock import MockAladdin
 from orderalloc.testing.aladdin import AladdinMockHandler

@@ -11,8 +11,9 @@ import pytest
 from basket_helpers import BASKET, BatchFaults, CountingBook
 from desk_helpers import Clock, kinds
 
-from orderalloc._desk_basket import BasketDesk, BasketIncompleteError
 from orderalloc.desk import (
+    BasketDesk,
+    BasketIncompleteError,
     ComplianceRefusedError,
     Desk,
     InputsChangedError,

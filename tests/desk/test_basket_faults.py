@@ -21,9 +21,11 @@ import pytest
 from basket_helpers import BASKET, POST_FAULTS, BatchFaults, CountingBook, Killed
 from desk_helpers import Clock, FlakySink
 
-from orderalloc._desk_basket import BasketDesk, BasketIncompleteError, BasketReceipt
 from orderalloc.audit import EventKind
 from orderalloc.desk import (
+    BasketDesk,
+    BasketIncompleteError,
+    BasketReceipt,
     CommitFailedError,
     CommitInProgressError,
     CommitOutcomeUnknownError,

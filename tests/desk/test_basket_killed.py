@@ -15,9 +15,8 @@ import pytest
 from basket_helpers import BASKET, CountingBook
 from desk_helpers import Clock
 
-from orderalloc._desk_basket import BasketDesk
 from orderalloc.audit import EventKind, SQLiteAuditSink
-from orderalloc.desk import Desk
+from orderalloc.desk import BasketDesk, Desk
 from orderalloc.sources.aladdin import AladdinClient, AladdinConfig
 from orderalloc.testing.aladdin import AladdinMockHandler, LoopbackServer, Reply, serve
 

@@ -52,7 +52,23 @@ from typing import Any
 
 import attrs
 
-from ._desk_records import (
+from ..audit import AuditEvent, EventKind
+from ..audit.events import SOURCE_KEY, format_time
+from ..basket import allocate_basket
+from ..errors import (
+    AuditSinkError,
+    DataSourceError,
+    DeskError,
+    InvalidOrderError,
+    InvalidParameterError,
+)
+from ..model import AccountTable, Order, Security, Side
+from ..serialization import to_json
+from ..sources.orders import ComplianceViolation, OrderTicket, PostedOrder
+from ..sources.protocol import BatchOrderSource, read_fresh
+from ._desk import Desk
+from ._orders import _OrderRoute
+from ._trail import (
     OUTCOME_NOT_BOOKED,
     OUTCOME_REJECTED,
     OUTCOME_UNKNOWN,
@@ -65,34 +81,18 @@ from ._desk_records import (
     never_sent,
     violation_payload,
 )
-from ._desk_types import (
-    CommitFailedError,
+from ._values import BasketPreview, BasketReceipt, CommitReceipt, Preview
+from .errors import (
+    BasketIncompleteError,
     CommitInProgressError,
     CommitOutcomeUnknownError,
-    CommitReceipt,
     ComplianceRefusedError,
     InputsChangedError,
-    Preview,
     StalePreviewError,
     UnknownAllocationError,
 )
-from .audit import AuditEvent, EventKind
-from .audit.events import SOURCE_KEY, format_time
-from .basket import BasketResult, allocate_basket
-from .desk import Desk
-from .errors import (
-    AuditSinkError,
-    DataSourceError,
-    DeskError,
-    InvalidOrderError,
-    InvalidParameterError,
-)
-from .model import AccountTable, Order, Security, Side
-from .serialization import to_json
-from .sources.orders import ComplianceViolation, OrderTicket, PostedOrder
-from .sources.protocol import BatchOrderSource, read_fresh
 
-__all__ = ["BasketDesk", "BasketIncompleteError", "BasketPreview", "BasketReceipt"]
+__all__ = ["BasketDesk"]
 
 logger = logging.getLogger("orderalloc.desk")
 
@@ -102,114 +102,20 @@ MAX_BATCH = 1000
 _CASH_TOLERANCE = 0.01
 
 
-class BasketIncompleteError(CommitFailedError):
-    """Raised by `BasketDesk.commit` when some orders of the basket are not booked (yet).
-
-    The orders booked are recorded (``committed``); the others are listed
-    with why (``pending``): an outcome not known yet (a timeout: nothing is
-    re-sent before ``retry_at``), another process sending them, never sent,
-    or refused by the order system. Commit again: every pending order is
-    looked up before anything is re-sent, and only the ones never placed are.
-
-    Attributes:
-        basket_ids: The baskets of the call.
-        committed: A receipt per order booked so far.
-        pending: Allocation id -> why it is not booked.
-        retry_at: When a commit may re-send the orders whose outcome is
-            unknown (``None``: at once).
-
-    .. versionadded:: 0.1
-    """
-
-    def __init__(
-        self,
-        basket_ids: Sequence[str],
-        committed: Sequence[CommitReceipt],
-        pending: Mapping[str, str],
-        *,
-        retryable: bool,
-        retry_at: dt.datetime | None,
-    ) -> None:
-        self.basket_ids = tuple(basket_ids)
-        self.committed = tuple(committed)
-        self.pending = dict(pending)
-        self.retry_at = retry_at
-        first = next(iter(self.pending.items()))
-        when = f"; commit again after {format_time(retry_at)}" if retry_at else "; commit again"
-        super().__init__(
-            ", ".join(self.basket_ids),
-            f"{len(self.committed)} order(s) booked, {len(self.pending)} not booked yet "
-            f"(first: {first[0]}: {first[1]}){when}",
-            retryable=retryable,
-        )
-
-
-@attrs.frozen(kw_only=True)
-class BasketPreview:
-    """A basket allocated and recorded (``BASKET_PREVIEWED``), not yet sent.
-
-    Attributes:
-        basket_id: The basket's id (a UUID4): what `BasketDesk.commit` takes.
-        group: The portfolio group.
-        previews: One `~orderalloc.desk.Preview` per order, in the basket's
-            order; each is an allocation of its own (its id is the order's
-            external id).
-        created_at: When it was recorded (UTC).
-        basket: The `~orderalloc.BasketResult` (``None`` when the preview
-            was rebuilt from the trail: `BasketDesk.get_preview`).
-
-    .. versionadded:: 0.1
-    """
-
-    basket_id: str
-    group: str
-    previews: tuple[Preview, ...]
-    created_at: dt.datetime
-    basket: BasketResult | None = None
-
-    @property
-    def allocation_ids(self) -> tuple[str, ...]:
-        """The orders' allocation ids, in the basket's order."""
-        return tuple(p.allocation_id for p in self.previews)
-
-
-@attrs.frozen(kw_only=True)
-class BasketReceipt:
-    """What `BasketDesk.commit` returns: every order of the basket as the order system holds it.
-
-    Attributes:
-        basket_id: The basket.
-        receipts: One `~orderalloc.desk.CommitReceipt` per order that places
-            something, in the basket's order.
-        empty: The allocation ids of orders that placed nothing (no order sent).
-        requests: The post requests this call sent (0: nothing was sent).
-
-    .. versionadded:: 0.1
-    """
-
-    basket_id: str
-    receipts: tuple[CommitReceipt, ...]
-    empty: tuple[str, ...] = ()
-    requests: int = 0
-
-    @property
-    def already_committed(self) -> bool:
-        """Whether every order had been committed before this call (nothing sent)."""
-        return all(r.already_committed for r in self.receipts)
-
-    @property
-    def recovered(self) -> int:
-        """How many orders were found by external id after an ambiguous or interrupted send."""
-        return sum(r.recovered for r in self.receipts)
-
-
 @attrs.frozen
 class _Unit:
     """One order of a commit: its basket, trail and ticket."""
 
     basket_id: str
-    trail: AllocationTrail
-    ticket: OrderTicket
+    route: _OrderRoute
+
+    @property
+    def trail(self) -> AllocationTrail:
+        return self.route.trail
+
+    @property
+    def ticket(self) -> OrderTicket:
+        return self.route.ticket
 
     @property
     def aid(self) -> str:
@@ -540,7 +446,7 @@ class BasketDesk:
                     external_id=trail.external_id,
                     comment=comment,
                 )
-                units.append(_Unit(basket_id, trail, ticket))
+                units.append(_Unit(basket_id, _OrderRoute(desk, trail, ticket)))
         done: dict[str, CommitReceipt] = {}
         pending: dict[str, str] = {}
         retry_at: list[dt.datetime] = []
@@ -552,7 +458,7 @@ class BasketDesk:
                 continue
             if trail.attempts:
                 try:
-                    resumed = desk._resume(trail, unit.ticket)
+                    resumed = desk._recovered(unit.route)
                 except (CommitOutcomeUnknownError, CommitInProgressError) as exc:
                     # Held by the lease (or the look-up failed): nothing is sent for it.
                     pending[unit.aid] = str(exc)
@@ -777,7 +683,7 @@ class BasketDesk:
             if trail.attempts:
                 # The checks took time: an earlier attempt's order may have appeared.
                 try:
-                    found = desk._look(trail, unit.ticket)
+                    found = desk._look(unit.route)
                 except CommitOutcomeUnknownError as exc:  # cannot look: send nothing
                     pending[unit.aid] = str(exc)
                     continue
