@@ -50,7 +50,7 @@ class SourceUnavailableError(DataSourceError):
     .. versionadded:: 0.2
     """
 
-    #: Unknown unless a subclass or the caller says otherwise.
+    # Unknown unless a subclass or the caller says otherwise.
     sent: bool | None = None
 
     def __init__(self, message: str, *, sent: bool | None = None) -> None:
