@@ -68,17 +68,13 @@ from ..sources.orders import ComplianceViolation, OrderTicket, PostedOrder
 from ..sources.protocol import BatchOrderSource, read_fresh
 from ._desk import Desk
 from ._orders import _OrderRoute
+from ._outcomes import OUTCOME_NOT_BOOKED, OUTCOME_REJECTED, OUTCOME_UNKNOWN, classify
 from ._trail import (
-    OUTCOME_NOT_BOOKED,
-    OUTCOME_REJECTED,
-    OUTCOME_UNKNOWN,
     AllocationTrail,
     EventConflictError,
     fingerprint,
-    is_ambiguous,
     jsonable,
     line_problems,
-    never_sent,
     violation_payload,
 )
 from ._values import BasketPreview, BasketReceipt, CommitReceipt, Preview
@@ -755,12 +751,9 @@ class BasketDesk:
                     trail, attempt, found, recovered=True, overridden=overridden
                 )
                 continue
-            if error is not None and never_sent(error):
-                outcome = OUTCOME_NOT_BOOKED
-            elif error is not None and not is_ambiguous(error):
-                outcome = OUTCOME_REJECTED
-            else:
-                outcome = OUTCOME_UNKNOWN
+            # Not found: the error says whether it may still be booked (see _outcomes).
+            outcome = OUTCOME_UNKNOWN if error is None else classify(error)
+            if outcome == OUTCOME_UNKNOWN:
                 retry_at.append(started[aid].at + desk._commit_lease)
             if outcome != OUTCOME_UNKNOWN:
                 desk._settled_here.add((aid, attempt))
