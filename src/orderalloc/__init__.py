@@ -69,6 +69,7 @@ from .switches import Switch
 if _typing.TYPE_CHECKING:
     # The adapters below are imported on first use (see _LAZY); type checkers
     # see them here as if they were imported eagerly.
+    from . import desk
     from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
     from .desk import (
         CommitFailedError,
@@ -137,6 +138,7 @@ _LAZY: dict[str, str] = {
         "desk",
     ),
     "allocate_basket_many": "parallel",
+    "desk": "desk",  # the module itself
     **dict.fromkeys(("from_json", "to_json"), "serialization"),
     **dict.fromkeys(
         (
@@ -297,7 +299,9 @@ __all__ = [
     "as_table",
     "default_source",
     "describe_source",
+    "desk",
     "engines",
+    "errors",
     "from_json",
     "limits",
     "lots",
