@@ -42,7 +42,8 @@ The tree (every error class of the package; a test keeps it complete)::
         ├── ComplianceRefusedError                     blocking what-if violations, not overridden
         ├── CommitInProgressError                      another process is committing it now
         └── CommitFailedError                          the order system refused or failed
-            └── CommitOutcomeUnknownError              sent, outcome unknown: commit again
+            ├── CommitOutcomeUnknownError              sent, outcome unknown: commit again
+            └── BasketIncompleteError                  some orders of a basket not booked yet
 
 Every class in the tree is an attribute of this module. Those defined next to
 the code that raises them (the desk's in `orderalloc.desk.errors`, the data
@@ -239,6 +240,7 @@ _ELSEWHERE: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
+            "BasketIncompleteError",
             "CommitFailedError",
             "CommitInProgressError",
             "CommitOutcomeUnknownError",
