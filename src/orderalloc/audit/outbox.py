@@ -22,6 +22,7 @@ import platformdirs
 from orderalloc.errors import AuditSinkError, InvalidInputError
 
 from .events import AuditEvent, EventKind
+from .payloads import PayloadRow
 from .protocol import AuditSink, VerifyReport
 from .sqlite import SQLiteAuditSink
 
@@ -169,6 +170,20 @@ class OutboxSink(AuditSink):
             until=until,
             kinds=kinds,
         )
+
+    def select_payloads(
+        self,
+        *,
+        kinds: Collection[EventKind],
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        paths: Sequence[str],
+    ) -> list[PayloadRow]:
+        """Events of the outbox with only the payload at *paths* (see `SQLiteAuditSink`).
+
+        .. versionadded:: 26.1
+        """
+        return self._local.select_payloads(kinds=kinds, since=since, until=until, paths=paths)
 
     def get(self, event_id: str) -> AuditEvent | None:
         """The event stored in the outbox under *event_id*, or ``None``."""

@@ -34,6 +34,7 @@ from ._store import (
     row_to_event,
 )
 from .events import AuditEvent, EventKind
+from .payloads import PayloadRow, check_paths, parse_rows, sqlite_columns
 from .protocol import AuditSink, VerifyReport
 
 __all__ = ["SQLiteAuditSink", "default_audit_path"]
@@ -192,6 +193,37 @@ class SQLiteAuditSink(AuditSink):
         )
         with self._transaction(immediate=False) as conn:
             return [row_to_event(row) for row in conn.execute(sql, params)]
+
+    def select_payloads(
+        self,
+        *,
+        kinds: Collection[EventKind],
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        paths: Sequence[str],
+    ) -> list[PayloadRow]:
+        """Events of *kinds* with only the payload at *paths*, extracted by SQLite.
+
+        See `orderalloc.audit.payloads`: ``json_extract`` parses each payload
+        once in C and returns the fields asked for; nothing else is decoded.
+
+        .. versionadded:: 26.1
+        """
+        columns, path_params = sqlite_columns(check_paths(paths))
+        sql, params = build_select(
+            "AUDIT_EVENT",
+            "AUDIT_EVENT_ACCOUNT",
+            lambda: "?",
+            allocation_id=None,
+            account_id=None,
+            security_id=None,
+            since=since,
+            until=until,
+            kinds=kinds,
+            columns=columns,
+        )
+        with self._transaction(immediate=False) as conn:
+            return parse_rows(conn.execute(sql, [*path_params, *params]), skip_first=True)
 
     def get(self, event_id: str) -> AuditEvent | None:
         """The event stored under *event_id*, or ``None``."""
