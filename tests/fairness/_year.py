@@ -24,6 +24,10 @@ from orderalloc.model import Side
 from orderalloc.sources.mock import WELL_KNOWN, MockAladdin
 from orderalloc.testing.recording import RecordingSink
 
+#: The group of the year's tests (37 accounts) and the account the cherry-picker favours.
+GROUP = "OPNIC"
+FAVOURED = "OPN-05"
+
 #: What the cherry-picker knows: does the order about to be allocated win tomorrow?
 ORACLE: dict[str, bool] = {"winner": False}
 
@@ -133,3 +137,10 @@ def trade_year(
         desk.book(fills.fill_allocation_id)
         later[order.order_id] = round(base + move, 3)
     return desk, mock, later
+
+
+#: A year: one order every business day of 2024.
+YEAR = trading_days(dt.date(2024, 1, 2), 250)
+
+#: What `trade_year` returns.
+Year = tuple[Desk, MockAladdin, dict[str, float]]

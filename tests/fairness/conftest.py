@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _year import trade_year, trading_days
-
-from orderalloc.desk import Desk
-from orderalloc.sources.mock import MockAladdin
-
-#: A year: one order every business day of 2024 in OPNIC (37 accounts).
-YEAR = trading_days(dt.date(2024, 1, 2), 250)
-GROUP = "OPNIC"
-FAVOURED = "OPN-05"
-
-Year = tuple[Desk, MockAladdin, dict[str, float]]
+from _year import FAVOURED, GROUP, YEAR, Year, trade_year
 
 
 @pytest.fixture(name="biased_year", scope="session")

@@ -1,4 +1,4 @@
-"""A year of trading through the desk: the cherry-picker is caught, pro rata is not, numbers add up."""
+"""A year through the desk: the cherry-picker is caught, pro rata is not, the numbers add up."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from conftest import FAVOURED, GROUP, Year
+from _year import FAVOURED, GROUP, Year
 
 from orderalloc.audit import EventKind
 from orderalloc.fairness import FairnessReport, analyse_fairness
@@ -60,7 +60,8 @@ class TestPermutationTest:
         """A reviewer who reruns the test with the stated seed gets the same p-values."""
         desk, _, later = fair_year
         again = analyse_fairness(desk.sink, GROUP, prices=later, permutations=PERMUTATIONS, seed=1)
-        assert again.permutation is not None and fair.permutation is not None
+        assert again.permutation is not None
+        assert fair.permutation is not None
         np.testing.assert_array_equal(again.permutation.p_value, fair.permutation.p_value)
 
     def test_null_moments_match_the_draws(self, fair: FairnessReport) -> None:
