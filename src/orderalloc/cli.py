@@ -875,6 +875,10 @@ from ._cli_fills import register as _register_post_trade  # noqa: E402
 
 _register_post_trade(cli)
 
+from ._cli_fairness import register as _register_fairness  # noqa: E402
+
+_register_fairness(cli)
+
 
 def main() -> None:
     """Entry point of the ``orderalloc`` console script."""

@@ -190,6 +190,10 @@ def _figures(report: FairnessReport, accounts: int) -> list[tuple[str, str]]:
         ax.bar(range(rows.size), 100 * rate[rows], color="#4c72b0")
         ax.set_xticks(range(rows.size), [ids[i] for i in rows.tolist()], rotation=90, fontsize=6)
         ax.set_ylabel("fill rate (%)")
+        # Zoomed to the spread (the caption says so): at 0-100% every bar looks the same.
+        lo, hi = 100 * float(rate[ok].min()), 100 * float(rate[ok].max())
+        pad = max(1.0, 0.25 * (hi - lo))
+        ax.set_ylim(max(0.0, lo - pad), min(100.0, hi + pad))
     elif ok.size:
         ax.hist(100 * rate[ok], bins=40, color="#4c72b0")
         ax.set_xlabel("fill rate (%)")
@@ -203,7 +207,9 @@ def _figures(report: FairnessReport, accounts: int) -> list[tuple[str, str]]:
         (
             "Fill rate by account. Each bar is the face an account received over the "
             "period as a share of the face recorded for it before execution; the line "
-            "is the group's overall rate. Under pro-rata fills every account is near it.",
+            "is the group's overall rate (the axis is zoomed to the spread between "
+            "accounts). Under pro-rata fills every account is near the line; small "
+            "accounts sit lower when scarce fills round them out.",
             _svg(fig),
         )
     )
@@ -238,23 +244,27 @@ def _figures(report: FairnessReport, accounts: int) -> list[tuple[str, str]]:
         worth = _order(report)[:accounts]
         fig = Figure(figsize=(8, max(2.5, 0.22 * len(worth) + 1.2)))
         ax = fig.add_subplot()
-        qs = perm.quantiles[worth]
+        # In null standard deviations, so accounts of every size share one axis.
+        std = np.where(perm.null_std[worth] > 0, perm.null_std[worth], np.nan)
+        qs = (perm.quantiles[worth] - perm.null_mean[worth][:, None]) / std[:, None]
         y = np.arange(len(worth))[::-1]
         ax.hlines(y, qs[:, 1], qs[:, 5], color="#888", lw=1)
         ax.barh(y, qs[:, 4] - qs[:, 2], left=qs[:, 2], height=0.5, color="#ccd", edgecolor="#888")
         flagged = np.asarray(cols["flagged"], dtype=bool)[worth]
-        ax.scatter(perm.excess[worth], y, color=np.where(flagged, "#c00", "#111"), zorder=3, s=14)
+        ax.scatter(perm.z[worth], y, color=np.where(flagged, "#c00", "#111"), zorder=3, s=14)
         ax.set_yticks(y, [ids[i] for i in worth], fontsize=6)
         ax.axvline(0, color="#333", lw=0.6)
-        ax.set_xlabel("excess P&L (currency)")
+        ax.set_xlabel("excess P&L, in standard deviations of its random-reallocation distribution")
         ax.set_title("Excess P&L against random reallocation of the same fills", fontsize=10)
         out.append(
             (
                 "Each account's excess P&L (dot) against its distribution when the same "
                 "fills are reallocated at random among orders of the same side and lot grid "
-                "(box 25%-75%, whiskers 5%-95%). A dot far right of its box, in red, is "
-                "an account that received more of the winners than chance explains "
-                f"(Holm-adjusted p < {report.alpha}).",
+                "(box 25%-75%, whiskers 5%-95%), in standard deviations of that "
+                "distribution so that accounts of every size compare. A dot far right of "
+                "its box, in red, is an account that received more of the winners than "
+                f"chance explains (Holm-adjusted p < {report.alpha}); dots left of their "
+                "box received fewer (often the accounts a favoured one took them from).",
                 _svg(fig),
             )
         )
