@@ -17,6 +17,7 @@ The layout, in the order data flows::
     audit/            the AuditSink protocol, SQLite (default), Snowflake, outbox
     desk.py           preview -> what-if -> commit -> modify / cancel, audited
     fills/            post-trade: fills allocated to the intent, rotation ledger, prices
+    fairness/         analytics over the audit trail: fill rates, shortfalls, permutation test
     cli.py            the ``orderalloc`` command
     testing/          strategies, invariant checks and fakes for users' tests
 
@@ -83,6 +84,7 @@ if _typing.TYPE_CHECKING:
         UnknownAllocationError,
         UnknownOrderError,
     )
+    from .fairness import FairnessReport, FairnessTrail, PermutationResult, analyse_fairness
     from .parallel import allocate_basket_many
     from .serialization import from_json, to_json
     from .sources import (
@@ -136,6 +138,9 @@ _LAZY: dict[str, str] = {
         "desk",
     ),
     "allocate_basket_many": "parallel",
+    **dict.fromkeys(
+        ("FairnessReport", "FairnessTrail", "PermutationResult", "analyse_fairness"), "fairness"
+    ),
     **dict.fromkeys(("from_json", "to_json"), "serialization"),
     **dict.fromkeys(
         (
@@ -248,6 +253,8 @@ __all__ = [
     "DispersionSummary",
     "Engine",
     "EventKind",
+    "FairnessReport",
+    "FairnessTrail",
     "Fill",
     "FillAllocation",
     "FillLedger",
@@ -271,6 +278,7 @@ __all__ = [
     "OrderTicket",
     "OutboxSink",
     "OutcomeUnknownError",
+    "PermutationResult",
     "PostedOrder",
     "Preview",
     "ProRata",
@@ -292,6 +300,7 @@ __all__ = [
     "allocate_basket",
     "allocate_basket_many",
     "allocate_fills",
+    "analyse_fairness",
     "as_table",
     "default_source",
     "describe_source",

@@ -109,7 +109,13 @@ def fairness() -> None:
 @click.option(
     "--source-prices", is_flag=True, help="Use the data source's current prices as later prices."
 )
-@click.option("--permutations", type=click.IntRange(1), default=9_999, show_default=True)
+@click.option(
+    "--permutations",
+    type=click.IntRange(1),
+    default=9_999,
+    show_default=True,
+    help="Random reallocations per p-value.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the reallocations.")
 @click.option("--alpha", type=float, default=0.01, show_default=True, help="Flag below this.")
 @click.option(
@@ -120,7 +126,13 @@ def fairness() -> None:
     help="Write the self-contained HTML report here.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="Accounts listed in the terminal summary.",
+)
 @click.pass_obj
 def report_command(
     state: _State,
