@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..typing import FloatArray, IntArray
+from ..typing import BoolArray, FloatArray, IntArray
 from .trail import FairnessTrail
 
 __all__ = ["account_stats", "cumulative_shortfall", "entitlement", "method_deviation"]
@@ -48,11 +48,11 @@ def entitlement(trail: FairnessTrail) -> FloatArray:
     return out
 
 
-def partial_orders(trail: FairnessTrail) -> np.ndarray[Any, np.dtype[np.bool_]]:
+def partial_orders(trail: FairnessTrail) -> BoolArray:
     """Per order: True when less face was placed than the targets sum to."""
     totals = np.bincount(trail.row_order, weights=trail.target, minlength=trail.n_orders)
     tolerance = 0.5 * np.maximum(trail.increment, 1e-9)
-    out: np.ndarray[Any, np.dtype[np.bool_]] = trail.placed < totals - tolerance
+    out: BoolArray = trail.placed < totals - tolerance
     return out
 
 

@@ -34,7 +34,7 @@ from ..audit.events import EventKind, format_time, parse_time
 from ..audit.payloads import PayloadRow
 from ..audit.payloads import select_payloads as payload_rows
 from ..errors import InvalidInputError
-from ..typing import FloatArray, IntArray
+from ..typing import BoolArray, FloatArray, IntArray
 
 __all__ = ["FairnessTrail", "read_trail"]
 
@@ -131,7 +131,7 @@ class FairnessTrail:
     placed: FloatArray
     min_piece: FloatArray
     increment: FloatArray
-    booked: np.ndarray[Any, np.dtype[np.bool_]]
+    booked: BoolArray
     row_order: IntArray
     row_account: IntArray
     intent: FloatArray
