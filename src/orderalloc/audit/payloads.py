@@ -3,8 +3,8 @@
 `AuditSink.events` rebuilds every event whole: right for one allocation,
 wasteful for a year of trail whose fill allocations each carry arrays over
 10,000 accounts when an analysis needs four of them. A sink may offer
-``select_payloads(kinds=, since=, until=, paths=)``: the events of *kinds*
-in the period with only the payload fields at *paths* (dotted keys, like
+``select_payloads(query, paths)``: the events an ``EventQuery`` matches,
+with only the payload fields at *paths* (dotted keys, like
 ``"result.quantity"``), extracted in SQL (``json_extract`` in SQLite,
 ``PARSE_JSON`` paths in Snowflake) so the rest never leaves the store.
 `select_payloads` here calls it where a sink has it, and reads
@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from ..errors import InvalidInputError
+from ._store import EventQuery
 from .events import AuditEvent, EventKind, format_time
 
 __all__ = ["PayloadRow", "check_paths", "rows_from_events", "select_payloads"]
@@ -175,6 +176,7 @@ def select_payloads(
     checked = check_paths(paths)
     own = getattr(sink, "select_payloads", None)
     if callable(own):
-        rows: list[PayloadRow] = own(kinds=kinds, since=since, until=until, paths=checked)
+        query = EventQuery(since=since, until=until, kinds=kinds)
+        rows: list[PayloadRow] = own(query, checked)
         return rows
     return rows_from_events(sink.events(kinds=kinds, since=since, until=until), checked)

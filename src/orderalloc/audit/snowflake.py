@@ -43,21 +43,21 @@ emulator, so the code tested is the code shipped.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import itertools
 import re
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
+
+from orderalloc.errors import MissingExtraError
 
 try:
     import snowflake.connector
     from snowflake.connector.errors import Error as _ConnectorError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "orderalloc.audit.snowflake needs the Snowflake connector: "
-        "pip install orderalloc[snowflake]"
+    raise MissingExtraError(
+        "orderalloc.audit.snowflake", "snowflake-connector-python", "snowflake"
     ) from exc
 
 from orderalloc.errors import AuditIntegrityError, AuditSinkError, InvalidInputError
@@ -66,7 +66,8 @@ from ._store import (
     COLUMNS,
     Anchor,
     ChainVerifier,
-    build_select,
+    EventQuery,
+    QuerySink,
     check_batch,
     check_head_row,
     check_key,
@@ -74,9 +75,9 @@ from ._store import (
     plan_append,
     row_to_event,
 )
-from .events import AuditEvent, EventKind
+from .events import AuditEvent
 from .payloads import PayloadRow, check_paths, parse_rows, snowflake_columns
-from .protocol import AuditSink, VerifyReport
+from .protocol import VerifyReport
 
 __all__ = ["SnowflakeAuditSink", "schema_sql"]
 
@@ -116,7 +117,7 @@ def _placeholders(paramstyle: str) -> Callable[[], Callable[[], str]]:
     return lambda: lambda: "%s"  # pyformat / format: the connector's default
 
 
-class SnowflakeAuditSink(AuditSink):
+class SnowflakeAuditSink(QuerySink):
     """An append-only, hash-chained audit trail in three Snowflake tables.
 
     Args:
@@ -267,62 +268,26 @@ class SnowflakeAuditSink(AuditSink):
                 (planned[-1].seq, planned[-1].hash),
             )
 
-    def events(
-        self,
-        *,
-        allocation_id: str | None = None,
-        account_id: str | None = None,
-        security_id: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        kinds: Collection[EventKind] | None = None,
-    ) -> list[AuditEvent]:
-        """The matching events in append order; see `AuditSink.events`."""
+    def select(self, query: EventQuery) -> list[AuditEvent]:
+        """The events matching *query*, in append order; see `AuditSink.events`."""
         with self._cursor() as cur:
-            sql, params = build_select(
-                self._events_table,
-                self._accounts_table,
-                self._ph(),
-                allocation_id=allocation_id,
-                account_id=account_id,
-                security_id=security_id,
-                since=since,
-                until=until,
-                kinds=kinds,
-            )
+            sql, params = query.sql(self._events_table, self._accounts_table, self._ph())
             cur.execute(sql, tuple(params))
             return [row_to_event(row) for row in cur.fetchall()]
 
-    def select_payloads(
-        self,
-        *,
-        kinds: Collection[EventKind],
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        paths: Sequence[str],
-    ) -> list[PayloadRow]:
-        """Events of *kinds* with only the payload at *paths*, extracted in the warehouse.
+    def select_payloads(self, query: EventQuery, paths: Sequence[str]) -> list[PayloadRow]:
+        """The events matching *query* with only the payload at *paths*, extracted in Snowflake.
 
         See `orderalloc.audit.payloads`: the fields are picked out of
-        ``PARSE_JSON(PAYLOAD)`` by Snowflake, so the large arrays an analysis
-        does not read never cross the network.
+        ``PARSE_JSON(PAYLOAD)`` in the warehouse, so the large arrays an
+        analysis does not read never cross the network.
 
         .. versionadded:: 26.1
         """
         columns = snowflake_columns(check_paths(paths))
+        table = f"(SELECT t.*, PARSE_JSON(t.PAYLOAD) AS P_ FROM {self._events_table} t)"
         with self._cursor() as cur:
-            sql, params = build_select(
-                f"(SELECT t.*, PARSE_JSON(t.PAYLOAD) AS P_ FROM {self._events_table} t)",
-                self._accounts_table,
-                self._ph(),
-                allocation_id=None,
-                account_id=None,
-                security_id=None,
-                since=since,
-                until=until,
-                kinds=kinds,
-                columns=columns,
-            )
+            sql, params = query.sql(table, self._accounts_table, self._ph(), columns=columns)
             cur.execute(sql, tuple(params))
             return parse_rows(cur.fetchall(), skip_first=False)
 

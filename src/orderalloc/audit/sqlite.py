@@ -9,11 +9,10 @@ chain, so threads and processes appending to the same file never fork it.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -25,7 +24,8 @@ from ._store import (
     COLUMNS,
     Anchor,
     ChainVerifier,
-    build_select,
+    EventQuery,
+    QuerySink,
     check_batch,
     check_head_row,
     check_key,
@@ -33,9 +33,9 @@ from ._store import (
     plan_append,
     row_to_event,
 )
-from .events import AuditEvent, EventKind
+from .events import AuditEvent
 from .payloads import PayloadRow, check_paths, parse_rows, sqlite_columns
-from .protocol import AuditSink, VerifyReport
+from .protocol import VerifyReport
 
 __all__ = ["SQLiteAuditSink", "default_audit_path"]
 
@@ -56,7 +56,7 @@ def schema_sql() -> str:
     return resources.files(__package__).joinpath("sqlite.sql").read_text(encoding="utf-8")
 
 
-class SQLiteAuditSink(AuditSink):
+class SQLiteAuditSink(QuerySink):
     """An append-only, hash-chained audit trail in a SQLite file.
 
     Args:
@@ -169,40 +169,14 @@ class SQLiteAuditSink(AuditSink):
                 (planned[-1].seq, planned[-1].hash),
             )
 
-    def events(
-        self,
-        *,
-        allocation_id: str | None = None,
-        account_id: str | None = None,
-        security_id: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        kinds: Collection[EventKind] | None = None,
-    ) -> list[AuditEvent]:
-        """The matching events in append order; see `AuditSink.events`."""
-        sql, params = build_select(
-            "AUDIT_EVENT",
-            "AUDIT_EVENT_ACCOUNT",
-            lambda: "?",
-            allocation_id=allocation_id,
-            account_id=account_id,
-            security_id=security_id,
-            since=since,
-            until=until,
-            kinds=kinds,
-        )
+    def select(self, query: EventQuery) -> list[AuditEvent]:
+        """The events matching *query*, in append order; see `AuditSink.events`."""
+        sql, params = query.sql("AUDIT_EVENT", "AUDIT_EVENT_ACCOUNT", lambda: "?")
         with self._transaction(immediate=False) as conn:
             return [row_to_event(row) for row in conn.execute(sql, params)]
 
-    def select_payloads(
-        self,
-        *,
-        kinds: Collection[EventKind],
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        paths: Sequence[str],
-    ) -> list[PayloadRow]:
-        """Events of *kinds* with only the payload at *paths*, extracted by SQLite.
+    def select_payloads(self, query: EventQuery, paths: Sequence[str]) -> list[PayloadRow]:
+        """The events matching *query* with only the payload at *paths*, extracted by SQLite.
 
         See `orderalloc.audit.payloads`: ``json_extract`` parses each payload
         once in C and returns the fields asked for; nothing else is decoded.
@@ -210,18 +184,7 @@ class SQLiteAuditSink(AuditSink):
         .. versionadded:: 26.1
         """
         columns, path_params = sqlite_columns(check_paths(paths))
-        sql, params = build_select(
-            "AUDIT_EVENT",
-            "AUDIT_EVENT_ACCOUNT",
-            lambda: "?",
-            allocation_id=None,
-            account_id=None,
-            security_id=None,
-            since=since,
-            until=until,
-            kinds=kinds,
-            columns=columns,
-        )
+        sql, params = query.sql("AUDIT_EVENT", "AUDIT_EVENT_ACCOUNT", lambda: "?", columns=columns)
         with self._transaction(immediate=False) as conn:
             return parse_rows(conn.execute(sql, [*path_params, *params]), skip_first=True)
 

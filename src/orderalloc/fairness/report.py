@@ -22,7 +22,7 @@ import attrs
 import numpy as np
 
 from ..audit.events import format_time
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, require
 from ..typing import FloatArray
 from .permutation import PermutationResult, later_prices, order_returns, permutation_test
 from .stats import account_stats, cumulative_shortfall, method_deviation
@@ -154,14 +154,11 @@ class FairnessReport:
         """One row per account, indexed by account id (`SUMMARY_COLUMNS`).
 
         Raises:
-            ImportError: pandas is not installed (``pip install 'orderalloc[pandas]'``).
+            MissingExtraError: pandas is not installed (``pip install 'orderalloc[pandas]'``).
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "FairnessReport.summary needs pandas: pip install 'orderalloc[pandas]'"
-            ) from exc
+        require("FairnessReport.summary", "pandas", "pandas")
+        import pandas as pd
+
         cols = self.columns()
         ids = cols.pop("account_id")
         frame: pd.DataFrame = pd.DataFrame(cols, index=pd.Index(ids, name="account_id"))
