@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from _year import FAVOURED, GROUP, YEAR, Year, trade_year
 
@@ -22,14 +18,3 @@ def _biased_year() -> Year:
 def _fair_year() -> Year:
     """250 orders allocated pro rata by the library's own engine."""
     return trade_year(group=GROUP, days=YEAR, seed=12)
-
-
-@pytest.fixture(name="fakesnow_kwargs", scope="session")
-def _fakesnow_kwargs() -> Iterator[dict[str, Any]]:
-    """Connection kwargs of a fakesnow server on 127.0.0.1."""
-    fakesnow = pytest.importorskip("fakesnow")
-    pytest.importorskip("snowflake.connector")
-    logging.getLogger("fakesnow.server").setLevel(logging.CRITICAL)
-    logging.getLogger("uvicorn").setLevel(logging.WARNING)
-    with fakesnow.server() as kwargs:
-        yield kwargs
