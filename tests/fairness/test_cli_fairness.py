@@ -83,7 +83,7 @@ class TestReportCommand:
             "--prices", str(prices), "--permutations", "9999", "--json",
         )  # fmt: skip
         assert code == 0, err
-        data = json.loads(out)
+        data = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
         assert data["flagged"] == [FAVOURED]
         assert data["orders"] == 40
         assert len(data["summary"]) == 37
