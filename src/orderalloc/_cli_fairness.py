@@ -22,16 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
-def _date(value: str | None, name: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date or time", param_hint=name) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
 def read_prices(path: Path) -> dict[str, float] | Callable[[str, str, dt.datetime], float | None]:
     """Later prices from a file.
 
@@ -149,6 +139,7 @@ def report_command(
     limit: int,
 ) -> None:
     """The fairness review of GROUP over a period: text, --json, and --html for the file."""
+    from .cli import _when  # the order commands' ISO date or time, UTC if naive
     from .fairness import analyse_fairness
 
     if prices_file is not None and source_prices:
@@ -161,8 +152,8 @@ def report_command(
     report = analyse_fairness(
         state.sink,
         group,
-        since=_date(since, "--since"),
-        until=_date(until, "--until"),
+        since=_when(since),
+        until=_when(until),
         prices=prices,
         permutations=permutations,
         seed=seed,
