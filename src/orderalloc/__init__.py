@@ -15,7 +15,8 @@ The layout, in the order data flows::
     serialization.py  JSON for every public type
     sources/          the DataSource protocol, the Aladdin client, the mock
     audit/            the AuditSink protocol, SQLite (default), Snowflake, outbox
-    desk/             preview -> what-if -> commit -> modify / cancel, fills booked; audited
+    desk/             preview -> what-if -> commit -> modify / cancel, fills booked,
+                      baskets committed as one unit; audited
     fills/            post-trade: fills allocated to the intent, rotation ledger, prices
     fairness/         analytics over the audit trail: fill rates, shortfalls, permutation test
     cli.py            the ``orderalloc`` command
@@ -72,6 +73,10 @@ if _typing.TYPE_CHECKING:
     # see them here as if they were imported eagerly.
     from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
     from .desk import (
+        BasketDesk,
+        BasketIncompleteError,
+        BasketPreview,
+        BasketReceipt,
         CommitFailedError,
         CommitInProgressError,
         CommitOutcomeUnknownError,
@@ -123,6 +128,10 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
+            "BasketDesk",
+            "BasketIncompleteError",
+            "BasketPreview",
+            "BasketReceipt",
             "CommitFailedError",
             "CommitInProgressError",
             "CommitOutcomeUnknownError",
@@ -239,6 +248,10 @@ __all__ = [
     "AuditIntegrityError",
     "AuditSink",
     "AuditSinkError",
+    "BasketDesk",
+    "BasketIncompleteError",
+    "BasketPreview",
+    "BasketReceipt",
     "BasketResult",
     "CommitFailedError",
     "CommitInProgressError",
