@@ -173,7 +173,8 @@ class BasketResult:
         """The result of the order for *security_id* (and *side*, when the basket has both).
 
         Raises:
-            KeyError: No order of the basket trades that security (on that side).
+            InvalidParameterError: No order of the basket trades that security
+                (on that side), or more than one does and *side* is not given.
         """
         found = [
             r
@@ -182,7 +183,10 @@ class BasketResult:
             and (side is None or r.order.side.value == str(side).upper())
         ]
         if len(found) != 1:
-            raise KeyError(f"{len(found)} orders of the basket trade {security_id!r} {side or ''}")
+            on_side = f" on side {side}" if side else ""
+            raise InvalidParameterError(
+                "security_id", security_id, f"{len(found)} orders of the basket trade it{on_side}"
+            )
         return found[0]
 
     def to_frame(self) -> pd.DataFrame:
