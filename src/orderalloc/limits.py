@@ -99,7 +99,12 @@ class TradeBounds:
     @cached_property
     def full(self) -> FloatArray:
         """The whole-position sale (inf where there is none)."""
-        full: FloatArray = np.where(self.kx >= 0, self.min_piece + self.kx * self.increment, np.inf)
+        has_full = self.kx >= 0
+        if not has_full.any():
+            # Buys, and most sells: one read-only inf seen n times, no memory.
+            none: FloatArray = np.broadcast_to(np.float64(np.inf), has_full.shape)
+            return none
+        full: FloatArray = np.where(has_full, self.min_piece + self.kx * self.increment, np.inf)
         return full
 
     @cached_property
@@ -272,7 +277,8 @@ def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
     khi = np.where(contiguous >= m, khi, -1).astype(np.int64)
     min_alloc = accounts.min_allocation
     if _absent(min_alloc):
-        klo = np.zeros(n, dtype=np.int64)
+        # One read-only zero seen n times: no memory while the rounding runs.
+        klo = np.broadcast_to(np.int64(0), (n,))
     else:
         klo = np.where(np.isnan(min_alloc), 0, np.ceil(np.maximum(min_alloc - m, 0.0) / d)).astype(
             np.int64

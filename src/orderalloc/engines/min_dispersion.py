@@ -43,6 +43,7 @@ from ..result import SolverInfo
 from ..solvers.backends import BACKENDS, DEFAULT_FALLBACK_ORDER, solve_with_fallback
 from ..solvers.problem import (
     DispersionProblem,
+    _forget_separable,
     _separable,
     centre,
     objective,
@@ -408,6 +409,9 @@ class MinDispersion(Engine):
         # dispersion: the rounding then re-centres (small groups) and is
         # judged by the dispersion itself.
         moving_mean = self.target is None and not _separable(dp).fixed_mean
+        if not moving_mean:
+            # Only `recentre` needs the separable form again; free it before rounding.
+            _forget_separable(dp)
 
         def dispersion(x: FloatArray) -> float:
             return objective(dp, x)

@@ -357,6 +357,15 @@ def _separable(problem: DispersionProblem) -> _Separable:
     return sep
 
 
+def _forget_separable(problem: DispersionProblem) -> None:
+    """Drop the problem's `_Separable` (five arrays of n): built again if asked for.
+
+    The engine keeps the problem for the dispersion of the rounded split;
+    once the rounding objective is taken, the separable form is only memory.
+    """
+    object.__setattr__(problem, "_separable", None)
+
+
 class _Separable:
     """``separable_form`` with the centre-independent parts computed once."""
 
