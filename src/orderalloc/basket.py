@@ -65,7 +65,7 @@ import numpy as np
 from .allocation import _engine_for
 from .engines import MinDispersion
 from .engines.base import Engine
-from .errors import InvalidOrderError, InvalidParameterError
+from .errors import InvalidOrderError, InvalidParameterError, require
 from .limits import trade_bounds
 from .model import AccountTable, Order, Side, as_table
 from .reasons import Reason
@@ -196,14 +196,11 @@ class BasketResult:
         ``market_value``, ``reason``.
 
         Raises:
-            ImportError: pandas is not installed (``pip install orderalloc[pandas]``).
+            MissingExtraError: pandas is not installed (``pip install orderalloc[pandas]``).
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "BasketResult.to_frame needs pandas: pip install 'orderalloc[pandas]'"
-            ) from exc
+        require("BasketResult.to_frame", "pandas", "pandas")
+        import pandas as pd
+
         rows = []
         for r in self.results:
             sec = r.order.security

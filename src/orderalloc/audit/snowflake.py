@@ -50,13 +50,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
+from orderalloc.errors import MissingExtraError
+
 try:
     import snowflake.connector
     from snowflake.connector.errors import Error as _ConnectorError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "orderalloc.audit.snowflake needs the Snowflake connector: "
-        "pip install orderalloc[snowflake]"
+    raise MissingExtraError(
+        "orderalloc.audit.snowflake", "snowflake-connector-python", "snowflake"
     ) from exc
 
 from orderalloc.errors import AuditIntegrityError, AuditSinkError, InvalidInputError
