@@ -90,6 +90,11 @@ def _samples(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
         made = desk.preview("BIG6", "037833DX5", "BUY", 2_000_000)
         receipt = desk.commit(made.allocation_id)
         events = desk.history(made.allocation_id)
+        baskets = oa.BasketDesk(desk)
+        basket_preview = baskets.preview(
+            "BIG6", [("037833DX5", "BUY", 1_000_000), ("91282CJL6", "BUY", 1_000_000)]
+        )
+        basket_receipt = baskets.commit(basket_preview.basket_id)
         report = sink.verify()
     ticket = oa.OrderTicket(
         security_id="B",
@@ -102,7 +107,8 @@ def _samples(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     )
     what_if = oa.WhatIfReport(violations=(violation,))
     roots = [result, result.allocations, ticket, what_if, filled, basket, intent, made,
-             receipt, events, report, filled.ledger, *accounts, oa.as_table(accounts)]  # fmt: skip
+             receipt, events, report, filled.ledger, *accounts, oa.as_table(accounts),
+             basket_preview, basket_receipt]  # fmt: skip
     out: list[Any] = []
     seen: set[int] = set()
     for value in roots:

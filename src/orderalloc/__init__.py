@@ -15,7 +15,8 @@ The layout, in the order data flows::
     serialization.py  JSON for every public type
     sources/          the DataSource protocol, the Aladdin client, the mock
     audit/            the AuditSink protocol, SQLite (default), Snowflake, outbox
-    desk/             preview -> what-if -> commit -> modify / cancel, fills booked; audited
+    desk/             preview -> what-if -> commit -> modify / cancel, fills booked,
+                      baskets committed as one unit; audited
     fills/            post-trade: fills allocated to the intent, rotation ledger, prices
     cli.py            the ``orderalloc`` command
     testing/          strategies, invariant checks and fakes for users' tests
@@ -57,6 +58,10 @@ if _typing.TYPE_CHECKING:
     from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
     from .basket import BasketResult, allocate_basket
     from .desk import (
+        BasketDesk,
+        BasketIncompleteError,
+        BasketPreview,
+        BasketReceipt,
         CommitFailedError,
         CommitInProgressError,
         CommitOutcomeUnknownError,
@@ -150,6 +155,10 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
+            "BasketDesk",
+            "BasketIncompleteError",
+            "BasketPreview",
+            "BasketReceipt",
             "CommitFailedError",
             "CommitInProgressError",
             "CommitOutcomeUnknownError",
@@ -269,6 +278,10 @@ __all__ = [
     "AuditIntegrityError",
     "AuditSink",
     "AuditSinkError",
+    "BasketDesk",
+    "BasketIncompleteError",
+    "BasketPreview",
+    "BasketReceipt",
     "BasketResult",
     "CommitFailedError",
     "CommitInProgressError",
