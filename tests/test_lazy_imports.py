@@ -53,6 +53,17 @@ class TestLazyImports:
         )
         assert loaded == []
 
+    def test_import_loads_no_engine(self) -> None:
+        """A bare `import orderalloc` loads no numpy, attrs or engine; the first use does."""
+        loaded = _fresh(
+            "import json, sys, orderalloc as oa\n"
+            "heavy = ('numpy', 'attrs', 'orderalloc.engines', 'orderalloc.model')\n"
+            "before = [m for m in heavy if m in sys.modules]\n"
+            "oa.MinDispersion\n"
+            "print(json.dumps([before, [m for m in heavy if m in sys.modules]]))"
+        )
+        assert loaded == [[], ["numpy", "attrs", "orderalloc.engines", "orderalloc.model"]]
+
     def test_allocate_loads_no_adapter(self) -> None:
         """Allocating with the default engine still imports no adapter."""
         loaded = _fresh(
