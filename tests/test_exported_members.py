@@ -18,6 +18,7 @@ def test_all_is_the_public_surface() -> None:
         "plot",
         "switches",
         "fills",
+        "fairness",
         "model",
         "reasons",
         "result",
