@@ -142,7 +142,7 @@ def source_stamp(source: object) -> dict[str, str | None]:
     inner = getattr(source, "inner", None)
     if inner is not None and inner is not source:
         return source_stamp(inner)
-    from orderalloc.sources.aladdin._base import AladdinBase
+    from orderalloc.sources.aladdin.client import AladdinBase
 
     if isinstance(source, AladdinBase):
         return {"kind": "aladdin", "host": source.config.base_url}

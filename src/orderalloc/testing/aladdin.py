@@ -52,7 +52,7 @@ import httpx
 import numpy as np
 
 from orderalloc.model import Side
-from orderalloc.sources.aladdin import _base as api
+from orderalloc.sources.aladdin import wire as api
 from orderalloc.sources.aladdin.config import AladdinConfig
 from orderalloc.sources.mock import GroupData, MockAladdin, OrderRejectedError
 from orderalloc.sources.orders import OrderLine, OrderStatus, OrderTicket, PostedOrder
