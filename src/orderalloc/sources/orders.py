@@ -142,6 +142,24 @@ class OrderTicket:
         """Total face of the ticket: the sum of its lines."""
         return math.fsum(line.quantity for line in self.lines)
 
+    def posted(self, order_id: str, *, status: str, version: int = 1) -> PostedOrder:
+        """The `PostedOrder` this ticket is once the order system holds it as *order_id*.
+
+        For adapters and fakes that keep their own book.
+
+        .. versionadded:: 0.2
+        """
+        return PostedOrder(
+            order_id=order_id,
+            external_id=self.external_id,
+            security_id=self.security_id,
+            side=self.side,
+            quantity=self.quantity,
+            lines=self.lines,
+            status=status,
+            version=version,
+        )
+
 
 #: Severities that do not stop an order (Aladdin's ``COMPLIANCE_SEVERITY_*`` words).
 NON_BLOCKING_SEVERITIES = frozenset({"WARNING", "SILENT_ALARM", "UNSPECIFIED"})

@@ -133,6 +133,25 @@ class TradeTicket:
         """Total face of the block: the sum of its lines."""
         return math.fsum(line.quantity for line in self.lines)
 
+    def booked(self, trade_id: str, *, trade_date: dt.date | None = None) -> BookedTrade:
+        """The active `BookedTrade` this ticket is once booked as *trade_id*.
+
+        *trade_date* defaults to the ticket's. For adapters and fakes that
+        keep their own book.
+
+        .. versionadded:: 0.2
+        """
+        return BookedTrade(
+            trade_id=trade_id,
+            external_id=self.external_id,
+            security_id=self.security_id,
+            side=self.side,
+            price=self.price,
+            lines=self.lines,
+            order_id=self.order_id,
+            trade_date=trade_date or self.trade_date,
+        )
+
 
 def _plain(value: Iterable[TradeLine]) -> tuple[TradeLine, ...]:
     return tuple(value)

@@ -949,7 +949,7 @@ class AladdinMockHandler:
                 400, "INVALID_ARGUMENT", "this mock filters restricted assets by cusip"
             )
         try:
-            j = self.mock._index[cusip]
+            j = self.mock.column(cusip)
         except KeyError:
             return _reply(200, {"restrictedAssets": []})
         items = []

@@ -462,15 +462,11 @@ class Mapper:
         if snippet is None or not snippet.trades or snippet.trades[0].invnum is None:
             raise AladdinResponseError("the answer holds no trade", request_id=None, path=path)
         principals = {line.account_id: line.principal for line in ticket.lines}
-        return t.BookedTrade(
-            trade_id=str(snippet.trades[0].invnum),
-            external_id=ticket.external_id,
+        booked = ticket.booked(str(snippet.trades[0].invnum))
+        return attrs.evolve(
+            booked,
             security_id=snippet.asset_id or ticket.security_id,
-            side=ticket.side,
-            price=ticket.price,
             lines=self._lines(snippet.trades, principals),
-            order_id=ticket.order_id,
-            trade_date=ticket.trade_date,
         )
 
     def booked(self, block: wire.BlockTrade) -> t.BookedTrade | None:

@@ -96,7 +96,6 @@ __all__ = [
 T = TypeVar("T")
 
 
-
 # --- API paths --------------------------------------------------------------------------------
 
 PORTFOLIO_GROUP = "/api/portfolio/configuration/portfolio-group/v1"
