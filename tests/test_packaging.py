@@ -43,3 +43,28 @@ def test_snowflake_extra_is_the_tested_range() -> None:
 def test_project_urls() -> None:
     """The project links its issue tracker."""
     assert PYPROJECT["project"]["urls"]["Issues"].endswith("/issues")
+
+
+def test_missing_pandas_names_the_extra() -> None:
+    """Without pandas, every to_frame says which extra to install, as an orderalloc error."""
+    code = (
+        "import sys; sys.modules['pandas'] = None\n"
+        "import orderalloc as oa\n"
+        "bond = oa.Security(id='B', price=100.0)\n"
+        "accounts = [oa.Account(id='A', nav=1e6)]\n"
+        "order = oa.Order(security=bond, side='BUY', quantity=1000)\n"
+        "result = oa.allocate(order, accounts)\n"
+        "filled = oa.allocate_fills(order, accounts, intent=result,\n"
+        "                           fills=[oa.Fill(quantity=1000, price=100.0)])\n"
+        "basket = oa.allocate_basket([order], accounts)\n"
+        "for value in (oa.as_table(accounts), result, filled, basket):\n"
+        "    try:\n        value.to_frame()\n"
+        "    except oa.MissingExtraError as exc:\n"
+        "        assert isinstance(exc, ImportError) and exc.extra == 'pandas'\n"
+        "        print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert len(out) == 4
+    assert all("pip install 'orderalloc[pandas]'" in line for line in out)

@@ -65,7 +65,7 @@ import numpy as np
 from .allocation import _engine_for
 from .engines import MinDispersion
 from .engines.base import Engine
-from .errors import InvalidOrderError, InvalidParameterError
+from .errors import InvalidOrderError, InvalidParameterError, require
 from .limits import trade_bounds
 from .model import AccountTable, Order, Side, as_table
 from .reasons import Reason
@@ -173,7 +173,8 @@ class BasketResult:
         """The result of the order for *security_id* (and *side*, when the basket has both).
 
         Raises:
-            KeyError: No order of the basket trades that security (on that side).
+            InvalidParameterError: No order of the basket trades that security
+                (on that side), or more than one does and *side* is not given.
         """
         found = [
             r
@@ -182,7 +183,10 @@ class BasketResult:
             and (side is None or r.order.side.value == str(side).upper())
         ]
         if len(found) != 1:
-            raise KeyError(f"{len(found)} orders of the basket trade {security_id!r} {side or ''}")
+            on_side = f" on side {side}" if side else ""
+            raise InvalidParameterError(
+                "security_id", security_id, f"{len(found)} orders of the basket trade it{on_side}"
+            )
         return found[0]
 
     def to_frame(self) -> pd.DataFrame:
@@ -192,14 +196,11 @@ class BasketResult:
         ``market_value``, ``reason``.
 
         Raises:
-            ImportError: pandas is not installed (``pip install orderalloc[pandas]``).
+            MissingExtraError: pandas is not installed (``pip install orderalloc[pandas]``).
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "BasketResult.to_frame needs pandas: pip install 'orderalloc[pandas]'"
-            ) from exc
+        require("BasketResult.to_frame", "pandas", "pandas")
+        import pandas as pd
+
         rows = []
         for r in self.results:
             sec = r.order.security

@@ -41,8 +41,10 @@ from . import _render, errors
 from .audit import AuditEvent, EventKind, SQLiteAuditSink
 from .audit.sqlite import default_audit_path
 from .desk import Desk, UnknownAllocationError
+from .engines.min_dispersion import WEIGHTINGS
 from .serialization import converter, to_json
-from .sources import DataSource, MockAladdin, default_source, describe_source
+from .solvers.backends import BACKENDS
+from .sources import SOURCE_KINDS, DataSource, MockAladdin, default_source, describe_source
 from .sources.mock import SCENARIOS, WELL_KNOWN
 
 __all__ = ["main", "parse_quantity"]
@@ -268,7 +270,7 @@ step failed (do not commit again). ORDERALLOC_DEBUG=1 shows tracebacks."""
 )
 @click.option(
     "--source",
-    type=click.Choice(["auto", "mock", "aladdin"]),
+    type=click.Choice(SOURCE_KINDS),
     default="auto",
     show_default=True,
     help="auto: Aladdin when ALADDIN_* credentials are set, else the mock.",
@@ -440,6 +442,33 @@ def _engine_params(
     return params
 
 
+def _param_value(text: str) -> Any:
+    """A ``--param`` value: JSON when it parses as JSON (a number, a list, ...), else the text."""
+    try:
+        return json.loads(text, parse_constant=lambda name: name)
+    except ValueError:
+        return text
+
+
+def _with_params(params: dict[str, Any], pairs: tuple[str, ...]) -> dict[str, Any]:
+    """*params* plus each ``--param KEY=VALUE`` (``-`` in KEY read as ``_``).
+
+    The engine itself refuses a key it does not take, naming the parameters it
+    does; a key also set by its own option (``--metric`` and ``--param
+    metric=...``) is a usage error rather than a silent choice of one.
+    """
+    out = dict(params)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key.isidentifier():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--param")
+        if key in out:
+            raise click.UsageError(f"--param {key} is given twice (or also by its own option)")
+        out[key] = _param_value(value)
+    return out
+
+
 def _receipt_json(receipt: Any) -> dict[str, Any]:
     return {
         **_render.receipt_record(receipt),
@@ -472,12 +501,19 @@ def _echo_receipt(receipt: Any) -> None:
     help="pro-rata (by NAV), custom-weights, min-dispersion or a plugin's name.",
 )
 @click.option("--metric", default=None, help="Min dispersion: e.g. spread-duration (comma list).")
-@click.option("--backend", type=click.Choice(["exact", "convex", "slsqp"]), default=None)
-@click.option("--weighting", type=click.Choice(["nav", "equal"]), default=None)
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default=None)
+@click.option("--weighting", type=click.Choice(list(WEIGHTINGS)), default=None)
 @click.option("--target", type=float, default=None, help="Min dispersion: bring toward this.")
 @click.option("--basis", default=None, help="Pro-rata: nav, holdings, market-value or a metric.")
 @click.option(
     "--weights", default=None, help="Custom weights: ID=W,ID=W or @file.json (summing to 1)."
+)
+@click.option(
+    "--param",
+    "extra_params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any parameter of the method, plugins' too (repeatable); VALUE is JSON or text.",
 )
 @click.option("--seed", type=int, default=None, help="Tie-break seed (default: from the order).")
 @click.option("--limit", type=int, default=30, show_default=True, help="Accounts in the table.")
@@ -505,6 +541,7 @@ def preview(
     target: float | None,
     basis: str | None,
     weights: str | None,
+    extra_params: tuple[str, ...],
     seed: int | None,
     limit: int,
     plot_path: str | None,
@@ -518,6 +555,7 @@ def preview(
     """
     method = _check_method(method)
     params = _engine_params(method, metric, backend, weighting, target, basis, weights)
+    params = _with_params(params, extra_params)
     if plot_path:
         _check_plot_path(plot_path)  # before anything is recorded or sent
     desk = state.desk()

@@ -14,6 +14,7 @@ The tree::
     ├── DataSourceError                          a data source could not answer
     │   ├── NotFoundError (also KeyError)        no such group, security or order
     │   └── OutcomeUnknownError                  a write was sent; whether it applied is unknown
+    ├── MissingExtraError (also ImportError)     an optional dependency is not installed
     ├── AuditSinkError                           the audit trail could not be written or read
     │   └── AuditIntegrityError                  the hash chain does not verify
     └── DeskError                                preview / commit / modify / cancel refused
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidOrderError",
     "InvalidParameterError",
     "InvalidSecurityError",
+    "MissingExtraError",
     "NotFoundError",
     "OrderAllocError",
     "OutcomeUnknownError",
@@ -143,6 +145,35 @@ class OutcomeUnknownError(DataSourceError):
     sends anything again. Sources of one's own raise it (or a subclass) for
     such failures; the Aladdin client's ``AladdinOutcomeUnknownError`` is one.
     """
+
+
+class MissingExtraError(OrderAllocError, ImportError):
+    """Raised when a feature needs an optional dependency that is not installed.
+
+    The message says which extra to install (``pip install 'orderalloc[pandas]'``).
+
+    Attributes:
+        feature: What was asked for (``"AllocationResult.to_frame"``).
+        package: The missing package's import name.
+        extra: The orderalloc extra that installs it.
+    """
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        self.feature = feature
+        self.package = package
+        self.extra = extra
+        super().__init__(f"{feature} needs {package}: pip install 'orderalloc[{extra}]'")
+        self.name = package
+
+
+def require(feature: str, package: str, extra: str) -> None:
+    """Import *package* now, or raise `MissingExtraError` naming *feature* and the extra."""
+    import importlib
+
+    try:
+        importlib.import_module(package)
+    except ImportError as exc:
+        raise MissingExtraError(feature, package, extra) from exc
 
 
 class AuditSinkError(OrderAllocError):

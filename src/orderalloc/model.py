@@ -37,6 +37,7 @@ from .errors import (
     InvalidInputError,
     InvalidOrderError,
     InvalidSecurityError,
+    require,
 )
 from .typing import ArrayLike, BoolArray, FloatArray
 
@@ -989,16 +990,13 @@ class AccountTable:
         ``"*"``) per column: `from_frame` reads it back to an equal table.
 
         Raises:
-            ImportError: pandas is not installed (``pip install orderalloc[pandas]``).
+            MissingExtraError: pandas is not installed (``pip install orderalloc[pandas]``).
 
         .. versionadded:: 0.1
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "AccountTable.to_frame needs pandas: pip install 'orderalloc[pandas]'"
-            ) from exc
+        require("AccountTable.to_frame", "pandas", "pandas")
+        import pandas as pd
+
         cols: dict[str, Any] = {"nav": self.nav, "cash": self.cash}
         if self.names is not None:
             cols["name"] = list(self.names)

@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .errors import MissingExtraError
+
 try:
     from matplotlib.figure import Figure
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("orderalloc.plot needs matplotlib: pip install 'orderalloc[plot]'") from exc
+    raise MissingExtraError("orderalloc.plot", "matplotlib", "plot") from exc
 
 from ._render import weighting_label as _weighting_label
 from .errors import InvalidParameterError

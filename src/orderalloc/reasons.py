@@ -8,11 +8,52 @@ line when asked for.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
-__all__ = ["Reason"]
+from typing_extensions import Self
+
+__all__ = ["CodedReason", "Reason"]
 
 
-class Reason(str, enum.Enum):
+class CodedReason(str, enum.Enum):
+    """The base of reason enums stored as small integer codes with a description.
+
+    A subclass lists its members (their order is the stored code: append new
+    members at the end, never reorder) and then calls `describe` once with a
+    sentence for each member.
+    """
+
+    @property
+    def code(self) -> int:
+        """The small integer stored in a result's ``reason_codes`` column."""
+        return _TABLES[type(self)][1][self]
+
+    @classmethod
+    def from_code(cls, code: int) -> Self:
+        """The member whose `code` is *code*."""
+        return _TABLES[cls][0][code]  # type: ignore[return-value]
+
+    @property
+    def description(self) -> str:
+        """One sentence saying what the reason means, for tables and docs."""
+        return _TABLES[type(self)][2][self]
+
+    def __str__(self) -> str:
+        value: str = self.value
+        return value
+
+
+_Table = tuple[tuple[CodedReason, ...], dict[CodedReason, int], dict[CodedReason, str]]
+_TABLES: dict[type[CodedReason], _Table] = {}
+
+
+def describe(cls: type[CodedReason], descriptions: dict[Any, str]) -> None:
+    """Register *cls*' codes (member order) and its description of every member."""
+    members = tuple(cls)
+    _TABLES[cls] = (members, {m: i for i, m in enumerate(members)}, dict(descriptions))
+
+
+class Reason(CodedReason):
     """The reason an account's amount is what it is.
 
     The order of the members is the code stored in a result's ``reason_codes``
@@ -48,40 +89,23 @@ class Reason(str, enum.Enum):
     #: Min dispersion: any amount would move the account's metric away from the group.
     NOT_NEEDED = "NOT_NEEDED"
 
-    @property
-    def code(self) -> int:
-        """The small integer stored in a result's ``reason_codes`` column."""
-        return _CODES[self]
 
-    @classmethod
-    def from_code(cls, code: int) -> Reason:
-        """The member whose `code` is *code*."""
-        return _MEMBERS[code]
-
-    @property
-    def description(self) -> str:
-        """One sentence saying what the reason means, for tables and docs."""
-        return _DESCRIPTIONS[self]
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_MEMBERS: tuple[Reason, ...] = tuple(Reason)
-_CODES: dict[Reason, int] = {member: i for i, member in enumerate(_MEMBERS)}
-_DESCRIPTIONS: dict[Reason, str] = {
-    Reason.FULL_SHARE: "received its full share",
-    Reason.ROUNDED_UP: "share rounded up to a legal denomination",
-    Reason.ROUNDED_DOWN: "share rounded down to a legal denomination",
-    Reason.REDISTRIBUTED: "received part of what other accounts could not take",
-    Reason.CAPPED_BY_CASH: "capped by available cash",
-    Reason.CAPPED_BY_HOLDINGS: "capped by the position held",
-    Reason.STUB_AVOIDED: "capped so that no position below the min piece is left",
-    Reason.LIMIT_HIT: "capped by an account limit",
-    Reason.BELOW_MIN_PIECE: "share below the minimum piece",
-    Reason.BELOW_MIN_ALLOCATION: "share below the account's minimum allocation",
-    Reason.RESTRICTED: "security restricted for this account",
-    Reason.ZERO_WEIGHT: "no share under this method (zero weight)",
-    Reason.DISPERSION_TARGET: "amount chosen to bring the metric toward the group",
-    Reason.NOT_NEEDED: "nothing: any amount would move the metric away from the group",
-}
+describe(
+    Reason,
+    {
+        Reason.FULL_SHARE: "received its full share",
+        Reason.ROUNDED_UP: "share rounded up to a legal denomination",
+        Reason.ROUNDED_DOWN: "share rounded down to a legal denomination",
+        Reason.REDISTRIBUTED: "received part of what other accounts could not take",
+        Reason.CAPPED_BY_CASH: "capped by available cash",
+        Reason.CAPPED_BY_HOLDINGS: "capped by the position held",
+        Reason.STUB_AVOIDED: "capped so that no position below the min piece is left",
+        Reason.LIMIT_HIT: "capped by an account limit",
+        Reason.BELOW_MIN_PIECE: "share below the minimum piece",
+        Reason.BELOW_MIN_ALLOCATION: "share below the account's minimum allocation",
+        Reason.RESTRICTED: "security restricted for this account",
+        Reason.ZERO_WEIGHT: "no share under this method (zero weight)",
+        Reason.DISPERSION_TARGET: "amount chosen to bring the metric toward the group",
+        Reason.NOT_NEEDED: "nothing: any amount would move the metric away from the group",
+    },
+)

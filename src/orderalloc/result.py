@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import numpy as np
 
+from .errors import require
 from .model import Order
 from .reasons import Reason
 from .typing import FloatArray, IntArray
@@ -343,14 +344,11 @@ class AllocationResult:
         ``market_value``, and ``pre:NAME`` / ``post:NAME`` per metric.
 
         Raises:
-            ImportError: pandas is not installed (``pip install orderalloc[pandas]``).
+            MissingExtraError: pandas is not installed (``pip install orderalloc[pandas]``).
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "AllocationResult.to_frame needs pandas: pip install 'orderalloc[pandas]'"
-            ) from exc
+        require("AllocationResult.to_frame", "pandas", "pandas")
+        import pandas as pd
+
         cols: dict[str, Any] = {
             "quantity": self.quantity,
             "ideal": self.ideal,

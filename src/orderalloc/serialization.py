@@ -5,7 +5,8 @@ The schema is the attrs fields of each type, by name, with:
 * numpy columns as JSON lists;
 * dates and times as ISO 8601 strings (times in UTC with an offset);
 * enums (`Side`, `Reason`) as their string values;
-* frozensets as sorted lists.
+* frozensets as sorted lists;
+* credentials (anything with ``get_secret_value``) as `REDACTED`.
 
 **One rule for numbers that are not finite**, everywhere (columns, scalars,
 parameters): NaN is written as ``null`` and read back as NaN; infinities are
@@ -39,15 +40,27 @@ import numpy as np
 from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter as _json_converter
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, OrderAllocError
 
 __all__ = ["configure_converter", "converter", "from_json", "make_converter", "to_json"]
 
 T = TypeVar("T")
 
+#: What `to_json` writes for a credential (an object with ``get_secret_value``).
+REDACTED = "**********"
+
 #: How deep `from_json` reads nested JSON before refusing it (no orderalloc type
 #: nests anywhere near this; deeper input is malformed or hostile).
 MAX_DEPTH = 64
+
+
+class _MalformedError(OrderAllocError, ValueError):
+    """A JSON value of the wrong shape, found inside the converter's hooks.
+
+    Never escapes: `from_json` turns it into an `InvalidInputError` whose field
+    is the JSON path. A class of its own so that its message (which says what
+    was found) is told apart from cattrs' and numpy's errors.
+    """
 
 
 def _is_ndarray(tp: Any) -> bool:
@@ -89,35 +102,35 @@ def _float_in(value: Any) -> float:
     if value is None:
         return math.nan
     if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {json.dumps(value)}")
+        raise _MalformedError(f"expected a number, got {json.dumps(value)}")
     if isinstance(value, (int, float)):
         try:
             return float(value)
         except OverflowError:
-            raise ValueError(f"number {str(value)[:30]} is out of range") from None
+            raise _MalformedError(f"number {str(value)[:30]} is out of range") from None
     if value == "inf":
         return math.inf
     if value == "-inf":
         return -math.inf
-    raise ValueError(f"expected a number, got {type(value).__name__} {str(value)[:30]!r}")
+    raise _MalformedError(f"expected a number, got {type(value).__name__} {str(value)[:30]!r}")
 
 
 def _int_in(value: Any, _: Any = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected a whole number, got {type(value).__name__}")
+        raise _MalformedError(f"expected a whole number, got {type(value).__name__}")
     return value
 
 
 def _str_in(value: Any, _: Any = None) -> str:
     if not isinstance(value, str):
         shown = json.dumps(value)[:30] if _jsonable(value) else type(value).__name__
-        raise ValueError(f"expected a string, got {shown}")
+        raise _MalformedError(f"expected a string, got {shown}")
     return value
 
 
 def _bool_in(value: Any, _: Any = None) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {type(value).__name__}")
+        raise _MalformedError(f"expected true or false, got {type(value).__name__}")
     return value
 
 
@@ -137,10 +150,14 @@ def configure_converter(conv: cattrs.Converter) -> None:
     )
     conv.register_unstructure_hook_func(_is_ndarray, _array_to_list)
     conv.register_unstructure_hook(float, _float_out)
+    # Credentials (anything with a pydantic-style get_secret_value) never leave as text.
+    conv.register_unstructure_hook_func(
+        lambda tp: isinstance(tp, type) and hasattr(tp, "get_secret_value"), lambda _: REDACTED
+    )
 
     def structure_array(value: Any, tp: Any) -> np.ndarray[Any, Any]:
         if not isinstance(value, list):
-            raise ValueError(f"expected a list, got {type(value).__name__}")
+            raise _MalformedError(f"expected a list, got {type(value).__name__}")
         dtype = _dtype_of(tp)
         types = set(map(type, value))
         if dtype is np.float64:
@@ -168,12 +185,12 @@ def configure_converter(conv: cattrs.Converter) -> None:
 
     def structure_sequence(value: Any, tp: Any) -> Any:
         if not isinstance(value, list):
-            raise ValueError(f"expected a list, got {type(value).__name__}")
+            raise _MalformedError(f"expected a list, got {type(value).__name__}")
         origin = typing.get_origin(tp) or tp
         args = typing.get_args(tp)
         if origin is tuple and args and (len(args) != 2 or args[1] is not Ellipsis):
             if len(value) != len(args):
-                raise ValueError(f"expected a list of {len(args)} items, got {len(value)}")
+                raise _MalformedError(f"expected a list of {len(args)} items, got {len(value)}")
             return tuple(conv.structure(v, a) for v, a in zip(value, args, strict=True))
         item = args[0] if args else Any
         items = []
@@ -181,7 +198,7 @@ def configure_converter(conv: cattrs.Converter) -> None:
             try:
                 items.append(v if item is Any else conv.structure(v, item))
             except (ValueError, TypeError, cattrs.BaseValidationError) as exc:
-                raise ValueError(f"item {i}: {_describe(exc)}") from exc
+                raise _MalformedError(f"item {i}: {_describe(exc)}") from exc
         return origin(items)
 
     conv.register_structure_hook_func(_sequence_type, structure_sequence)
@@ -191,7 +208,7 @@ def configure_converter(conv: cattrs.Converter) -> None:
 
         def structure_mapping(value: Any, _: Any) -> Any:
             if not isinstance(value, dict):
-                raise ValueError(f"expected an object, got {type(value).__name__}")
+                raise _MalformedError(f"expected an object, got {type(value).__name__}")
             return inner(value, tp)
 
         return structure_mapping
@@ -204,7 +221,7 @@ def configure_converter(conv: cattrs.Converter) -> None:
 
         def structure_attrs(value: Any, _: Any) -> Any:
             if not isinstance(value, dict):
-                raise ValueError(f"expected an object, got {type(value).__name__}")
+                raise _MalformedError(f"expected an object, got {type(value).__name__}")
             obj = inner(value, tp)
             if check is not None:
                 check(obj)
@@ -223,7 +240,7 @@ def configure_converter(conv: cattrs.Converter) -> None:
 def _time_in(value: Any) -> dt.datetime:
     moment = dt.datetime.fromisoformat(_str_in(value))
     if moment.utcoffset() is None:
-        raise ValueError(f"time {value!r} has no UTC offset")
+        raise _MalformedError(f"time {value!r} has no UTC offset")
     return moment
 
 
@@ -243,7 +260,7 @@ def _check_result(result: Any) -> None:
         columns[f"post_metrics[{name!r}]"] = values
     for name, values in columns.items():
         if len(values) != n:
-            raise ValueError(f"{name} has {len(values)} values for {n} accounts")
+            raise _MalformedError(f"{name} has {len(values)} values for {n} accounts")
 
 
 def _post_checks() -> dict[Any, Callable[[Any], None]]:
@@ -278,12 +295,21 @@ def _finite_only(value: Any) -> Any:
 
 
 def to_json(obj: Any, *, indent: int | None = None) -> str:
-    """*obj* as strict JSON text (see the module docstring for the schema)."""
+    """*obj* as strict JSON text (see the module docstring for the schema).
+
+    Credentials are written as `REDACTED`, never as their value.
+
+    Raises:
+        InvalidInputError: *obj* holds a value with no JSON form (the message
+            names its type).
+    """
     data = converter.unstructure(obj)
     try:
         return json.dumps(data, indent=indent, sort_keys=True, allow_nan=False)
     except ValueError:  # a NaN or infinity in a free-form field (params, payloads)
         return json.dumps(_finite_only(data), indent=indent, sort_keys=True, allow_nan=False)
+    except TypeError as exc:
+        raise InvalidInputError("obj", type(obj).__name__, f"has no JSON form: {exc}") from None
 
 
 def from_json(text: str | bytes, cls: type[T]) -> T:
@@ -334,7 +360,7 @@ def from_json(text: str | bytes, cls: type[T]) -> T:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f'{name} is not JSON (write null for NaN, "inf" for infinity)')
+    raise _MalformedError(f'{name} is not JSON (write null for NaN, "inf" for infinity)')
 
 
 def _depth(value: Any, level: int = 0) -> int:
@@ -352,7 +378,7 @@ def _depth(value: Any, level: int = 0) -> int:
 
 def _format_exception(exc: BaseException, tp: Any) -> str:
     """Our own hooks' messages say what was found; cattrs' default only what was expected."""
-    if isinstance(exc, ValueError) and str(exc) and type(exc) is ValueError:
+    if isinstance(exc, _MalformedError) and str(exc):
         return str(exc)
     if isinstance(exc, KeyError):
         return "required field missing"

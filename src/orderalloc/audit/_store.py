@@ -12,6 +12,7 @@ its hash can be recomputed from the row alone.
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import hashlib
 import json
@@ -24,7 +25,7 @@ import attrs
 from orderalloc.errors import AuditIntegrityError, AuditSinkError, InvalidInputError
 
 from .events import GENESIS_HASH, AuditEvent, EventKind, canonical_json, format_time, parse_time
-from .protocol import VerifyReport
+from .protocol import AuditSink, VerifyReport
 
 COLUMNS = (
     "SEQ",
@@ -207,90 +208,136 @@ def row_to_event(row: Sequence[Any]) -> AuditEvent:
     )
 
 
-def build_select(
-    events_table: str,
-    accounts_table: str,
-    placeholder: Callable[[], str],
-    *,
-    allocation_id: str | None,
-    account_id: str | None,
-    security_id: str | None,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-    kinds: Collection[EventKind] | None,
-    columns: str = ", ".join(COLUMNS),
-) -> tuple[str, list[Any]]:
-    """The ``SELECT`` (and its parameters) behind `AuditSink.events`."""
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("ALLOCATION_ID", allocation_id),
-        ("SECURITY_ID", security_id),
-    ):
-        if value is not None:
-            where.append(f"{column} = {placeholder()}")
-            params.append(value)
-    if account_id is not None:
-        where.append(
-            f"SEQ IN (SELECT SEQ FROM {accounts_table} WHERE ACCOUNT_ID = {placeholder()})"
-        )
-        params.append(account_id)
-    if since is not None:
-        where.append(f"OCCURRED_AT >= {placeholder()}")
-        params.append(_query_time("since", since))
-    if until is not None:
-        where.append(f"OCCURRED_AT < {placeholder()}")
-        params.append(_query_time("until", until))
-    if kinds is not None:
-        values = sorted({_query_kind(k) for k in kinds})
-        if not values:
-            where.append("1 = 0")
-        else:
-            where.append(f"KIND IN ({', '.join(placeholder() for _ in values)})")
-            params.extend(values)
-    sql = f"SELECT {columns} FROM {events_table}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + " ORDER BY SEQ", params
-
-
-def _query_time(name: str, value: dt.datetime) -> str:
-    if not isinstance(value, dt.datetime):
-        raise InvalidInputError(name, value, "must be a timezone-aware datetime")
-    if value.utcoffset() is None:
+def _query_time(name: str, value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
         raise InvalidInputError(name, value, "must be a timezone-aware datetime")
     return format_time(value)
 
 
-def _query_kind(value: EventKind | str) -> str:
-    try:
-        return EventKind(value).value
-    except ValueError:
-        raise InvalidInputError("kinds", value, "is not an EventKind") from None
+def _since(value: dt.datetime | None) -> str | None:
+    return _query_time("since", value)
 
 
-def matches(
-    event: AuditEvent,
-    *,
-    allocation_id: str | None,
-    account_id: str | None,
-    security_id: str | None,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-    kinds: Collection[EventKind] | None,
-) -> bool:
-    """The in-memory twin of `build_select`."""
-    if since is not None and event.at < parse_time(_query_time("since", since)):
-        return False
-    if until is not None and event.at >= parse_time(_query_time("until", until)):
-        return False
-    if kinds is not None and event.kind.value not in {_query_kind(k) for k in kinds}:
-        return False
-    return (
-        (allocation_id is None or event.allocation_id == allocation_id)
-        and (security_id is None or event.security_id == security_id)
-        and (account_id is None or account_id in event.account_ids)
-    )
+def _until(value: dt.datetime | None) -> str | None:
+    return _query_time("until", value)
+
+
+def _kinds(values: Collection[EventKind | str] | None) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    out = set()
+    for value in values:
+        try:
+            out.add(EventKind(value).value)
+        except ValueError:
+            raise InvalidInputError("kinds", value, "is not an EventKind") from None
+    return tuple(sorted(out))
+
+
+@attrs.frozen
+class EventQuery:
+    """The filters of `AuditSink.events`, checked once, as SQL and as a predicate.
+
+    Every sink answers the same question; this holds it in one place so the
+    SQL sinks (`sql`) and the in-memory ones (`matches`) cannot disagree.
+    """
+
+    allocation_id: str | None = None
+    account_id: str | None = None
+    security_id: str | None = None
+    since: str | None = attrs.field(default=None, converter=_since)
+    until: str | None = attrs.field(default=None, converter=_until)
+    kinds: tuple[str, ...] | None = attrs.field(default=None, converter=_kinds)
+
+    def sql(
+        self,
+        events_table: str,
+        accounts_table: str,
+        placeholder: Callable[[], str],
+        *,
+        columns: str = ", ".join(COLUMNS),
+    ) -> tuple[str, list[Any]]:
+        """The ``SELECT`` (and its parameters) of the matching rows, in append order."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("ALLOCATION_ID", self.allocation_id),
+            ("SECURITY_ID", self.security_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = {placeholder()}")
+                params.append(value)
+        if self.account_id is not None:
+            where.append(
+                f"SEQ IN (SELECT SEQ FROM {accounts_table} WHERE ACCOUNT_ID = {placeholder()})"
+            )
+            params.append(self.account_id)
+        if self.since is not None:
+            where.append(f"OCCURRED_AT >= {placeholder()}")
+            params.append(self.since)
+        if self.until is not None:
+            where.append(f"OCCURRED_AT < {placeholder()}")
+            params.append(self.until)
+        if self.kinds is not None:
+            if not self.kinds:
+                where.append("1 = 0")
+            else:
+                where.append(f"KIND IN ({', '.join(placeholder() for _ in self.kinds)})")
+                params.extend(self.kinds)
+        sql = f"SELECT {columns} FROM {events_table}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return sql + " ORDER BY SEQ", params
+
+    def matches(self, event: AuditEvent) -> bool:
+        """Whether *event* passes every filter (the in-memory twin of `sql`)."""
+        if self.since is not None and event.at < parse_time(self.since):
+            return False
+        if self.until is not None and event.at >= parse_time(self.until):
+            return False
+        if self.kinds is not None and event.kind.value not in self.kinds:
+            return False
+        return (
+            (self.allocation_id is None or event.allocation_id == self.allocation_id)
+            and (self.security_id is None or event.security_id == self.security_id)
+            and (self.account_id is None or self.account_id in event.account_ids)
+        )
+
+
+class QuerySink(AuditSink):
+    """A sink that answers `events` through one `select` of an `EventQuery`.
+
+    The keyword filters of `AuditSink.events` are written here once; a sink
+    implements `select`.
+    """
+
+    def events(
+        self,
+        *,
+        allocation_id: str | None = None,
+        account_id: str | None = None,
+        security_id: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        kinds: Collection[EventKind] | None = None,
+    ) -> list[AuditEvent]:
+        """The matching events in append order; see `AuditSink.events`."""
+        return self.select(
+            EventQuery(
+                allocation_id=allocation_id,
+                account_id=account_id,
+                security_id=security_id,
+                since=since,
+                until=until,
+                kinds=kinds,
+            )
+        )
+
+    @abc.abstractmethod
+    def select(self, query: EventQuery) -> list[AuditEvent]:
+        """The events matching *query*, in append order."""
 
 
 def _accounts_digest(account_ids: Iterable[str]) -> str:

@@ -10,18 +10,18 @@ process killed between the two re-sends that batch on its next flush; the remote
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import platformdirs
 
 from orderalloc.errors import AuditSinkError, InvalidInputError
 
-from .events import AuditEvent, EventKind
+from ._store import EventQuery, QuerySink
+from .events import AuditEvent
 from .protocol import AuditSink, VerifyReport
 from .sqlite import SQLiteAuditSink
 
@@ -35,7 +35,7 @@ def default_outbox_path() -> Path:
     return Path(platformdirs.user_data_dir("orderalloc")) / "audit-outbox.sqlite3"
 
 
-class OutboxSink(AuditSink):
+class OutboxSink(QuerySink):
     """A durable local outbox in front of a remote `AuditSink` (Snowflake, say).
 
     `append` succeeds once the events are committed to the local outbox, whether or
@@ -150,25 +150,9 @@ class OutboxSink(AuditSink):
                 self._local._mark_sent(batch[-1][0])
                 sent += len(batch)
 
-    def events(
-        self,
-        *,
-        allocation_id: str | None = None,
-        account_id: str | None = None,
-        security_id: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        kinds: Collection[EventKind] | None = None,
-    ) -> list[AuditEvent]:
+    def select(self, query: EventQuery) -> list[AuditEvent]:
         """The matching events of the outbox, in append order; see `AuditSink.events`."""
-        return self._local.events(
-            allocation_id=allocation_id,
-            account_id=account_id,
-            security_id=security_id,
-            since=since,
-            until=until,
-            kinds=kinds,
-        )
+        return self._local.select(query)
 
     def get(self, event_id: str) -> AuditEvent | None:
         """The event stored in the outbox under *event_id*, or ``None``."""

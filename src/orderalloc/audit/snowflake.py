@@ -43,21 +43,21 @@ emulator, so the code tested is the code shipped.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import itertools
 import re
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
+
+from orderalloc.errors import MissingExtraError
 
 try:
     import snowflake.connector
     from snowflake.connector.errors import Error as _ConnectorError
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "orderalloc.audit.snowflake needs the Snowflake connector: "
-        "pip install orderalloc[snowflake]"
+    raise MissingExtraError(
+        "orderalloc.audit.snowflake", "snowflake-connector-python", "snowflake"
     ) from exc
 
 from orderalloc.errors import AuditIntegrityError, AuditSinkError, InvalidInputError
@@ -66,7 +66,8 @@ from ._store import (
     COLUMNS,
     Anchor,
     ChainVerifier,
-    build_select,
+    EventQuery,
+    QuerySink,
     check_batch,
     check_head_row,
     check_key,
@@ -74,8 +75,8 @@ from ._store import (
     plan_append,
     row_to_event,
 )
-from .events import AuditEvent, EventKind
-from .protocol import AuditSink, VerifyReport
+from .events import AuditEvent
+from .protocol import VerifyReport
 
 __all__ = ["SnowflakeAuditSink", "schema_sql"]
 
@@ -115,7 +116,7 @@ def _placeholders(paramstyle: str) -> Callable[[], Callable[[], str]]:
     return lambda: lambda: "%s"  # pyformat / format: the connector's default
 
 
-class SnowflakeAuditSink(AuditSink):
+class SnowflakeAuditSink(QuerySink):
     """An append-only, hash-chained audit trail in three Snowflake tables.
 
     Args:
@@ -266,29 +267,10 @@ class SnowflakeAuditSink(AuditSink):
                 (planned[-1].seq, planned[-1].hash),
             )
 
-    def events(
-        self,
-        *,
-        allocation_id: str | None = None,
-        account_id: str | None = None,
-        security_id: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        kinds: Collection[EventKind] | None = None,
-    ) -> list[AuditEvent]:
-        """The matching events in append order; see `AuditSink.events`."""
+    def select(self, query: EventQuery) -> list[AuditEvent]:
+        """The events matching *query*, in append order; see `AuditSink.events`."""
         with self._cursor() as cur:
-            sql, params = build_select(
-                self._events_table,
-                self._accounts_table,
-                self._ph(),
-                allocation_id=allocation_id,
-                account_id=account_id,
-                security_id=security_id,
-                since=since,
-                until=until,
-                kinds=kinds,
-            )
+            sql, params = query.sql(self._events_table, self._accounts_table, self._ph())
             cur.execute(sql, tuple(params))
             return [row_to_event(row) for row in cur.fetchall()]
 

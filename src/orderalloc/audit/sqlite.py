@@ -9,11 +9,10 @@ chain, so threads and processes appending to the same file never fork it.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -25,7 +24,8 @@ from ._store import (
     COLUMNS,
     Anchor,
     ChainVerifier,
-    build_select,
+    EventQuery,
+    QuerySink,
     check_batch,
     check_head_row,
     check_key,
@@ -33,8 +33,8 @@ from ._store import (
     plan_append,
     row_to_event,
 )
-from .events import AuditEvent, EventKind
-from .protocol import AuditSink, VerifyReport
+from .events import AuditEvent
+from .protocol import VerifyReport
 
 __all__ = ["SQLiteAuditSink", "default_audit_path"]
 
@@ -55,7 +55,7 @@ def schema_sql() -> str:
     return resources.files(__package__).joinpath("sqlite.sql").read_text(encoding="utf-8")
 
 
-class SQLiteAuditSink(AuditSink):
+class SQLiteAuditSink(QuerySink):
     """An append-only, hash-chained audit trail in a SQLite file.
 
     Args:
@@ -168,28 +168,9 @@ class SQLiteAuditSink(AuditSink):
                 (planned[-1].seq, planned[-1].hash),
             )
 
-    def events(
-        self,
-        *,
-        allocation_id: str | None = None,
-        account_id: str | None = None,
-        security_id: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        kinds: Collection[EventKind] | None = None,
-    ) -> list[AuditEvent]:
-        """The matching events in append order; see `AuditSink.events`."""
-        sql, params = build_select(
-            "AUDIT_EVENT",
-            "AUDIT_EVENT_ACCOUNT",
-            lambda: "?",
-            allocation_id=allocation_id,
-            account_id=account_id,
-            security_id=security_id,
-            since=since,
-            until=until,
-            kinds=kinds,
-        )
+    def select(self, query: EventQuery) -> list[AuditEvent]:
+        """The events matching *query*, in append order; see `AuditSink.events`."""
+        sql, params = query.sql("AUDIT_EVENT", "AUDIT_EVENT_ACCOUNT", lambda: "?")
         with self._transaction(immediate=False) as conn:
             return [row_to_event(row) for row in conn.execute(sql, params)]
 

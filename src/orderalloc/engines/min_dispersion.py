@@ -48,7 +48,8 @@ from .proportional import proportional_ideal
 
 __all__ = ["MinDispersion"]
 
-_WEIGHTINGS = ("nav", "equal")
+#: The named weightings (a mapping of account id to weight is the third kind).
+WEIGHTINGS: tuple[str, ...] = ("nav", "equal")
 
 #: The extra parameters each backend takes (``solver_params``), beyond tol and max_iter.
 BACKEND_PARAMS: Mapping[str, frozenset[str]] = {
@@ -142,7 +143,7 @@ class MinDispersion(Engine):
                     )
         self.metric_weights = dict(metric_weights) if metric_weights is not None else None
         if isinstance(weighting, str):
-            if weighting not in _WEIGHTINGS:
+            if weighting not in WEIGHTINGS:
                 raise InvalidParameterError(
                     "weighting", weighting, "must be 'nav', 'equal' or weights by account id"
                 )

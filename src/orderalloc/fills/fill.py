@@ -8,13 +8,13 @@ account; `FillReason` says, line by line, why an account holds what it holds.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import math
 from typing import Any
 
 import attrs
 
 from ..errors import InvalidInputError
+from ..reasons import CodedReason, describe
 
 __all__ = ["Fill", "FillReason"]
 
@@ -73,7 +73,7 @@ class Fill:
         object.__setattr__(self, "price", _positive_price("fill.price", self.price))
 
 
-class FillReason(str, enum.Enum):
+class FillReason(CodedReason):
     """Why an account's cumulative filled amount is what it is.
 
     The order of the members is the code stored in a fill allocation's
@@ -97,34 +97,19 @@ class FillReason(str, enum.Enum):
     #: Deviation mode: min dispersion chose the amount, bounded by the intent.
     DEVIATION = "DEVIATION"
 
-    @property
-    def code(self) -> int:
-        """The small integer stored in ``reason_codes``."""
-        return _CODES[self]
 
-    @classmethod
-    def from_code(cls, code: int) -> FillReason:
-        """The member whose `code` is *code*."""
-        return _MEMBERS[code]
-
-    @property
-    def description(self) -> str:
-        """One sentence saying what the reason means."""
-        return _DESCRIPTIONS[self]
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_MEMBERS: tuple[FillReason, ...] = tuple(FillReason)
-_CODES: dict[FillReason, int] = {member: i for i, member in enumerate(_MEMBERS)}
-_DESCRIPTIONS: dict[FillReason, str] = {
-    FillReason.PRO_RATA: "pro rata to the intent, within one ticket",
-    FillReason.INTENT_FILLED: "whole intent filled",
-    FillReason.WAITING_ROTATION: "behind its share: first in the rotation for the next fill",
-    FillReason.AHEAD_ROTATION: "received a piece ahead of its share: its turn in the rotation",
-    FillReason.NO_INTENT: "no intent (or none it may legally take)",
-    FillReason.RESTRICTED: "security restricted for this account",
-    FillReason.CAPPED_BY_CASH: "capped by cash at the fill's price",
-    FillReason.DEVIATION: "deviation: min dispersion on the filled amount, bounded by the intent",
-}
+describe(
+    FillReason,
+    {
+        FillReason.PRO_RATA: "pro rata to the intent, within one ticket",
+        FillReason.INTENT_FILLED: "whole intent filled",
+        FillReason.WAITING_ROTATION: "behind its share: first in the rotation for the next fill",
+        FillReason.AHEAD_ROTATION: "received a piece ahead of its share: its turn in the rotation",
+        FillReason.NO_INTENT: "no intent (or none it may legally take)",
+        FillReason.RESTRICTED: "security restricted for this account",
+        FillReason.CAPPED_BY_CASH: "capped by cash at the fill's price",
+        FillReason.DEVIATION: (
+            "deviation: min dispersion on the filled amount, bounded by the intent"
+        ),
+    },
+)

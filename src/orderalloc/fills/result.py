@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from ..errors import require
 from ..model import Order
 from ..typing import FloatArray, IntArray
 from .fill import Fill, FillReason
@@ -222,14 +223,11 @@ class FillAllocation:
         ``fill:K`` (the ticket of fill *K*) per fill.
 
         Raises:
-            ImportError: pandas is not installed (``pip install orderalloc[pandas]``).
+            MissingExtraError: pandas is not installed (``pip install orderalloc[pandas]``).
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "FillAllocation.to_frame needs pandas: pip install 'orderalloc[pandas]'"
-            ) from exc
+        require("FillAllocation.to_frame", "pandas", "pandas")
+        import pandas as pd
+
         cols: dict[str, Any] = {
             "account_id": list(self.account_ids),
             "intent": self.intent,

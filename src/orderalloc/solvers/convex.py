@@ -154,7 +154,7 @@ def _compiled(n: int, n_metrics: int, mean_mode: bool) -> _Formulation:
         total=cp.Parameter(name="total"),
     )
     if not formulation.problem.is_dpp():  # pragma: no cover (guards edits above)
-        raise AssertionError("the convex min-dispersion problem must be DPP")
+        raise SolverError("convex", "not_dpp", "the min-dispersion problem must be DPP")
     return formulation
 
 

@@ -15,11 +15,20 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
 import attrs
 
 from orderalloc.errors import InvalidOrderError
 from orderalloc.model import Side
+
+
+class _AccountLine(Protocol):
+    @property
+    def account_id(self) -> str: ...
+
+
+_L = TypeVar("_L", bound=_AccountLine)
 
 __all__ = [
     "ComplianceViolation",
@@ -90,20 +99,33 @@ class OrderLine:
     quantity: float = attrs.field(converter=float, validator=_quantity)
 
 
-def _lines(value: object) -> tuple[OrderLine, ...]:
+def account_lines(value: object, kind: type[_L], field: str) -> tuple[_L, ...]:
+    """*value* as a non-empty tuple of *kind* lines (an ``account_id`` each), no account twice.
+
+    Shared by order tickets (`OrderLine`) and trade tickets (`TradeLine`).
+    """
+    name = kind.__name__
     if not isinstance(value, Iterable) or isinstance(value, (str, bytes)):
-        raise InvalidOrderError("ticket.lines", value, "must be a sequence of OrderLine")
+        raise InvalidOrderError(field, value, f"must be a sequence of {name}")
     lines: tuple[object, ...] = tuple(value)
     if not lines:
-        raise InvalidOrderError("ticket.lines", lines, "must hold at least one OrderLine")
+        raise InvalidOrderError(field, lines, f"must hold at least one {name}")
     seen: set[str] = set()
+    out: list[_L] = []
     for line in lines:
-        if not isinstance(line, OrderLine):
-            raise InvalidOrderError("ticket.lines", line, "must be an OrderLine")
-        if line.account_id in seen:
-            raise InvalidOrderError("ticket.lines", line.account_id, "account appears twice")
-        seen.add(line.account_id)
-    return tuple(line for line in lines if isinstance(line, OrderLine))
+        if not isinstance(line, kind):
+            article = "an" if name[0] in "AEIOU" else "a"
+            raise InvalidOrderError(field, line, f"must be {article} {name}")
+        account_id = line.account_id
+        if account_id in seen:
+            raise InvalidOrderError(field, account_id, "account appears twice")
+        seen.add(account_id)
+        out.append(line)
+    return tuple(out)
+
+
+def _lines(value: object) -> tuple[OrderLine, ...]:
+    return account_lines(value, OrderLine, "ticket.lines")
 
 
 def _external_id(_: object, attribute: attrs.Attribute[str], value: object) -> None:

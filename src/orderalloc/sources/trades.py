@@ -25,7 +25,7 @@ import attrs
 from orderalloc.errors import InvalidOrderError
 from orderalloc.model import Side
 
-from .orders import _external_id, _side
+from .orders import _external_id, _side, account_lines
 
 __all__ = ["BookedTrade", "Execution", "TradeLine", "TradeStatus", "TradeTicket"]
 
@@ -86,19 +86,7 @@ class TradeLine:
 
 
 def _trade_lines(value: object) -> tuple[TradeLine, ...]:
-    if not isinstance(value, Iterable) or isinstance(value, (str, bytes)):
-        raise InvalidOrderError("trade.lines", value, "must be a sequence of TradeLine")
-    lines = tuple(value)
-    if not lines:
-        raise InvalidOrderError("trade.lines", lines, "must hold at least one TradeLine")
-    seen: set[str] = set()
-    for line in lines:
-        if not isinstance(line, TradeLine):
-            raise InvalidOrderError("trade.lines", line, "must be a TradeLine")
-        if line.account_id in seen:
-            raise InvalidOrderError("trade.lines", line.account_id, "account appears twice")
-        seen.add(line.account_id)
-    return tuple(line for line in lines if isinstance(line, TradeLine))
+    return account_lines(value, TradeLine, "trade.lines")
 
 
 @attrs.frozen(kw_only=True)

@@ -12,27 +12,27 @@ same against `~orderalloc.audit.SQLiteAuditSink`::
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
 from orderalloc.audit._store import (
     Anchor,
     ChainVerifier,
+    EventQuery,
+    QuerySink,
     StoredEvent,
     check_batch,
     check_key,
-    matches,
     plan_append,
 )
-from orderalloc.audit.events import GENESIS_HASH, AuditEvent, EventKind
-from orderalloc.audit.protocol import AuditSink, VerifyReport
+from orderalloc.audit.events import GENESIS_HASH, AuditEvent
+from orderalloc.audit.protocol import VerifyReport
 from orderalloc.errors import AuditSinkError
 
 __all__ = ["RecordingSink"]
 
 
-class RecordingSink(AuditSink):
+class RecordingSink(QuerySink):
     """Keeps the audit trail in a list. Thread-safe; `close` makes it refuse further use.
 
     Args:
@@ -79,33 +79,12 @@ class RecordingSink(AuditSink):
             self._rows.extend(planned)
             self._by_id.update((p.event.event_id, p) for p in planned)
 
-    def events(
-        self,
-        *,
-        allocation_id: str | None = None,
-        account_id: str | None = None,
-        security_id: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        kinds: Collection[EventKind] | None = None,
-    ) -> list[AuditEvent]:
-        """The matching events in append order; see `AuditSink.events`."""
+    def select(self, query: EventQuery) -> list[AuditEvent]:
+        """The events matching *query*, in append order; see `AuditSink.events`."""
         with self._lock:
             self._check_open()
             rows = list(self._rows)
-        return [
-            row.event
-            for row in rows
-            if matches(
-                row.event,
-                allocation_id=allocation_id,
-                account_id=account_id,
-                security_id=security_id,
-                since=since,
-                until=until,
-                kinds=kinds,
-            )
-        ]
+        return [row.event for row in rows if query.matches(row.event)]
 
     def get(self, event_id: str) -> AuditEvent | None:
         """The event stored under *event_id*, or ``None``."""

@@ -22,12 +22,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import MissingExtraError
+
 try:
     from hypothesis import strategies as st
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "orderalloc.testing.strategies needs hypothesis: pip install 'orderalloc[testing]'"
-    ) from exc
+    raise MissingExtraError("orderalloc.testing.strategies", "hypothesis", "testing") from exc
 
 from ..model import Account, AccountLimits, AccountTable, Order, Security, Side
 
