@@ -101,7 +101,7 @@ def _send_back(step: Step, answers: list[Answered]) -> Any:
     return answers[0].data
 
 
-class AladdinBase(Transport):
+class _AladdinBase(Transport):
     """What both clients share beyond the transport: their plans and how they read."""
 
     def __init__(self, config: AladdinConfig) -> None:
@@ -136,7 +136,7 @@ class AladdinBase(Transport):
             raise
 
 
-class AladdinClient(AladdinBase):
+class AladdinClient(_AladdinBase):
     """A synchronous `~orderalloc.sources.DataSource` backed by Aladdin.
 
     Thread-safe: one client may serve many threads; the rate limit, token and
@@ -313,7 +313,7 @@ class AladdinClient(AladdinBase):
             self._ensure_token(stale=token)
 
 
-class AsyncAladdinClient(AladdinBase):
+class AsyncAladdinClient(_AladdinBase):
     """The ``async`` twin of `AladdinClient`: an `~orderalloc.sources.AsyncDataSource`.
 
     Independent requests of one call (cash-ladder and positions chunks) run

@@ -33,6 +33,7 @@ __all__ = [
     "Market",
 ]
 
+#: The scenarios `MockAladdin` draws its data for (see `orderalloc.sources.mock`).
 SCENARIOS = (
     "default",
     "high_dispersion",

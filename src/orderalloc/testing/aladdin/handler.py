@@ -37,7 +37,7 @@ from .replies import (
     reply,
     unauthenticated,
 )
-from .routes import Routes
+from .routes import _Routes
 from .schema import SCHEMAS
 
 __all__ = ["AladdinMockHandler"]
@@ -77,7 +77,7 @@ def check_stamps(headers: Mapping[str, str]) -> None:
         raise invalid(f"Origin-Timestamp {stamp!r}: UTC, seconds", "INVALID_TIMESTAMP")
 
 
-class AladdinMockHandler(Routes):
+class AladdinMockHandler(_Routes):
     """Serve a `MockAladdin` as Aladdin's APIs; check requests; inject faults.
 
     Args:

@@ -2,7 +2,7 @@
 
 A route takes the `Request` (query, decoded JSON body, path parameters)
 and answers a `Reply`; what it renders comes from `.render`. To serve a
-new endpoint, write a method of `Routes` under ``@route(METHOD, PATH)``
+new endpoint, write a method of the routes class under ``@route(METHOD, PATH)``
 (``{name}`` in *PATH* is a path parameter).
 """
 
@@ -24,7 +24,7 @@ from orderalloc.sources.mock import MockAladdin, OrderRejectedError
 from .render import Json, Renderer
 from .replies import Reply, error, invalid, reply
 
-__all__ = ["Request", "Routes", "route"]
+__all__ = ["Request", "route"]
 
 _POS_TYPES = frozenset({"EOD", "SOD", "SOD+Trades", "SOD+Trades+Orders"})
 _ORDER_BATCH = "type.googleapis.com/blackrock.trading.order.v1.BatchPostOrdersResponse"
@@ -46,7 +46,7 @@ class Request:
         return [value for key, value in self.query if key == "assetId"]
 
 
-R = TypeVar("R", bound="Routes")
+R = TypeVar("R", bound="_Routes")
 Handler = Callable[[R, Request], Reply]
 _ROUTES: list[tuple[str, re.Pattern[str], Callable[[Any, Request], Reply]]] = []
 
@@ -74,7 +74,7 @@ def _rpc(action: Callable[[], Json]) -> Json:
         return {"error": {"code": 3, "message": str(exc)}}
 
 
-class Routes:
+class _Routes:
     """The endpoints (the state they keep lives in `AladdinMockHandler`)."""
 
     mock: MockAladdin

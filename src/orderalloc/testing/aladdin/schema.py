@@ -22,6 +22,8 @@ from typing import Any
 
 import attrs
 
+from orderalloc.errors import MissingExtraError
+
 __all__ = ["SCHEMAS", "Operation", "Schemas"]
 
 _SPECS = "orderalloc.sources.aladdin"
@@ -111,9 +113,8 @@ class Schemas:
         try:
             import jsonschema  # an optional, test-time dependency
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "validating requests against the Aladdin schemas needs jsonschema: "
-                "pip install 'orderalloc[testing]'"
+            raise MissingExtraError(
+                "validating requests against the Aladdin schemas", "jsonschema", "testing"
             ) from exc
 
         key = (file, definition, request)
