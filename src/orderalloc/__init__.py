@@ -15,7 +15,7 @@ The layout, in the order data flows::
     serialization.py  JSON for every public type
     sources/          the DataSource protocol, the Aladdin client, the mock
     audit/            the AuditSink protocol, SQLite (default), Snowflake, outbox
-    desk.py           preview -> what-if -> commit -> modify / cancel, audited
+    desk/             preview -> what-if -> commit -> modify / cancel, fills booked; audited
     fills/            post-trade: fills allocated to the intent, rotation ledger, prices
     cli.py            the ``orderalloc`` command
     testing/          strategies, invariant checks and fakes for users' tests

@@ -1,7 +1,8 @@
 """The desk's post-trade half: fills in, fill allocations previewed, block trades booked once.
 
 `~orderalloc.desk.Desk` inherits these methods. Booking goes through the very
-machinery that commits orders (`Desk._send_once`: the attempt recorded before
+machinery that commits orders (`~orderalloc.desk._core.DeskCore._send_once`,
+along a `_TradeRoute`: the attempt recorded before
 it is sent, the trade looked up after any ambiguous failure and right before
 any re-send, the lease that keeps a second process from re-sending a send that
 may still be in flight); nothing here re-implements it.
@@ -33,102 +34,29 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import numpy as np
 
-from ._desk_records import AllocationTrail, EventConflictError, jsonable
-from ._desk_types import UnknownAllocationError
-from .audit import AuditEvent, EventKind, canonical_json
-from .audit.events import SOURCE_KEY
-from .errors import AuditSinkError, DeskError, InvalidParameterError
-from .fills import Fill, FillAllocation
-from .fills import allocate_fills as _allocate_fills
-from .fills.pricing import split_cents, vwap
-from .model import Order
-from .serialization import from_json, to_json
-from .sources import describe_source
-from .sources.protocol import TradeSource
-from .sources.trades import BookedTrade, Execution, TradeLine, TradeTicket
+from ..audit import AuditEvent, EventKind, canonical_json
+from ..audit.events import SOURCE_KEY
+from ..errors import DeskError, InvalidParameterError
+from ..fills import Fill, FillAllocation, FillLedger
+from ..fills import allocate_fills as _allocate_fills
+from ..fills.pricing import split_cents, vwap
+from ..model import Order
+from ..serialization import from_json, to_json
+from ..sources import describe_source
+from ..sources.orders import ComplianceViolation
+from ..sources.protocol import TradeSource
+from ..sources.trades import BookedTrade, Execution, TradeLine, TradeTicket
+from ._core import DeskCore
+from ._trail import AllocationTrail, EventConflictError, jsonable
+from ._values import BookingReceipt, FillPreview
+from .errors import FillsChangedError, NothingToBookError
 
-__all__ = [
-    "BookingReceipt",
-    "FillPreview",
-    "FillsChangedError",
-    "NothingToBookError",
-    "fill_external_id",
-]
-
-
-# --- errors and values ----------------------------------------------------------------------
-
-
-class NothingToBookError(DeskError):
-    """Raised by `Desk.allocate_fills` and `Desk.book` when no fill is left to book.
-
-    Every fill of the order is covered by an active booking already, or the
-    allocation placed nothing (its warnings say why).
-    """
-
-
-class FillsChangedError(DeskError):
-    """Raised by `Desk.book` when the fill allocation no longer extends the order's bookings.
-
-    Another allocation of the same order was booked since this one was
-    previewed, a booking it extends was cancelled, or the order was modified:
-    booking it would book fills twice or against a stale intent. Allocate the
-    fills again (`Desk.allocate_fills`).
-    """
-
-
-@attrs.frozen(kw_only=True)
-class FillPreview:
-    """A fill allocation computed and recorded (``FILLS_ALLOCATED``), not yet booked.
-
-    Attributes:
-        fill_allocation_id: Its id (a UUID4): what `Desk.book` takes.
-        order_id: The order the fills execute.
-        allocation: The `~orderalloc.FillAllocation` (cumulative over every
-            fill allocated so far, those booked before included).
-        fills: Every fill allocated, earliest first.
-        new_fill_ids: The fills this allocation would book (those no booking covers).
-        previous: The booked fill allocation it extends, or None.
-        ticket: The block trade `Desk.book` sends: one line per account, the
-            new fills' average price, each line's principal to the cent.
-        created_at: When it was recorded (UTC).
-
-    .. versionadded:: 0.1
-    """
-
-    fill_allocation_id: str
-    order_id: str
-    allocation: FillAllocation
-    fills: tuple[Execution, ...]
-    new_fill_ids: tuple[str, ...]
-    previous: str | None
-    ticket: TradeTicket
-    created_at: dt.datetime
-
-
-@attrs.frozen(kw_only=True)
-class BookingReceipt:
-    """What `Desk.book` returns: the block trade as the trading system holds it.
-
-    Attributes:
-        fill_allocation_id: The fill allocation booked.
-        trade: The block trade (its id, lines, status).
-        already_booked: True when it had been booked before this call: nothing was sent.
-        recovered: True when the trade was found by its external id after an
-            ambiguous failure or an interrupted earlier attempt.
-
-    .. versionadded:: 0.1
-    """
-
-    fill_allocation_id: str
-    trade: BookedTrade
-    already_booked: bool = False
-    recovered: bool = False
+__all__ = ["PostTrade", "fill_external_id"]
 
 
 def fill_external_id(order_id: str, fill_ids: Sequence[str]) -> str:
@@ -189,57 +117,8 @@ def _time_key(e: Execution) -> tuple[bool, dt.datetime, str]:
 # --- the desk's post-trade methods ------------------------------------------------------------
 
 
-class PostTrade:
+class PostTrade(DeskCore):
     """Fills, fill allocations and bookings; mixed into `~orderalloc.desk.Desk`."""
-
-    # What Desk provides (declared for the type checker).
-    if TYPE_CHECKING:
-        from .audit import AuditSink
-        from .sources.protocol import DataSource
-
-        _source: DataSource
-        _sink: AuditSink
-        _actor: str
-        _source_stamp: Mapping[str, Any]
-
-        def _now(self) -> dt.datetime: ...
-        def _record(self, events: Sequence[AuditEvent]) -> None: ...
-        def _current_trail(self, order_id: str) -> AllocationTrail: ...
-        def _event(
-            self,
-            trail: AllocationTrail,
-            kind: EventKind,
-            payload: Mapping[str, Any],
-            *,
-            event_id: str | None = None,
-            order_id: str | None = None,
-        ) -> AuditEvent: ...
-        def _accounts(
-            self,
-            group: str,
-            order: Order,
-            modifies: Mapping[str, Any] | None,
-            *,
-            fresh: bool = False,
-        ) -> Any: ...
-        def _send_once(
-            self,
-            trail: AllocationTrail,
-            ticket: Any,
-            checks: Sequence[AuditEvent],
-            overridden: tuple[Any, ...],
-            details: Mapping[str, Any],
-        ) -> Any: ...
-        def _resume(self, trail: AllocationTrail, ticket: Any) -> Any: ...
-        def _refuse(
-            self,
-            trail: AllocationTrail,
-            check: str,
-            error: DeskError,
-            details: Mapping[str, Any],
-            *,
-            before: Sequence[AuditEvent] = (),
-        ) -> None: ...
 
     def _trade_source(self) -> TradeSource:
         if not isinstance(self._source, TradeSource):
@@ -521,15 +400,14 @@ class PostTrade:
             return self._already_booked(trail, trail.committed)
         self._trade_source()
         ticket = _booking_ticket(trail)
+        route = _TradeRoute(self, trail, ticket)
         if trail.attempts:  # an earlier attempt may have booked it: look first
-            resumed = self._resume(trail, ticket)
+            resumed = self._recovered(route)
             if resumed is not None:
-                assert isinstance(resumed, BookingReceipt)
                 return resumed
         checks = self._booking_checks(trail)
-        receipt = self._send_once(
-            trail,
-            ticket,
+        return self._send_once(
+            route,
             checks,
             (),
             {
@@ -540,8 +418,6 @@ class PostTrade:
                 "comment": comment,
             },
         )
-        assert isinstance(receipt, BookingReceipt)
-        return receipt
 
     def _booking_checks(self, trail: AllocationTrail) -> list[AuditEvent]:
         """Refuse a booking that would book fills twice or on a stale intent."""
@@ -580,15 +456,9 @@ class PostTrade:
             event_id=f"{trail.allocation_id}/booked",
             order_id=str(trail.payload["order_id"]),
         )
-        try:
-            self._record([event])
-        except EventConflictError as exc:  # another process recorded it first
-            return self._already_booked(trail, exc.stored)
-        except AuditSinkError as exc:
-            raise AuditSinkError(
-                f"trade {trade.trade_id} was booked for fill allocation {trail.allocation_id} "
-                f"but BOOKED could not be recorded ({exc}); book it again to record it"
-            ) from exc
+        stored = self._record_done(trail, event, f"trade {trade.trade_id}")
+        if stored is not None:
+            return self._already_booked(trail, stored)
         return BookingReceipt(
             fill_allocation_id=trail.allocation_id, trade=trade, recovered=recovered
         )
@@ -668,10 +538,7 @@ class PostTrade:
     # --- the trail ---------------------------------------------------------------------
 
     def _fills_trail(self, fill_allocation_id: str) -> AllocationTrail:
-        events = tuple(self._sink.events(allocation_id=fill_allocation_id))
-        if not any(e.kind is EventKind.FILLS_ALLOCATED for e in events):
-            raise UnknownAllocationError(fill_allocation_id)
-        return AllocationTrail(fill_allocation_id, events)
+        return self._trail(fill_allocation_id, head=EventKind.FILLS_ALLOCATED)
 
     def _last_booking(self, order_id: str) -> AllocationTrail | None:
         """The order's latest booked, not cancelled, fill allocation."""
@@ -689,7 +556,7 @@ class PostTrade:
     def _fill_allocation(self, trail: AllocationTrail) -> FillAllocation:
         return from_json(canonical_json(trail.payload["result"]), FillAllocation)
 
-    def _carried_ledger(self, group: str, order: Order, order_id: str) -> Any:
+    def _carried_ledger(self, group: str, order: Order, order_id: str) -> FillLedger | None:
         """The rotation ledger after the group's last booked order of the same security class."""
         for event in reversed(self._sink.events(kinds={EventKind.BOOKED})):
             if event.order_id == order_id:
@@ -717,3 +584,28 @@ def _booking_ticket(trail: AllocationTrail) -> TradeTicket:
         order_id=str(p["order_id"]),
         trade_date=dt.date.fromisoformat(t["trade_date"]) if t["trade_date"] else None,
     )
+
+
+@attrs.frozen
+class _TradeRoute:
+    """A block trade's way to the trading system: booked, and found by external id and lines."""
+
+    desk: PostTrade
+    trail: AllocationTrail
+    ticket: TradeTicket
+
+    def send(self) -> BookedTrade:
+        return self.desk._trade_source().book_trade(self.ticket)
+
+    def lookup(self) -> BookedTrade | None:
+        return self.desk._find_booking(self.ticket)
+
+    def done(
+        self,
+        attempt: int,
+        sent: BookedTrade,
+        *,
+        recovered: bool,
+        overridden: tuple[ComplianceViolation, ...],
+    ) -> BookingReceipt:
+        return self.desk._booked_receipt(self.trail, attempt, sent, recovered=recovered)

@@ -1,32 +1,44 @@
-"""The desk's errors and values; `orderalloc.desk` re-exports them (see its docstring)."""
+"""The errors the desk raises, all under `~orderalloc.errors.DeskError`.
+
+The tree::
+
+    DeskError
+    ├── UnknownAllocationError (also LookupError)   no preview with that id in the trail
+    ├── UnknownOrderError (also LookupError)        no committed allocation for that order
+    ├── NothingToCommitError                        the preview allocated nothing
+    ├── NothingToBookError                          no fill left to book
+    ├── StalePreviewError                           the preview is older than max_age
+    ├── InputsChangedError                          a line no longer fits fresh inputs
+    ├── FillsChangedError                           the order's bookings moved since
+    ├── ComplianceRefusedError                      blocking what-if violations, no override
+    ├── CommitInProgressError                       another process holds this attempt
+    └── CommitFailedError                           refused by the order system, or not booked
+        └── CommitOutcomeUnknownError               cannot tell whether it was booked (yet)
+
+`orderalloc.desk` re-exports every one of them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-import attrs
-
-from .errors import DeskError
-from .result import AllocationResult
-from .sources.orders import ComplianceViolation, PostedOrder
+from ..errors import DeskError
+from ..sources.orders import ComplianceViolation
 
 __all__ = [
     "CommitFailedError",
     "CommitInProgressError",
     "CommitOutcomeUnknownError",
-    "CommitReceipt",
     "ComplianceRefusedError",
+    "FillsChangedError",
     "InputsChangedError",
+    "NothingToBookError",
     "NothingToCommitError",
-    "Preview",
     "StalePreviewError",
     "UnknownAllocationError",
     "UnknownOrderError",
 ]
-
-
-# --- errors -------------------------------------------------------------------------------------
 
 
 class UnknownAllocationError(DeskError, LookupError):
@@ -187,45 +199,19 @@ class CommitOutcomeUnknownError(CommitFailedError):
         super().__init__(allocation_id, message, retryable=retryable)
 
 
-# --- values -------------------------------------------------------------------------------------
+class NothingToBookError(DeskError):
+    """Raised by `Desk.allocate_fills` and `Desk.book` when no fill is left to book.
 
-
-@attrs.frozen(kw_only=True)
-class Preview:
-    """An allocation computed and recorded (``PREVIEWED``), not yet sent.
-
-    Attributes:
-        allocation_id: The allocation's id (a UUID4); the order's external id.
-        group: The portfolio group.
-        result: The allocation.
-        created_at: When it was recorded (UTC); `Desk.commit` refuses it after ``max_age``.
-        fingerprint: sha256 of the inputs (see `fingerprint`).
+    Every fill of the order is covered by an active booking already, or the
+    allocation placed nothing (its warnings say why).
     """
 
-    allocation_id: str
-    group: str
-    result: AllocationResult
-    created_at: dt.datetime
-    fingerprint: str
 
+class FillsChangedError(DeskError):
+    """Raised by `Desk.book` when the fill allocation no longer extends the order's bookings.
 
-@attrs.frozen(kw_only=True)
-class CommitReceipt:
-    """What `Desk.commit` and `Desk.modify` return: the order as the order system holds it.
-
-    Attributes:
-        allocation_id: The allocation committed.
-        order: The order (its id, version, status and lines).
-        already_committed: True when the allocation had been committed before this
-            call: nothing was sent.
-        recovered: True when the order was found by its external id after an
-            ambiguous failure or an interrupted earlier attempt, not from the
-            answer to this call's send.
-        overridden: The blocking violations overridden to post it.
+    Another allocation of the same order was booked since this one was
+    previewed, a booking it extends was cancelled, or the order was modified:
+    booking it would book fills twice or against a stale intent. Allocate the
+    fills again (`Desk.allocate_fills`).
     """
-
-    allocation_id: str
-    order: PostedOrder
-    already_committed: bool = False
-    recovered: bool = False
-    overridden: tuple[ComplianceViolation, ...] = ()

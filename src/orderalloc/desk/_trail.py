@@ -1,10 +1,11 @@
 """What the desk writes to, and reads back from, the audit trail.
 
-`orderalloc.desk` keeps the flow (preview, checks, commit, recovery); this module
-keeps the shapes: the inputs' fingerprint, the allocation result as a JSON
-payload and back, violations as payloads, the re-check of allocated lines on
-fresh inputs, and `AllocationTrail`, an allocation's events read back from a
-sink. Everything here is private; the names the desk exports live in ``desk``.
+The desk's modules keep the flow (preview, checks, commit, recovery); this
+module keeps the shapes: the inputs' fingerprint, the allocation result as a
+JSON payload and back, violations as payloads, the re-check of allocated lines
+on fresh inputs, which failures leave a send's outcome unknown, and
+`AllocationTrail`, an allocation's events read back from a sink. Everything
+here is private; the names the desk exports live in `orderalloc.desk`.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .audit import AuditEvent, EventKind, canonical_json
-from .errors import DataSourceError, OutcomeUnknownError
-from .limits import trade_bounds
-from .model import AccountTable, Order, Side
-from .reasons import Reason
-from .result import AllocationResult
-from .serialization import make_converter, to_json
-from .sources.aladdin.errors import AladdinServerError, AladdinTransportError
-from .sources.orders import ComplianceViolation, OrderLine
+from ..audit import AuditEvent, EventKind, canonical_json
+from ..errors import DataSourceError, OutcomeUnknownError
+from ..limits import trade_bounds
+from ..model import AccountTable, Order, Side
+from ..reasons import Reason
+from ..result import AllocationResult
+from ..serialization import make_converter, to_json
+from ..sources.aladdin.errors import AladdinServerError, AladdinTransportError
+from ..sources.orders import ComplianceViolation, OrderLine
 
 __all__ = [
     "OUTCOME_NOT_BOOKED",
