@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -171,16 +171,18 @@ class OrderTicket:
 
         .. versionadded:: 0.2
         """
+        fields = ticket_fields(self)
         return PostedOrder(
-            order_id=order_id,
-            external_id=self.external_id,
-            security_id=self.security_id,
-            side=self.side,
-            quantity=self.quantity,
-            lines=self.lines,
-            status=status,
-            version=version,
+            order_id=order_id, quantity=self.quantity, status=status, version=version, **fields
         )
+
+
+_TICKET_FIELDS = ("external_id", "security_id", "side", "lines")
+
+
+def ticket_fields(ticket: Any) -> dict[str, Any]:
+    """What a ticket shares with the order or trade it becomes (id, security, side, lines)."""
+    return {name: getattr(ticket, name) for name in _TICKET_FIELDS}
 
 
 #: Severities that do not stop an order (Aladdin's ``COMPLIANCE_SEVERITY_*`` words).

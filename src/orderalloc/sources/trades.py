@@ -25,7 +25,7 @@ import attrs
 from orderalloc.errors import InvalidOrderError
 from orderalloc.model import Side
 
-from .orders import _external_id, _side, account_lines
+from .orders import _external_id, _side, account_lines, ticket_fields
 
 __all__ = ["BookedTrade", "Execution", "TradeLine", "TradeStatus", "TradeTicket"]
 
@@ -129,15 +129,13 @@ class TradeTicket:
 
         .. versionadded:: 0.2
         """
+        when = trade_date or self.trade_date
         return BookedTrade(
             trade_id=trade_id,
-            external_id=self.external_id,
-            security_id=self.security_id,
-            side=self.side,
             price=self.price,
-            lines=self.lines,
             order_id=self.order_id,
-            trade_date=trade_date or self.trade_date,
+            trade_date=when,
+            **ticket_fields(self),
         )
 
 

@@ -240,7 +240,7 @@ class AladdinMockHandler(_Routes):
         request_id = headers.get(wire.REQUEST_ID.lower())
         fault: str | None = None
         try:
-            answer, fault = self._handle(method, path, query, headers, body)
+            answer, fault = self._handle(method, path, query, (headers, body))
         except RequestRefusedError as exc:
             answer = exc.reply
             if exc.problem:
@@ -281,13 +281,10 @@ class AladdinMockHandler(_Routes):
             raise unauthenticated("bad credentials")
 
     def _handle(
-        self,
-        method: str,
-        path: str,
-        query: Sequence[tuple[str, str]],
-        headers: Mapping[str, str],
-        body: bytes,
+        self, method: str, path: str, query: Sequence[tuple[str, str]], sent: tuple[Any, bytes]
     ) -> tuple[Reply, str | None]:
+        """The answer to one request and the fault injected, if any (*sent*: headers, body)."""
+        headers, body = sent
         token_endpoint = path.endswith(wire.TOKEN_PATH)
         check_stamps(headers)
         self._check_credentials(headers, token_endpoint=token_endpoint)
