@@ -33,6 +33,7 @@ from orderalloc.sources.aladdin import (
 from orderalloc.sources.mock import WELL_KNOWN, MockAladdin
 from orderalloc.sources.orders import OrderLine, OrderTicket
 from orderalloc.sources.protocol import DataSource
+from orderalloc.testing.aladdin_faults import aladdin_fault_error
 from orderalloc.testing.faults import WRITES, Fault, FaultMode, FaultySource
 from orderalloc.testing.recording import RecordingSink
 
@@ -46,7 +47,9 @@ class TestFaultySource:
 
     def test_booked_then_failed(self, mock: MockAladdin) -> None:
         """AFTER: the order is booked, then the caller sees an unknown outcome."""
-        source = FaultySource(mock, [Fault("post_order", 1, FaultMode.AFTER)])
+        source = FaultySource(
+            mock, [Fault("post_order", 1, FaultMode.AFTER)], errors=aladdin_fault_error
+        )
         with pytest.raises(AladdinOutcomeUnknownError, match="carried out"):
             source.post_order(TICKET)
         assert len(orders_for(mock, "ext-1")) == 1
@@ -54,7 +57,9 @@ class TestFaultySource:
 
     def test_before_never_reaches_the_source(self, mock: MockAladdin) -> None:
         """BEFORE: a transport error and nothing booked; the next call goes through."""
-        source = FaultySource(mock, [Fault("post_order", 1, FaultMode.BEFORE)])
+        source = FaultySource(
+            mock, [Fault("post_order", 1, FaultMode.BEFORE)], errors=aladdin_fault_error
+        )
         with pytest.raises(AladdinTransportError, match="never sent"):
             source.post_order(TICKET)
         assert mock.orders() == ()
@@ -63,7 +68,7 @@ class TestFaultySource:
 
     def test_reject_is_a_4xx(self, mock: MockAladdin) -> None:
         """REJECT: an API error with status 400, nothing booked."""
-        source = FaultySource(mock, [Fault("post_order", 1, "reject")])
+        source = FaultySource(mock, [Fault("post_order", 1, "reject")], errors=aladdin_fault_error)
         with pytest.raises(AladdinAPIError) as info:
             source.post_order(TICKET)
         assert info.value.status == 400
@@ -71,7 +76,9 @@ class TestFaultySource:
 
     def test_reads_fail_as_server_errors(self, mock: MockAladdin) -> None:
         """An AFTER fault on a read is a 503 (the read happened, the answer is lost)."""
-        source = FaultySource(mock, [Fault("accounts", 2, FaultMode.AFTER)])
+        source = FaultySource(
+            mock, [Fault("accounts", 2, FaultMode.AFTER)], errors=aladdin_fault_error
+        )
         source.accounts("BIG6", TSY)
         with pytest.raises(AladdinServerError):
             source.accounts("BIG6", TSY)

@@ -11,12 +11,12 @@ which sends one *attempt* through a `Route` and settles its outcome:
 2. the attempt (``COMMIT_STARTED``, ``MODIFIED`` or ``BOOK_STARTED``) is
    recorded under an event id per attempt, so two processes never both send it;
 3. it is sent (`Route.send`); success is recorded once (`Route.done`);
-4. a failure is classified by `~orderalloc.desk._trail.never_sent` (not booked,
-   retry at once), `~orderalloc.desk._trail.is_ambiguous` (outcome unknown:
-   look up, hold the lease) or neither (rejected).
+4. a failure is classified by `~orderalloc.desk._outcomes.classify` from the
+   port's errors alone: not booked (retry at once), unknown (look up, hold the
+   lease) or rejected.
 
 A new kind of send (a basket, a new trade type) is a new `Route`; a new rule
-for what counts as ambiguous lives in `~orderalloc.desk._trail`.
+for what a failure means lives in `~orderalloc.desk._outcomes`.
 """
 
 from __future__ import annotations
@@ -35,16 +35,14 @@ from ..errors import AuditSinkError, DeskError
 from ..model import AccountTable, Order
 from ..sources.orders import ComplianceViolation
 from ..sources.protocol import DataSource, read_fresh
-from ._trail import (
+from ._outcomes import (
     OUTCOME_NOT_BOOKED,
     OUTCOME_REFUSED,
     OUTCOME_REJECTED,
     OUTCOME_UNKNOWN,
-    AllocationTrail,
-    EventConflictError,
-    is_ambiguous,
-    never_sent,
+    classify,
 )
+from ._trail import AllocationTrail, EventConflictError
 from .errors import (
     CommitFailedError,
     CommitInProgressError,
@@ -266,13 +264,14 @@ class DeskCore:
         aid = trail.allocation_id
         noun, verb = trail.noun, trail.verb
         cause = f"{type(exc).__name__}: {exc}"
-        if never_sent(exc):
+        outcome = classify(exc)
+        if outcome == OUTCOME_NOT_BOOKED:
             self._settled_here.add((aid, attempt))
             self._record_quietly(trail, attempt, OUTCOME_NOT_BOOKED, cause)
             raise CommitFailedError(
                 aid, f"the {noun} was never sent ({cause}); {verb} again", retryable=True
             ) from exc
-        if not is_ambiguous(exc):
+        if outcome == OUTCOME_REJECTED:
             self._settled_here.add((aid, attempt))
             self._record_quietly(trail, attempt, OUTCOME_REJECTED, cause)
             raise CommitFailedError(

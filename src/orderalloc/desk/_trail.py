@@ -3,9 +3,9 @@
 The desk's modules keep the flow (preview, checks, commit, recovery); this
 module keeps the shapes: the inputs' fingerprint, the allocation result as a
 JSON payload and back, violations as payloads, the re-check of allocated lines
-on fresh inputs, which failures leave a send's outcome unknown, and
-`AllocationTrail`, an allocation's events read back from a sink. Everything
-here is private; the names the desk exports live in `orderalloc.desk`.
+on fresh inputs, and `AllocationTrail`, an allocation's events read back from a
+sink. Everything here is private; the names the desk exports live in
+`orderalloc.desk`.
 """
 
 from __future__ import annotations
@@ -21,51 +21,23 @@ import attrs
 import numpy as np
 
 from ..audit import AuditEvent, EventKind, canonical_json
-from ..errors import DataSourceError, OutcomeUnknownError
 from ..limits import trade_bounds
 from ..model import AccountTable, Order, Side
 from ..reasons import Reason
 from ..result import AllocationResult
 from ..serialization import make_converter, to_json
-from ..sources.aladdin.errors import AladdinServerError, AladdinTransportError
 from ..sources.orders import ComplianceViolation, OrderLine
+from ._outcomes import OUTCOME_UNKNOWN, SETTLED
 
 __all__ = [
-    "OUTCOME_NOT_BOOKED",
-    "OUTCOME_REFUSED",
-    "OUTCOME_REJECTED",
-    "OUTCOME_UNKNOWN",
     "AllocationTrail",
     "EventConflictError",
     "fingerprint",
-    "is_ambiguous",
     "jsonable",
     "line_problems",
-    "never_sent",
     "result_from_payload",
     "violation_payload",
 ]
-
-#: ``COMMIT_FAILED`` outcomes. ``unknown`` keeps the attempt open (the next
-#: commit looks the order up first); the others settle it.
-OUTCOME_NOT_BOOKED = "not_booked"
-OUTCOME_REJECTED = "rejected"
-OUTCOME_UNKNOWN = "unknown"
-OUTCOME_REFUSED = "refused"  # the desk's own checks refused; no attempt was made
-_SETTLED = frozenset({OUTCOME_NOT_BOOKED, OUTCOME_REJECTED})
-
-# Errors after which a write may or may not have been applied. Anything that is
-# not a DataSourceError (a bug, an OSError from a socket) counts as well: looking
-# the order up costs one read, guessing wrong books it twice.
-# Transport and server errors are listed too: a source of one's own may raise
-# them for a write, and treating them as refusals would mislabel a lost send.
-_AMBIGUOUS: tuple[type[BaseException], ...] = (
-    OutcomeUnknownError,
-    AladdinTransportError,
-    AladdinServerError,
-    TimeoutError,
-    ConnectionError,
-)
 
 
 class EventConflictError(Exception):
@@ -74,20 +46,6 @@ class EventConflictError(Exception):
     def __init__(self, stored: AuditEvent) -> None:
         self.stored = stored
         super().__init__(stored.event_id)
-
-
-def is_ambiguous(exc: Exception) -> bool:
-    """Whether a write that raised *exc* may have been applied anyway."""
-    return isinstance(exc, _AMBIGUOUS) or not isinstance(exc, DataSourceError)
-
-
-def never_sent(exc: Exception) -> bool:
-    """Whether *exc* says for certain that the write never left the client.
-
-    The Aladdin client marks a connection it could not open (``sent=False``);
-    anything else that did not answer counts as possibly applied.
-    """
-    return isinstance(exc, AladdinTransportError) and exc.sent is False
 
 
 def jsonable(text: str) -> Any:
@@ -281,7 +239,7 @@ class AllocationTrail:
             if (
                 e.kind is failed
                 and e.payload.get("attempt") == last
-                and e.payload.get("outcome") in _SETTLED
+                and e.payload.get("outcome") in SETTLED
             ):
                 return None
         return last

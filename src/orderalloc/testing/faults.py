@@ -11,22 +11,27 @@ random from a seeded generator, or both::
         rate=0.1, seed=7,                                      # and 10% of the rest
     )
 
-The errors are the Aladdin client's, so code under test sees what it would see
-in production:
+The errors are the data-source port's own (`orderalloc.sources.errors`), which
+every adapter's errors subclass, so code under test sees what it would see in
+production whatever the source:
 
 ============ ============================================= ===============================
 mode         what happens                                  raised
 ============ ============================================= ===============================
-``BEFORE``   the call never reaches the source             `AladdinTransportError`
-``AFTER``    the call reaches the source and takes         `AladdinOutcomeUnknownError`
-             effect (an order is booked), then the         (writes) or `AladdinServerError`
-             answer is lost                                (reads), status 503
-``REJECT``   refused without reaching the source           `AladdinAPIError`, status 400
-``SLOW``     the call reaches the source but the client    `AladdinOutcomeUnknownError`
-             times out first; a write takes effect only    (writes) or
-             *later*: after ``slow_calls`` further calls,  `AladdinTransportError` (reads)
+``BEFORE``   the call never reaches the source             `SourceUnavailableError`,
+                                                           ``sent=False``
+``AFTER``    the call reaches the source and takes         `OutcomeUnknownError`
+             effect (an order is booked), then the
+             answer is lost
+``REJECT``   refused without reaching the source           `RequestRejectedError`
+``SLOW``     the call reaches the source but the client    `OutcomeUnknownError` (writes)
+             times out first; a write takes effect only    or `SourceUnavailableError`
+             *later*: after ``slow_calls`` further calls,  (reads, ``sent`` unknown)
              or at `FaultySource.settle`
 ============ ============================================= ===============================
+
+To see exactly the Aladdin client's classes (with their HTTP statuses), pass
+``errors=aladdin_fault_error`` from `orderalloc.testing.aladdin_faults`.
 
 ``SLOW`` is the server that books an order after the client gave up: a
 look-up made at once finds nothing, and the order appears a moment later.
@@ -44,19 +49,27 @@ from typing import Any, TypeVar
 
 import attrs
 
-from orderalloc.errors import DataSourceError
+from orderalloc.errors import DataSourceError, InvalidParameterError
 from orderalloc.model import AccountTable, Security
-from orderalloc.sources.aladdin.errors import (
-    AladdinAPIError,
-    AladdinOutcomeUnknownError,
-    AladdinServerError,
-    AladdinTransportError,
+from orderalloc.sources.errors import (
+    OutcomeUnknownError,
+    RequestRejectedError,
+    SourceUnavailableError,
 )
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
 from orderalloc.sources.protocol import DataSource, TradeSource, read_fresh
 from orderalloc.sources.trades import BookedTrade, Execution, TradeTicket
 
-__all__ = ["METHODS", "WRITES", "Fault", "FaultMode", "FaultySource", "InjectedFault"]
+__all__ = [
+    "METHODS",
+    "WRITES",
+    "ErrorFactory",
+    "Fault",
+    "FaultMode",
+    "FaultySource",
+    "InjectedFault",
+    "port_error",
+]
 
 T = TypeVar("T")
 
@@ -91,9 +104,13 @@ class FaultMode(str, enum.Enum):
     SLOW = "slow"
 
 
+#: Builds the error a fault raises: ``(method, call number, mode) -> exception``.
+ErrorFactory = Callable[[str, int, FaultMode], Exception]
+
+
 def _method(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if value not in METHODS:
-        raise ValueError(f"{attribute.name}={value!r}: must be one of {', '.join(METHODS)}")
+        raise InvalidParameterError(attribute.name, value, f"must be one of {', '.join(METHODS)}")
 
 
 @attrs.frozen
@@ -106,7 +123,8 @@ class Fault:
         mode: How it fails.
 
     Raises:
-        ValueError: Unknown method or a call number below 1.
+        InvalidParameterError: Unknown method (also a `ValueError`).
+        ValueError: A call number below 1.
     """
 
     method: str = attrs.field(validator=_method)
@@ -142,6 +160,8 @@ class FaultySource:
         seed: The seed of the random draws.
         slow_calls: For a ``SLOW`` write, how many further calls (of any method)
             complete before it takes effect.
+        errors: Builds the error a fault raises from the method, the call
+            number and the mode (default: `port_error`).
 
     Attributes:
         injected: Every fault injected so far, in order.
@@ -152,6 +172,8 @@ class FaultySource:
     of a test.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+       The port's errors by default; *errors*.
     """
 
     def __init__(
@@ -164,9 +186,10 @@ class FaultySource:
         modes: Sequence[FaultMode] = (FaultMode.BEFORE, FaultMode.AFTER),
         seed: int | None = None,
         slow_calls: int = 1,
+        errors: ErrorFactory | None = None,
     ) -> None:
         if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate={rate!r}: must be a probability in [0, 1]")
+            raise InvalidParameterError("rate", rate, "must be a probability in [0, 1]")
         for name in methods:
             _method(None, attrs.fields(Fault).method, name)
         self.inner = inner
@@ -179,8 +202,9 @@ class FaultySource:
         self.injected: list[InjectedFault] = []
         self.calls: dict[str, int] = dict.fromkeys(METHODS, 0)
         if slow_calls < 0:
-            raise ValueError(f"slow_calls={slow_calls!r}: must be >= 0")
+            raise InvalidParameterError("slow_calls", slow_calls, "must be >= 0")
         self.slow_calls = slow_calls
+        self._errors: ErrorFactory = errors or port_error
         self.landed = 0
         # SLOW writes still "being processed" by the order system.
         self._in_flight: list[_InFlight] = []
@@ -330,7 +354,7 @@ class FaultySource:
                 return run()
             if mode is FaultMode.AFTER or (mode is FaultMode.SLOW and method not in WRITES):
                 run()  # the effect stands; only the answer is lost
-            error = _error(method, n, mode)
+            error = self._errors(method, n, mode)
             with self._lock:
                 self.injected.append(InjectedFault(method, n, mode, error))
             raise error
@@ -365,36 +389,20 @@ class FaultySource:
             write()
 
 
-def _error(method: str, n: int, mode: FaultMode) -> Exception:
+def port_error(method: str, n: int, mode: FaultMode) -> Exception:
+    """The error the *n*-th call of *method* raises in *mode*: the port's own (module docstring)."""
     where = f"{method} call {n}"
     if mode is FaultMode.BEFORE:
-        return AladdinTransportError(
-            f"injected: {where} could not connect (never sent)", request_id=None, sent=False
+        return SourceUnavailableError(
+            f"injected: {where} could not connect (never sent)", sent=False
         )
     if mode is FaultMode.REJECT:
-        return AladdinAPIError(
-            status=400,
-            code="INVALID_ARGUMENT",
-            message=f"injected: {where} refused",
-            request_id=None,
-            path=method,
-        )
+        return RequestRejectedError(f"injected: {where} refused")
     if mode is FaultMode.SLOW:
         if method not in WRITES:
-            return AladdinTransportError(f"injected: {where} timed out", request_id=None)
-        return AladdinOutcomeUnknownError(
-            status=None,
-            code=None,
-            message=f"injected: {where} timed out after the request was sent; "
-            "the write may have been applied: look the order up before retrying",
-            request_id=None,
-            path=method,
+            return SourceUnavailableError(f"injected: {where} timed out")
+        return OutcomeUnknownError(
+            f"injected: {where} timed out after the request was sent; "
+            "the write may have been applied: look the order up before retrying"
         )
-    kind = AladdinOutcomeUnknownError if method in WRITES else AladdinServerError
-    return kind(
-        status=503,
-        code="UNAVAILABLE",
-        message=f"injected: {where} was carried out, then the answer was lost",
-        request_id=None,
-        path=method,
-    )
+    return OutcomeUnknownError(f"injected: {where} was carried out, then the answer was lost")

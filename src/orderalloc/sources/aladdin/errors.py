@@ -24,6 +24,7 @@ log record ever holds a credential: the client never puts headers in them.
 from __future__ import annotations
 
 from orderalloc.errors import DataSourceError, NotFoundError, OutcomeUnknownError
+from orderalloc.sources.errors import RequestRejectedError, SourceUnavailableError
 
 __all__ = [
     "AladdinAPIError",
@@ -47,7 +48,7 @@ class AladdinConfigError(DataSourceError, ValueError):
     """
 
 
-class AladdinTransportError(DataSourceError):
+class AladdinTransportError(SourceUnavailableError):
     """Raised by the client when Aladdin could not be reached, after the retries.
 
     Connection errors and timeouts end here once the read retries are spent
@@ -205,7 +206,7 @@ def _rebuild(cls: type[AladdinAPIError], fields: dict[str, object]) -> AladdinAP
     return cls(**fields)  # type: ignore[arg-type]
 
 
-class AladdinAuthError(AladdinAPIError):
+class AladdinAuthError(AladdinAPIError, RequestRejectedError):
     """Raised on 401 / 403: bad API key or credentials, or a missing scope.
 
     A 401 on an OAuth 2.0 session first triggers one token refresh; this is
@@ -213,11 +214,11 @@ class AladdinAuthError(AladdinAPIError):
     """
 
 
-class AladdinRateLimitError(AladdinAPIError):
+class AladdinRateLimitError(AladdinAPIError, RequestRejectedError):
     """Raised on 429 once the read retries are spent, or at once for a write."""
 
 
-class AladdinServerError(AladdinAPIError):
+class AladdinServerError(AladdinAPIError, OutcomeUnknownError):
     """Raised on a 5xx answer once the read retries are spent."""
 
 

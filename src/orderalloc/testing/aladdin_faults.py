@@ -1,0 +1,71 @@
+"""`aladdin_fault_error`: `FaultySource` faults as the Aladdin client raises them.
+
+`~orderalloc.testing.faults.FaultySource` raises the data-source port's
+errors, which is all the desk (or any code written against the port) may rely
+on. To test code that looks at the Aladdin client's own classes (an HTTP status, a request id), pass
+``errors=aladdin_fault_error``::
+
+    source = FaultySource(MockAladdin(), [Fault("post_order")], errors=aladdin_fault_error)
+
+============ ==============================================================
+mode         raised
+============ ==============================================================
+``BEFORE``   `AladdinTransportError` (``sent=False``)
+``AFTER``    `AladdinOutcomeUnknownError` (writes) or `AladdinServerError`
+             (reads), status 503
+``REJECT``   `AladdinAPIError`, status 400
+``SLOW``     `AladdinOutcomeUnknownError` (writes) or `AladdinTransportError`
+             (reads)
+============ ==============================================================
+
+Each is a subclass of the port error `~orderalloc.testing.faults.port_error`
+raises in the same mode.
+"""
+
+from __future__ import annotations
+
+from orderalloc.sources.aladdin.errors import (
+    AladdinAPIError,
+    AladdinOutcomeUnknownError,
+    AladdinServerError,
+    AladdinTransportError,
+)
+from orderalloc.testing.faults import WRITES, FaultMode
+
+__all__ = ["aladdin_fault_error"]
+
+
+def aladdin_fault_error(method: str, n: int, mode: FaultMode) -> Exception:
+    """The error the *n*-th call of *method* raises in *mode*, as the Aladdin client's."""
+    where = f"{method} call {n}"
+    if mode is FaultMode.BEFORE:
+        return AladdinTransportError(
+            f"injected: {where} could not connect (never sent)", request_id=None, sent=False
+        )
+    if mode is FaultMode.REJECT:
+        return AladdinAPIError(
+            status=400,
+            code="INVALID_ARGUMENT",
+            message=f"injected: {where} refused",
+            request_id=None,
+            path=method,
+        )
+    if mode is FaultMode.SLOW:
+        if method not in WRITES:
+            return AladdinTransportError(f"injected: {where} timed out", request_id=None)
+        return AladdinOutcomeUnknownError(
+            status=None,
+            code=None,
+            message=f"injected: {where} timed out after the request was sent; "
+            "the write may have been applied: look the order up before retrying",
+            request_id=None,
+            path=method,
+        )
+    kind = AladdinOutcomeUnknownError if method in WRITES else AladdinServerError
+    return kind(
+        status=503,
+        code="UNAVAILABLE",
+        message=f"injected: {where} was carried out, then the answer was lost",
+        request_id=None,
+        path=method,
+    )
