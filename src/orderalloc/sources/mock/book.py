@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from orderalloc.errors import DataSourceError
+from orderalloc.sources.errors import RequestRejectedError
 from orderalloc.sources.orders import OrderStatus, OrderTicket, PostedOrder
 from orderalloc.sources.trades import BookedTrade, Execution, TradeLine
 
@@ -28,8 +28,10 @@ __all__ = ["ORDERS", "TRADES", "Book", "OrderEntry", "OrderRejectedError", "Rule
 E = TypeVar("E")
 
 
-class OrderRejectedError(DataSourceError):
+class OrderRejectedError(RequestRejectedError):
     """Raised by `MockAladdin` order operations the order system refuses.
+
+    The port's `~orderalloc.sources.errors.RequestRejectedError`: nothing was applied.
 
     Attributes:
         code: The ``google.rpc.Code`` Aladdin would answer (3 INVALID_ARGUMENT,
