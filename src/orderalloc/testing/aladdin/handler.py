@@ -133,6 +133,8 @@ class AladdinMockHandler(_Routes):
         self._faults = Faults(self.faults)
         self._operations: dict[str, tuple[int, Json]] = {}
         self._lock = threading.RLock()
+        if validate:  # read the spec files now, not while a client's request waits
+            SCHEMAS.operation("GET", wire.TOKEN_PATH)
 
     # --- set-up helpers -----------------------------------------------------------------
 
