@@ -71,21 +71,34 @@ def make_orders(
     return orders
 
 
+# The 1-minute load average seen before and after every timed call of the run.
+_LOADS: list[float] = []
+
+
 def timed(funcs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
-    """Wall times of each function over interleaved rounds."""
+    """Wall times of each function over interleaved rounds (the load noted around each)."""
     times: dict[str, list[float]] = {name: [] for name in funcs}
+    _LOADS.clear()
     for _ in range(rounds):
         for name, func in funcs.items():
+            _LOADS.append(os.getloadavg()[0])
             t0 = time.perf_counter()
             func()
             times[name].append(time.perf_counter() - t0)
+            _LOADS.append(os.getloadavg()[0])
     return times
 
 
 def load() -> str:
-    """The machine's load: the figures are ratios measured on a shared machine."""
+    """The machine's load: the figures are ratios measured on a shared machine (2 cores)."""
     one, five, _ = os.getloadavg()
-    return f"Load average during the run: {one:.1f} (1 min), {five:.1f} (5 min)."
+    seen = (
+        f"; 1-minute load seen around the timed calls: min {min(_LOADS):.1f}, "
+        f"median {statistics.median(_LOADS):.1f}, max {max(_LOADS):.1f}"
+        if _LOADS
+        else ""
+    )
+    return f"Load average at the end of the run: {one:.1f} (1 min), {five:.1f} (5 min){seen}."
 
 
 def spread(values: list[float]) -> str:
@@ -137,7 +150,8 @@ def one_group(n_accounts: int, n_bonds: int, rounds: int) -> str:
     note = (
         f"One group: {n_bonds} bond purchases ({sum(o.quantity for o in orders):,.0f} face, "
         f"0.5% of NAV) over {n_accounts:,} accounts, min dispersion on {', '.join(METRICS)}; "
-        f"`python benchmarks/bench_basket.py --accounts {n_accounts} --bonds {n_bonds}`. "
+        f"`python benchmarks/bench_basket.py --skip-many --accounts {n_accounts} --bonds {n_bonds} "
+        f"--rounds {rounds}`. "
         f"{rounds} interleaved rounds. Std before: "
         + ", ".join(f"{m} {before[m].std_before:.5f}" for m in METRICS)
         + f". Allocating each order on its own with all the cash overspends {overspent:,} "
@@ -157,8 +171,17 @@ def one_group(n_accounts: int, n_bonds: int, rounds: int) -> str:
     return write_table("basket_joint", header, rows, note)
 
 
-def many_groups(n_groups: int, size: int, n_bonds: int, rounds: int, chunksize: int) -> str:
-    """Part 2: the same basket over many groups, serial vs a 2-worker LocalCluster."""
+def many_groups(
+    n_groups: int, size: int, n_bonds: int, rounds: int, chunksize: int, slices: int
+) -> str:
+    """Part 2: the same basket over many groups, serial vs a 2-worker LocalCluster.
+
+    The groups are cut into *slices*; each slice runs serially and on the
+    cluster in turn (which goes first alternates), *rounds* times over. Every
+    group is thus allocated both ways in every round, and each slice gives one
+    paired speedup: min / median / max over slices and rounds, plus the
+    speedup of the totals.
+    """
     from distributed import Client, LocalCluster
 
     bonds = make_bonds(n_bonds)
@@ -170,8 +193,13 @@ def many_groups(n_groups: int, size: int, n_bonds: int, rounds: int, chunksize: 
         key: make_orders(bonds, float(table.nav.sum()), share=0.005)
         for key, table in groups.items()
     }
+    keys = list(groups)
+    cut = [keys[i * n_groups // slices : (i + 1) * n_groups // slices] for i in range(slices)]
     options = {"metric": "spread_duration"}
-    out: dict[str, dict[str, oa.BasketResult]] = {}
+    out: dict[str, dict[str, oa.BasketResult]] = {"serial": {}, "dask": {}}
+    totals = {"serial": [0.0] * rounds, "dask": [0.0] * rounds}
+    ratios: list[float] = []
+    _LOADS.clear()
     t0 = time.perf_counter()
     with (
         LocalCluster(
@@ -181,25 +209,48 @@ def many_groups(n_groups: int, size: int, n_bonds: int, rounds: int, chunksize: 
     ):
         startup = time.perf_counter() - t0
         executor = client.get_executor()
-
-        def serial() -> object:
-            out["serial"] = oa.allocate_basket_many(groups, orders, "min_dispersion", **options)
-            return out["serial"]
-
-        def dask() -> object:
-            out["dask"] = oa.allocate_basket_many(
-                groups, orders, "min_dispersion", executor=executor, chunksize=chunksize, **options
-            )
-            return out["dask"]
-
-        times = timed({"serial": serial, "dask (2 workers)": dask}, rounds)
+        # Warm up: every worker imports orderalloc and compiles its first basket.
+        warm = {k: groups[k] for k in keys[:4]}
+        warm_orders = {k: orders[k] for k in warm}
+        oa.allocate_basket_many(warm, warm_orders, "min_dispersion", **options)
+        oa.allocate_basket_many(
+            warm, warm_orders, "min_dispersion", executor=executor, chunksize=1, **options
+        )
+        for r in range(rounds):
+            for i, part in enumerate(cut):
+                sub = {k: groups[k] for k in part}
+                sub_orders = {k: orders[k] for k in part}
+                runs: dict[str, Callable[[], dict[str, oa.BasketResult]]] = {
+                    "serial": lambda sub=sub, so=sub_orders: oa.allocate_basket_many(
+                        sub, so, "min_dispersion", **options
+                    ),
+                    "dask": lambda sub=sub, so=sub_orders: oa.allocate_basket_many(
+                        sub,
+                        so,
+                        "min_dispersion",
+                        executor=executor,
+                        chunksize=chunksize,
+                        **options,
+                    ),
+                }
+                order = ["serial", "dask"] if (r + i) % 2 == 0 else ["dask", "serial"]
+                took: dict[str, float] = {}
+                for name in order:
+                    _LOADS.append(os.getloadavg()[0])
+                    start = time.perf_counter()
+                    out[name].update(runs[name]())
+                    took[name] = time.perf_counter() - start
+                    _LOADS.append(os.getloadavg()[0])
+                    totals[name][r] += took[name]
+                ratios.append(took["serial"] / took["dask"])
+                print(f"round {r + 1} slice {i + 1}: {took}", flush=True)
     identical = all(
         np.array_equal(a.quantity, b.quantity)
         for key in groups
         for a, b in zip(out["serial"][key].results, out["dask"][key].results, strict=True)
     )
     assert identical, "the Dask results differ from the serial ones"
-    base = statistics.median(times["serial"])
+    base = statistics.median(totals["serial"])
     rows = [
         [
             name,
@@ -207,17 +258,33 @@ def many_groups(n_groups: int, size: int, n_bonds: int, rounds: int, chunksize: 
             f"{base / statistics.median(t):.2f}x",
             f"{statistics.median(t) / n_groups * 1e3:.1f}",
         ]
-        for name, t in times.items()
+        for name, t in (("serial", totals["serial"]), ("dask (2 workers)", totals["dask"]))
     ]
+    rows.append(
+        [
+            f"per slice of {n_groups // slices} groups ({len(ratios)} pairs)",
+            "",
+            f"{min(ratios):.2f}x / {statistics.median(ratios):.2f}x / {max(ratios):.2f}x",
+            "",
+        ]
+    )
     note = (
         f"Many groups: {n_bonds} bonds sized to each group (0.5% of its NAV) over {n_groups:,} "
         f"groups of {size} accounts, min dispersion (spread duration), joint; "
         f"`python benchmarks/bench_basket.py --skip-one --groups {n_groups} --bonds {n_bonds} "
-        f"--rounds {rounds}`. {rounds} interleaved rounds; "
-        f"chunks of {chunksize} groups. Cluster start-up {startup:.1f} s, not included. "
-        f"Results identical to the serial run. {load()}"
+        f"--rounds {rounds} --slices {slices}`. {rounds} round(s) over all groups, in "
+        f"{slices} slices run serially and on the cluster in turn (alternating which goes "
+        f"first); chunks of {chunksize} groups. The last row: the per-slice speedups, min / "
+        f"median / max. Cluster start-up {startup:.1f} s and a warm-up run on 4 groups, not "
+        f"included. Results identical "
+        f"to the serial run. {load()}"
     )
-    header = ["executor", "seconds min / median / max", "speedup (median)", "ms per group"]
+    header = [
+        "executor",
+        "seconds for all groups min / median / max",
+        "speedup (median)",
+        "ms per group",
+    ]
     return write_table("basket_dask", header, rows, note)
 
 
@@ -229,6 +296,7 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chunksize", type=int, default=25)
+    parser.add_argument("--slices", type=int, default=10)
     parser.add_argument("--skip-one", action="store_true")
     parser.add_argument("--skip-many", action="store_true")
     args = parser.parse_args()
@@ -236,7 +304,11 @@ def main() -> None:
     if not args.skip_one:
         print(one_group(args.accounts, args.bonds, args.rounds))
     if not args.skip_many:
-        print(many_groups(args.groups, args.group_size, args.bonds, args.rounds, args.chunksize))
+        print(
+            many_groups(
+                args.groups, args.group_size, args.bonds, args.rounds, args.chunksize, args.slices
+            )
+        )
 
 
 if __name__ == "__main__":

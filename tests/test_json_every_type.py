@@ -29,12 +29,15 @@ def strict(text: str) -> Any:
 #: (a configuration holds an httpx timeout and credentials, and is read from the
 #: environment).
 SETTINGS = {"AladdinConfig"}
+#: Exported attrs classes that are reports over a trail already stored: their JSON
+#: form is `FairnessReport.records()` (tested in tests/fairness), not `to_json`.
+REPORTS = {"FairnessReport", "FairnessTrail", "PermutationResult"}
 
 
 def public_attrs_types() -> set[type]:
     """Every attrs value class `orderalloc` exports."""
     found = set()
-    for name in set(oa.__all__) - SETTINGS:
+    for name in set(oa.__all__) - SETTINGS - REPORTS:
         obj = getattr(oa, name)
         if isinstance(obj, type) and attrs.has(obj):
             found.add(obj)
@@ -90,6 +93,11 @@ def _samples(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
         made = desk.preview("BIG6", "037833DX5", "BUY", 2_000_000)
         receipt = desk.commit(made.allocation_id)
         events = desk.history(made.allocation_id)
+        baskets = oa.BasketDesk(desk)
+        basket_preview = baskets.preview(
+            "BIG6", [("037833DX5", "BUY", 1_000_000), ("91282CJL6", "BUY", 1_000_000)]
+        )
+        basket_receipt = baskets.commit(basket_preview.basket_id)
         report = sink.verify()
     ticket = oa.OrderTicket(
         security_id="B",
@@ -102,7 +110,8 @@ def _samples(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     )
     what_if = oa.WhatIfReport(violations=(violation,))
     roots = [result, result.allocations, ticket, what_if, filled, basket, intent, made,
-             receipt, events, report, filled.ledger, *accounts, oa.as_table(accounts)]  # fmt: skip
+             receipt, events, report, filled.ledger, *accounts, oa.as_table(accounts),
+             basket_preview, basket_receipt]  # fmt: skip
     out: list[Any] = []
     seen: set[int] = set()
     for value in roots:

@@ -27,6 +27,9 @@ _ADAPTERS = (
     "cvxpy",
     "threadpoolctl",
     "orderalloc.parallel",
+    "orderalloc.fairness",
+    "pandas",
+    "matplotlib",
 )
 
 
@@ -49,6 +52,17 @@ class TestLazyImports:
             f"print(json.dumps([m for m in {_ADAPTERS!r} if m in sys.modules]))"
         )
         assert loaded == []
+
+    def test_import_loads_no_engine(self) -> None:
+        """A bare `import orderalloc` loads no numpy, attrs or engine; the first use does."""
+        loaded = _fresh(
+            "import json, sys, orderalloc as oa\n"
+            "heavy = ('numpy', 'attrs', 'orderalloc.engines', 'orderalloc.model')\n"
+            "before = [m for m in heavy if m in sys.modules]\n"
+            "oa.MinDispersion\n"
+            "print(json.dumps([before, [m for m in heavy if m in sys.modules]]))"
+        )
+        assert loaded == [[], ["numpy", "attrs", "orderalloc.engines", "orderalloc.model"]]
 
     def test_allocate_loads_no_adapter(self) -> None:
         """Allocating with the default engine still imports no adapter."""

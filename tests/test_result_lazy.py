@@ -1,4 +1,4 @@
-"""Reasons and dispersion summaries are computed on first access, and nothing else changes."""
+"""Reasons, metrics after and summaries are computed on first access; nothing else changes."""
 
 from __future__ import annotations
 
@@ -46,13 +46,17 @@ class TestDeferredResult:
         assert _pending(result)
 
     @pytest.mark.parametrize("field", DEFERRED_FIELDS)
-    def test_first_read_computes_both(self, field: str) -> None:
-        """Reading either deferred field fills both, with the same values an eager build gives."""
+    def test_first_read_computes_all(self, field: str) -> None:
+        """Reading any deferred field fills them all, with the values an eager build gives."""
         lazy, eager = _allocate(), _allocate()
         getattr(lazy, field)
         assert not _pending(lazy)
         np.testing.assert_array_equal(lazy.reason_codes, eager.reason_codes)
         assert lazy.dispersion == eager.dispersion
+        assert lazy.post_metrics.keys() == eager.post_metrics.keys() == {"spread_duration"}
+        np.testing.assert_array_equal(
+            lazy.post_metrics["spread_duration"], eager.post_metrics["spread_duration"]
+        )
 
     def test_json_is_the_same_value(self) -> None:
         """`to_json` of an untouched result carries the reasons and summaries, and round-trips."""

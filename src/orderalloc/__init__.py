@@ -15,8 +15,10 @@ The layout, in the order data flows::
     serialization.py  JSON for every public type
     sources/          the DataSource protocol, the Aladdin client, the mock
     audit/            the AuditSink protocol, SQLite (default), Snowflake, outbox
-    desk/             preview -> what-if -> commit -> modify / cancel, fills booked; audited
+    desk/             preview -> what-if -> commit -> modify / cancel, fills booked,
+                      baskets committed as one unit; audited
     fills/            post-trade: fills allocated to the intent, rotation ledger, prices
+    fairness/         analytics over the audit trail: fill rates, shortfalls, permutation test
     cli.py            the ``orderalloc`` command
     testing/          strategies, invariant checks and fakes for users' tests
 
@@ -27,12 +29,9 @@ from __future__ import annotations
 
 import typing as _typing
 
-import attrs as _attrs
-
-from . import engines, limits, lots
-from .allocation import allocate
-from .basket import BasketResult, allocate_basket
-from .engines import CustomWeights, Engine, MinDispersion, ProRata
+# Only the errors load with the package: they are plain classes (no numpy), and
+# callers name them in ``except`` clauses. Everything else, engines included,
+# loads on first use through `__getattr__` (see _LAZY).
 from .errors import (
     AllocationError,
     AuditIntegrityError,
@@ -51,26 +50,19 @@ from .errors import (
     SolverError,
     UnknownMethodError,
 )
-from .fills import (
-    Fill,
-    FillAllocation,
-    FillLedger,
-    FillReason,
-    InvalidFillError,
-    NewIssueIntent,
-    allocate_fills,
-    new_issue_intent,
-)
-from .model import Account, AccountLimits, AccountTable, Order, Security, Side, as_table
-from .reasons import Reason
-from .result import Allocation, AllocationResult, DispersionSummary, SolverInfo
-from .switches import Switch
 
 if _typing.TYPE_CHECKING:
-    # The adapters below are imported on first use (see _LAZY); type checkers
-    # see them here as if they were imported eagerly.
+    # Everything below is imported on first use (see _LAZY); type checkers
+    # see it here as if it were imported eagerly.
+    from . import engines, limits, lots
+    from .allocation import allocate
     from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
+    from .basket import BasketResult, allocate_basket
     from .desk import (
+        BasketDesk,
+        BasketIncompleteError,
+        BasketPreview,
+        BasketReceipt,
         CommitFailedError,
         CommitInProgressError,
         CommitOutcomeUnknownError,
@@ -84,7 +76,22 @@ if _typing.TYPE_CHECKING:
         UnknownAllocationError,
         UnknownOrderError,
     )
+    from .engines import CustomWeights, Engine, MinDispersion, ProRata
+    from .fairness import FairnessReport, FairnessTrail, PermutationResult, analyse_fairness
+    from .fills import (
+        Fill,
+        FillAllocation,
+        FillLedger,
+        FillReason,
+        InvalidFillError,
+        NewIssueIntent,
+        allocate_fills,
+        new_issue_intent,
+    )
+    from .model import Account, AccountLimits, AccountTable, Order, Security, Side, as_table
     from .parallel import allocate_basket_many
+    from .reasons import Reason
+    from .result import Allocation, AllocationResult, DispersionSummary, SolverInfo
     from .serialization import from_json, to_json
     from .sources import (
         AsyncDataSource,
@@ -107,20 +114,53 @@ if _typing.TYPE_CHECKING:
         AladdinOutcomeUnknownError,
         AsyncAladdinClient,
     )
+    from .switches import Switch
 
     __version__: str
 
-# Adapters load on first use: the HTTP client (httpx), the desk, SQLite and
-# the audit trail, the data sources, cattrs and the executor scale-out cost
-# most of a second to import, and an engine needs none of them (issue 15).
-# Name -> module.
+# Everything but the errors loads on first use (issue 15). The adapters (the
+# HTTP client, the desk, SQLite and the audit trail, the data sources, cattrs,
+# the executor scale-out) cost most of a second and an engine needs none of
+# them; the engines themselves need numpy and attrs, which a script that only
+# names an error, or the CLI's ``--help``, should not pay for either.
+# Name -> module (a name that is itself a submodule maps to its own name).
 _LAZY: dict[str, str] = {
+    **{name: name for name in ("engines", "limits", "lots")},
+    "allocate": "allocation",
+    **dict.fromkeys(("BasketResult", "allocate_basket"), "basket"),
+    **dict.fromkeys(("CustomWeights", "Engine", "MinDispersion", "ProRata"), "engines"),
+    **dict.fromkeys(
+        (
+            "Fill",
+            "FillAllocation",
+            "FillLedger",
+            "FillReason",
+            "InvalidFillError",
+            "NewIssueIntent",
+            "allocate_fills",
+            "new_issue_intent",
+        ),
+        "fills",
+    ),
+    **dict.fromkeys(
+        ("Account", "AccountLimits", "AccountTable", "Order", "Security", "Side", "as_table"),
+        "model",
+    ),
+    "Reason": "reasons",
+    **dict.fromkeys(
+        ("Allocation", "AllocationResult", "DispersionSummary", "SolverInfo"), "result"
+    ),
+    "Switch": "switches",
     **dict.fromkeys(
         ("AuditEvent", "AuditSink", "EventKind", "OutboxSink", "SQLiteAuditSink", "VerifyReport"),
         "audit",
     ),
     **dict.fromkeys(
         (
+            "BasketDesk",
+            "BasketIncompleteError",
+            "BasketPreview",
+            "BasketReceipt",
             "CommitFailedError",
             "CommitInProgressError",
             "CommitOutcomeUnknownError",
@@ -137,6 +177,9 @@ _LAZY: dict[str, str] = {
         "desk",
     ),
     "allocate_basket_many": "parallel",
+    **dict.fromkeys(
+        ("FairnessReport", "FairnessTrail", "PermutationResult", "analyse_fairness"), "fairness"
+    ),
     **dict.fromkeys(("from_json", "to_json"), "serialization"),
     **dict.fromkeys(
         (
@@ -175,9 +218,13 @@ def _present(obj: _typing.Any) -> _typing.Any:
     typing still find them.
     """
     if isinstance(obj, type) and obj.__module__.startswith("orderalloc."):
-        if _attrs.has(obj):
+        # An attrs class carries __attrs_attrs__: the errors, which load with
+        # the package, are not, so `import orderalloc` does not import attrs.
+        if hasattr(obj, "__attrs_attrs__"):
+            import attrs
+
             try:
-                _attrs.resolve_types(obj)
+                attrs.resolve_types(obj)
             except NameError:  # annotations that only exist for type checkers
                 return obj
         obj.__module__ = "orderalloc"
@@ -190,7 +237,9 @@ def __getattr__(name: str) -> _typing.Any:
         import importlib
         import sys
 
-        importlib.import_module(f".{module}", __name__)
+        loaded_module = importlib.import_module(f".{module}", __name__)
+        if module == name:  # a submodule offered by name (engines, limits, lots)
+            globals()[name] = loaded_module
         # Every public name whose module is now loaded (the desk loads the
         # sources and the audit events, say) presents itself as orderalloc.X
         # at once, so signatures that mention it read that way too.
@@ -234,6 +283,10 @@ __all__ = [
     "AuditIntegrityError",
     "AuditSink",
     "AuditSinkError",
+    "BasketDesk",
+    "BasketIncompleteError",
+    "BasketPreview",
+    "BasketReceipt",
     "BasketResult",
     "CommitFailedError",
     "CommitInProgressError",
@@ -249,6 +302,8 @@ __all__ = [
     "DispersionSummary",
     "Engine",
     "EventKind",
+    "FairnessReport",
+    "FairnessTrail",
     "Fill",
     "FillAllocation",
     "FillLedger",
@@ -273,6 +328,7 @@ __all__ = [
     "OrderTicket",
     "OutboxSink",
     "OutcomeUnknownError",
+    "PermutationResult",
     "PostedOrder",
     "Preview",
     "ProRata",
@@ -294,6 +350,7 @@ __all__ = [
     "allocate_basket",
     "allocate_basket_many",
     "allocate_fills",
+    "analyse_fairness",
     "as_table",
     "default_source",
     "describe_source",

@@ -802,6 +802,11 @@ def audit_show(state: _State, ident: str, as_json: bool) -> None:
     if as_json:
         _echo_json([_event_json(e) for e in events])
         return
+    if events[0].kind is EventKind.BASKET_PREVIEWED:  # a basket: its orders' statuses
+        from ._cli_basket import echo_basket_story
+
+        echo_basket_story(state, events)
+        return
     desk = state.desk()
     allocations = list(dict.fromkeys(e.allocation_id for e in events))
     orders = list(dict.fromkeys(e.order_id for e in events if e.order_id))
@@ -912,6 +917,14 @@ from ._cli_fills import demo_post_trade  # noqa: E402  # it imports this module'
 from ._cli_fills import register as _register_post_trade  # noqa: E402
 
 _register_post_trade(cli)
+
+from ._cli_fairness import register as _register_fairness  # noqa: E402
+
+_register_fairness(cli)
+
+from ._cli_basket import register as _register_baskets  # noqa: E402  # same as above
+
+_register_baskets(cli)
 
 
 def main() -> None:

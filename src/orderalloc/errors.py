@@ -26,7 +26,8 @@ The tree::
         ├── ComplianceRefusedError                     blocking what-if violations, not overridden
         ├── CommitInProgressError                      another process is committing it now
         └── CommitFailedError                          the order system refused or failed
-            └── CommitOutcomeUnknownError              sent, outcome unknown: commit again
+            ├── CommitOutcomeUnknownError              sent, outcome unknown: commit again
+            └── BasketIncompleteError                  some orders of a basket not booked yet
 
 Subpackages add leaves under these (the Aladdin client's ``AladdinAPIError``
 under ``DataSourceError``, for example); every one of them is an

@@ -99,7 +99,12 @@ class TradeBounds:
     @cached_property
     def full(self) -> FloatArray:
         """The whole-position sale (inf where there is none)."""
-        full: FloatArray = np.where(self.kx >= 0, self.min_piece + self.kx * self.increment, np.inf)
+        has_full = self.kx >= 0
+        if not has_full.any():
+            # Buys, and most sells: one read-only inf seen n times, no memory.
+            none: FloatArray = np.broadcast_to(np.float64(np.inf), has_full.shape)
+            return none
+        full: FloatArray = np.where(has_full, self.min_piece + self.kx * self.increment, np.inf)
         return full
 
     @cached_property
@@ -173,6 +178,19 @@ def _exact_floor(
     return out
 
 
+def _absent(column: FloatArray) -> bool:
+    """True when *column* is NaN for every account (no such limit anywhere).
+
+    An absent column is one NaN broadcast to every row (see `AccountTable`),
+    recognised by its zero stride without reading it; a real column costs one
+    pass. A limit nobody has changes no cap, so `trade_bounds` skips its
+    arithmetic (the fast path for groups without per-account limits, issue 15).
+    """
+    if column.strides == (0,):
+        return bool(np.isnan(column[0])) if column.size else True
+    return bool(np.isnan(column).all())
+
+
 def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
     """Compute every account's legal set for *order* (see the module docstring)."""
     sec = order.security
@@ -207,20 +225,21 @@ def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
         )
         bind(cash_face, Reason.CAPPED_BY_CASH)
         pct = accounts.max_pct_nav
-        has_pct = ~np.isnan(pct)
-        nav = accounts.nav
-        with np.errstate(invalid="ignore"):
-            room_mv = pct * nav / cpf
-            room_ratio = np.where(has_pct, room_mv - position, np.inf)
-        room = _exact_floor(
-            room_ratio,
-            lambda i: (
-                Fraction(repr(float(pct[i]))) * Fraction(repr(float(nav[i]))) / cpf_exact
-                - Fraction(repr(float(position[i])))
-            ),
-            np.abs(room_mv) + np.abs(position),
-        )
-        bind(np.maximum(room, 0.0), Reason.LIMIT_HIT)
+        if not _absent(pct):  # without the limit the room is infinite: no cap to bind
+            has_pct = ~np.isnan(pct)
+            nav = accounts.nav
+            with np.errstate(invalid="ignore"):
+                room_mv = pct * nav / cpf
+                room_ratio = np.where(has_pct, room_mv - position, np.inf)
+            room = _exact_floor(
+                room_ratio,
+                lambda i: (
+                    Fraction(repr(float(pct[i]))) * Fraction(repr(float(nav[i]))) / cpf_exact
+                    - Fraction(repr(float(position[i])))
+                ),
+                np.abs(room_mv) + np.abs(position),
+            )
+            bind(np.maximum(room, 0.0), Reason.LIMIT_HIT)
         cash_checked = cash_known
     else:
         # Only whole face can be sold; a fractional position (a factored bond)
@@ -238,7 +257,8 @@ def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
         kx = np.where(whole_position, np.floor(np.maximum(steps, 0.0)), -1).astype(np.int64)
         cash_checked = np.zeros(n, dtype=bool)
     max_face = accounts.max_face
-    bind(np.where(np.isnan(max_face), np.inf, max_face), Reason.LIMIT_HIT)
+    if not _absent(max_face):
+        bind(np.where(np.isnan(max_face), np.inf, max_face), Reason.LIMIT_HIT)
     restricted = accounts.is_restricted(sec.id)
     cap[restricted] = 0.0
     reason[restricted] = Reason.RESTRICTED.code
@@ -256,10 +276,14 @@ def trade_bounds(order: Order, accounts: AccountTable) -> TradeBounds:
         khi = np.floor((contiguous - m) / d)
     khi = np.where(contiguous >= m, khi, -1).astype(np.int64)
     min_alloc = accounts.min_allocation
-    klo = np.where(np.isnan(min_alloc), 0, np.ceil(np.maximum(min_alloc - m, 0.0) / d)).astype(
-        np.int64
-    )
-    kx = np.where((kx >= 0) & (np.isnan(min_alloc) | (m + kx * d >= min_alloc)), kx, -1)
+    if _absent(min_alloc):
+        # One read-only zero seen n times: no memory while the rounding runs.
+        klo = np.broadcast_to(np.int64(0), (n,))
+    else:
+        klo = np.where(np.isnan(min_alloc), 0, np.ceil(np.maximum(min_alloc - m, 0.0) / d)).astype(
+            np.int64
+        )
+        kx = np.where((kx >= 0) & (np.isnan(min_alloc) | (m + kx * d >= min_alloc)), kx, -1)
     return TradeBounds(
         min_piece=m,
         increment=d,

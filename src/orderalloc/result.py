@@ -138,8 +138,9 @@ def _fmt_face(x: float) -> str:
 
 
 #: The fields an engine may leave to be computed on first access
-#: (`AllocationResult.deferred`): reasons and dispersion summaries.
-DEFERRED_FIELDS = ("reason_codes", "dispersion")
+#: (`AllocationResult.deferred`): reasons, metrics after the trade and
+#: dispersion summaries.
+DEFERRED_FIELDS = ("reason_codes", "dispersion", "post_metrics")
 
 # Stands for a deferred field's value until it is computed.
 _PENDING: Any = object()
@@ -205,16 +206,17 @@ class AllocationResult:
 
     @classmethod
     def deferred(cls, compute: Callable[[], Mapping[str, Any]], **fields: Any) -> AllocationResult:
-        """A result whose reasons and dispersion summaries are computed on first access.
+        """A result whose reasons, metrics after and summaries are computed on first access.
 
         An allocation of 100,000 accounts spends a fifth of its time on reasons
         and summaries that a caller who only posts the amounts never reads.
-        The result is the same value either way: reading ``reason_codes`` or
-        ``dispersion`` (directly, or through `to_json`, `table`, `line`...)
-        calls *compute* once and stores what it returns.
+        The result is the same value either way: reading ``reason_codes``,
+        ``post_metrics`` or ``dispersion`` (directly, or through `to_json`,
+        `table`, `line`...) calls *compute* once and stores what it returns.
 
         Args:
-            compute: Returns ``{"reason_codes": ..., "dispersion": ...}``.
+            compute: Returns ``{"reason_codes": ..., "dispersion": ...,
+                "post_metrics": ...}``.
             **fields: Every other field, as for the constructor.
         """
         result = cls(**dict.fromkeys(DEFERRED_FIELDS, _PENDING), **fields)

@@ -18,6 +18,8 @@ from orderalloc.testing.recording import RecordingSink
 
 # Written by tests/desk/data/make_legacy_trail.py on the desk of commit c7e2a2d.
 LEGACY = Path(__file__).with_name("data") / "legacy_trail.jsonl"
+# Kinds added after the fixture was written: no trail of that desk can hold them.
+NEWER_KINDS = frozenset({EventKind.BASKET_PREVIEWED, EventKind.BASKET_COMMITTED})
 
 
 def _lines() -> list[str]:
@@ -61,8 +63,8 @@ class TestLegacyTrail:
     """Every kind of event the old desk wrote is read back by today's desk."""
 
     def test_every_kind_is_in_the_fixture(self, legacy: list[AuditEvent]) -> None:
-        """The fixture covers every event kind, so the tests below read each of them."""
-        assert {e.kind for e in legacy} == set(EventKind)
+        """The fixture covers every event kind of its time, so the tests below read each."""
+        assert {e.kind for e in legacy} == set(EventKind) - NEWER_KINDS
 
     def test_events_rebuild_byte_for_byte(self, legacy: list[AuditEvent]) -> None:
         """Each stored event rebuilds to the same canonical JSON: its chain hash is unchanged."""

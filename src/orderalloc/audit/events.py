@@ -69,6 +69,9 @@ class EventKind(str, enum.Enum):
     BOOKED = "BOOKED"
     BOOK_FAILED = "BOOK_FAILED"
     TRADE_CANCELLED = "TRADE_CANCELLED"
+    # Baskets (allocation_id: the basket's id; each order has its own trail).
+    BASKET_PREVIEWED = "BASKET_PREVIEWED"
+    BASKET_COMMITTED = "BASKET_COMMITTED"
 
 
 def canonical_json(value: Any) -> str:

@@ -39,7 +39,8 @@ connection could be opened) is ``not_booked`` at once.
 
 The desk also books fills (see `~orderalloc.desk._fills` for its events:
 ``FILL_RECORDED``, ``FILLS_ALLOCATED``, ``BOOK_STARTED``, ``BOOKED``,
-``BOOK_FAILED``, ``TRADE_CANCELLED``). The errors it raises are drawn in
+``BOOK_FAILED``, ``TRADE_CANCELLED``) and commits baskets (`BasketDesk`:
+``BASKET_PREVIEWED``, ``BASKET_COMMITTED``). The errors it raises are drawn in
 `orderalloc.desk.errors`.
 
 The layout::
@@ -50,6 +51,8 @@ The layout::
     _desk.py      Desk: its state, history and status; the two halves below
     _orders.py    preview, what-if, commit, modify, cancel; the order route
     _fills.py     fills, fill allocations, bookings; the trade route
+    _basket.py    BasketDesk: a basket previewed and committed as one unit
+                  (orders:batchPost), exactly once per order
     _core.py      the exactly-once core: attempts recorded before sending,
                   looked up after an ambiguous failure, leases; recording
     _trail.py     what the trail says: AllocationTrail, outcomes, fingerprint,
@@ -60,10 +63,19 @@ from __future__ import annotations
 
 import attrs
 
+from ._basket import BasketDesk
 from ._desk import Desk
 from ._trail import fingerprint
-from ._values import BookingReceipt, CommitReceipt, FillPreview, Preview
+from ._values import (
+    BasketPreview,
+    BasketReceipt,
+    BookingReceipt,
+    CommitReceipt,
+    FillPreview,
+    Preview,
+)
 from .errors import (
+    BasketIncompleteError,
     CommitFailedError,
     CommitInProgressError,
     CommitOutcomeUnknownError,
@@ -78,6 +90,10 @@ from .errors import (
 )
 
 __all__ = [
+    "BasketDesk",
+    "BasketIncompleteError",
+    "BasketPreview",
+    "BasketReceipt",
     "BookingReceipt",
     "CommitFailedError",
     "CommitInProgressError",

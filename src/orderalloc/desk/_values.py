@@ -6,12 +6,20 @@ import datetime as dt
 
 import attrs
 
+from ..basket import BasketResult
 from ..fills import FillAllocation
 from ..result import AllocationResult
 from ..sources.orders import ComplianceViolation, PostedOrder
 from ..sources.trades import BookedTrade, Execution, TradeTicket
 
-__all__ = ["BookingReceipt", "CommitReceipt", "FillPreview", "Preview"]
+__all__ = [
+    "BasketPreview",
+    "BasketReceipt",
+    "BookingReceipt",
+    "CommitReceipt",
+    "FillPreview",
+    "Preview",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -102,3 +110,62 @@ class BookingReceipt:
     trade: BookedTrade
     already_booked: bool = False
     recovered: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class BasketPreview:
+    """A basket allocated and recorded (``BASKET_PREVIEWED``), not yet sent.
+
+    Attributes:
+        basket_id: The basket's id (a UUID4): what `BasketDesk.commit` takes.
+        group: The portfolio group.
+        previews: One `~orderalloc.desk.Preview` per order, in the basket's
+            order; each is an allocation of its own (its id is the order's
+            external id).
+        created_at: When it was recorded (UTC).
+        basket: The `~orderalloc.BasketResult` (``None`` when the preview
+            was rebuilt from the trail: `BasketDesk.get_preview`).
+
+    .. versionadded:: 0.1
+    """
+
+    basket_id: str
+    group: str
+    previews: tuple[Preview, ...]
+    created_at: dt.datetime
+    basket: BasketResult | None = None
+
+    @property
+    def allocation_ids(self) -> tuple[str, ...]:
+        """The orders' allocation ids, in the basket's order."""
+        return tuple(p.allocation_id for p in self.previews)
+
+
+@attrs.frozen(kw_only=True)
+class BasketReceipt:
+    """What `BasketDesk.commit` returns: every order of the basket as the order system holds it.
+
+    Attributes:
+        basket_id: The basket.
+        receipts: One `~orderalloc.desk.CommitReceipt` per order that places
+            something, in the basket's order.
+        empty: The allocation ids of orders that placed nothing (no order sent).
+        requests: The post requests this call sent (0: nothing was sent).
+
+    .. versionadded:: 0.1
+    """
+
+    basket_id: str
+    receipts: tuple[CommitReceipt, ...]
+    empty: tuple[str, ...] = ()
+    requests: int = 0
+
+    @property
+    def already_committed(self) -> bool:
+        """Whether every order had been committed before this call (nothing sent)."""
+        return all(r.already_committed for r in self.receipts)
+
+    @property
+    def recovered(self) -> int:
+        """How many orders were found by external id after an ambiguous or interrupted send."""
+        return sum(r.recovered for r in self.receipts)

@@ -13,7 +13,8 @@ The tree::
     ├── ComplianceRefusedError                      blocking what-if violations, no override
     ├── CommitInProgressError                       another process holds this attempt
     └── CommitFailedError                           refused by the order system, or not booked
-        └── CommitOutcomeUnknownError               cannot tell whether it was booked (yet)
+        ├── CommitOutcomeUnknownError               cannot tell whether it was booked (yet)
+        └── BasketIncompleteError                   some orders of a basket not booked (yet)
 
 `orderalloc.desk` re-exports every one of them.
 """
@@ -22,11 +23,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
+from ..audit.events import format_time
 from ..errors import DeskError
 from ..sources.orders import ComplianceViolation
 
+if TYPE_CHECKING:
+    from ._values import CommitReceipt
+
 __all__ = [
+    "BasketIncompleteError",
     "CommitFailedError",
     "CommitInProgressError",
     "CommitOutcomeUnknownError",
@@ -215,3 +222,45 @@ class FillsChangedError(DeskError):
     booking it would book fills twice or against a stale intent. Allocate the
     fills again (`Desk.allocate_fills`).
     """
+
+
+class BasketIncompleteError(CommitFailedError):
+    """Raised by `BasketDesk.commit` when some orders of the basket are not booked (yet).
+
+    The orders booked are recorded (``committed``); the others are listed
+    with why (``pending``): an outcome not known yet (a timeout: nothing is
+    re-sent before ``retry_at``), another process sending them, never sent,
+    or refused by the order system. Commit again: every pending order is
+    looked up before anything is re-sent, and only the ones never placed are.
+
+    Attributes:
+        basket_ids: The baskets of the call.
+        committed: A receipt per order booked so far.
+        pending: Allocation id -> why it is not booked.
+        retry_at: When a commit may re-send the orders whose outcome is
+            unknown (``None``: at once).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        basket_ids: Sequence[str],
+        committed: Sequence[CommitReceipt],
+        pending: Mapping[str, str],
+        *,
+        retryable: bool,
+        retry_at: dt.datetime | None,
+    ) -> None:
+        self.basket_ids = tuple(basket_ids)
+        self.committed = tuple(committed)
+        self.pending = dict(pending)
+        self.retry_at = retry_at
+        first = next(iter(self.pending.items()))
+        when = f"; commit again after {format_time(retry_at)}" if retry_at else "; commit again"
+        super().__init__(
+            ", ".join(self.basket_ids),
+            f"{len(self.committed)} order(s) booked, {len(self.pending)} not booked yet "
+            f"(first: {first[0]}: {first[1]}){when}",
+            retryable=retryable,
+        )

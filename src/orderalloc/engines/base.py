@@ -395,21 +395,21 @@ def build_result(
 ) -> AllocationResult:
     """Assemble the result: reasons, metrics before and after, summary, warnings."""
     order, table = problem.order, problem.accounts
-    pre: dict[str, FloatArray] = {}
-    post: dict[str, FloatArray] = {}
-    for name, values in table.metrics.items():
-        pre[name] = values
-        s = problem.sensitivity(name)
-        if s is not None:
-            post[name] = values + s * q
+    pre: dict[str, FloatArray] = dict(table.metrics)
 
     # dispersion_summary normalises the weights itself: pass them as they are.
     weights = ideal.dispersion_weights if ideal.dispersion_weights is not None else table.nav
     weighting = ideal.dispersion_weighting if ideal.dispersion_weights is not None else "nav"
 
     def reasons_and_summaries() -> dict[str, Any]:
-        # Computed on the result's first read of either (AllocationResult.deferred).
+        # Computed on the result's first read of any (AllocationResult.deferred).
+        post: dict[str, FloatArray] = {}
+        for name, values in pre.items():
+            s = problem.sensitivity(name)
+            if s is not None:
+                post[name] = values + s * q
         return {
+            "post_metrics": post,
             "reason_codes": explain(q, ideal, bounds, problem).astype(np.int64),
             "dispersion": {
                 name: dispersion_summary(
@@ -448,7 +448,6 @@ def build_result(
         share=ideal.share,
         cap=bounds.cap,
         pre_metrics=pre,
-        post_metrics=post,
         warnings=tuple(warnings),
         unallocated_reason=reason_text,
         solver=ideal.solver,

@@ -41,7 +41,14 @@ from ..errors import InvalidParameterError, SolverError
 from ..reasons import Reason
 from ..result import SolverInfo
 from ..solvers.backends import BACKENDS, DEFAULT_FALLBACK_ORDER, solve_with_fallback
-from ..solvers.problem import DispersionProblem, centre, objective, separable_form
+from ..solvers.problem import (
+    DispersionProblem,
+    _forget_separable,
+    _separable,
+    centre,
+    objective,
+    separable_form,
+)
 from ..typing import FloatArray
 from .base import Engine, Ideal, Problem
 from .proportional import proportional_ideal
@@ -401,10 +408,10 @@ class MinDispersion(Engine):
         # separable form at the optimum's centre is only a stand-in for the
         # dispersion: the rounding then re-centres (small groups) and is
         # judged by the dispersion itself.
-        v = w[:, None] * s
-        moving_mean = self.target is None and bool(
-            (np.ptp(v, axis=0) > 1e-12 * np.max(np.abs(v), axis=0)).any()
-        )
+        moving_mean = self.target is None and not _separable(dp).fixed_mean
+        if not moving_mean:
+            # Only `recentre` needs the separable form again; free it before rounding.
+            _forget_separable(dp)
 
         def dispersion(x: FloatArray) -> float:
             return objective(dp, x)

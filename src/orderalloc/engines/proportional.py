@@ -36,10 +36,15 @@ def proportional_ideal(problem: Problem, weights: FloatArray) -> Ideal:
         return Ideal(target=zeros, cost=np.ones_like(weights), share=zeros, eligible=eligible)
     w = weights / total_w
     share = problem.order.quantity * w
-    hi = np.where(eligible, problem.hi, 0.0)
     # Scale the curvatures to O(1) so the multiplier stays well within float range.
-    mean_w = float(w[eligible].mean())
-    a = np.where(eligible, mean_w / np.where(eligible, w, 1.0), 1.0)
+    if eligible.all():  # the usual case (NAV): no masks, no copies, the same values
+        hi = problem.hi
+        mean_w = float(w.mean())
+        a = mean_w / w
+    else:
+        hi = np.where(eligible, problem.hi, 0.0)
+        mean_w = float(w[eligible].mean())
+        a = np.where(eligible, mean_w / np.where(eligible, w, 1.0), 1.0)
     zeros = np.zeros_like(w)
     total = min(problem.order.quantity, float(hi.sum()))
     target = solve_quadratic_knapsack(a, zeros, zeros, hi, total).q if total > 0 else zeros

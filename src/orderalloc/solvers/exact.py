@@ -84,10 +84,8 @@ def solve_exact(
         )
 
     # Mean mode. Is the mean fixed by the total?
-    v = sep.v
-    v_span = np.ptp(v, axis=0)
-    if bool((v_span <= 1e-12 * np.abs(v).max(axis=0)).all()):
-        mu = sep.wm + v[0] * problem.total
+    if sep.fixed_mean:
+        mu = sep.wm + sep.v[0] * problem.total
         sol = _knapsack(problem, sep, mu)
         return ContinuousSolution.of(
             problem, sol.q, backend="exact", status="optimal", iterations=1
@@ -103,8 +101,7 @@ def solve_exact(
 
 
 def _knapsack(problem: DispersionProblem, sep: _Separable, mu: FloatArray) -> KnapsackSolution:
-    a, t = sep.at(mu)
-    return solve_quadratic_knapsack(a, t, problem.lo, problem.hi, problem.total)
+    return solve_quadratic_knapsack(sep.a, sep.at_shared(mu), problem.lo, problem.hi, problem.total)
 
 
 def _mean(problem: DispersionProblem, sep: _Separable, q: FloatArray) -> FloatArray:
@@ -114,9 +111,17 @@ def _mean(problem: DispersionProblem, sep: _Separable, q: FloatArray) -> FloatAr
 def _reachable(problem: DispersionProblem) -> tuple[FloatArray, FloatArray]:
     """The range of each metric over accounts that count, for any feasible q."""
     counted = problem.w > 0
-    m, s = problem.m[counted], problem.s[counted]
-    at_lo = m + s * problem.lo[counted, None]
-    at_hi = m + s * problem.hi[counted, None]
+    if counted.all():  # the usual case: no copies
+        m, s, lo, hi = problem.m, problem.s, problem.lo, problem.hi
+    else:
+        m, s, lo, hi = (
+            problem.m[counted],
+            problem.s[counted],
+            problem.lo[counted],
+            problem.hi[counted],
+        )
+    at_lo = m + s * lo[:, None]
+    at_hi = m + s * hi[:, None]
     low = np.minimum(at_lo, at_hi).min(axis=0)
     high = np.maximum(at_lo, at_hi).max(axis=0)
     return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
@@ -131,18 +136,20 @@ def _jacobian(
     and *lam* keeping the total, so ``dq_i/dmu_j = B_ij - r_i rho_j`` with
     ``B_ij = dt_i/dmu_j = c_j v_ij / a_i`` and ``rho = sum B / sum r``.
     """
-    a, t = sep.at(mu)
-    r = 0.5 / a
-    z = t - sol.lam * r
+    r = sep.r
+    z = sep.at_shared(mu) - sol.lam * r
     free = (z > problem.lo) & (z < problem.hi)
     n_metrics = problem.n_metrics
     if sol.iterations == 0 or not free.any():  # every account at a bound
         return np.zeros((n_metrics, n_metrics))
-    b = np.where(sep.live[free, None], sep.vc[free] / sep.a_raw[free, None], 0.0)
-    r_free = r[free]
+    # One list of the free rows, gathered from each column (cheaper than a
+    # boolean mask applied five times; the same values in the same order).
+    rows = np.flatnonzero(free)
+    b = np.where(sep.live[rows, None], sep.vc[rows] / sep.a_raw[rows, None], 0.0)
+    r_free = r[rows]
     rho = b.sum(axis=0) / r_free.sum()
     dq = b - r_free[:, None] * rho
-    v_free = sep.v[free]
+    v_free = sep.v[rows]
     return np.array([weighted_sum(v_free[:, j], dq) for j in range(n_metrics)])
 
 

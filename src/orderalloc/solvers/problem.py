@@ -357,6 +357,15 @@ def _separable(problem: DispersionProblem) -> _Separable:
     return sep
 
 
+def _forget_separable(problem: DispersionProblem) -> None:
+    """Drop the problem's `_Separable` (five arrays of n): built again if asked for.
+
+    The engine keeps the problem for the dispersion of the rounded split;
+    once the rounding objective is taken, the separable form is only memory.
+    """
+    object.__setattr__(problem, "_separable", None)
+
+
 class _Separable:
     """``separable_form`` with the centre-independent parts computed once."""
 
@@ -376,6 +385,30 @@ class _Separable:
         self.lo = problem.lo
         # sum_i w_i m_ij: the mean before the trade, used by every mean evaluation.
         self.wm: FloatArray = weighted_sum(problem.w, problem.m)
+        self._r: FloatArray | None = None
+        self._fixed_mean: bool | None = None
+        # The last centre asked for and its answer: the mean-mode search asks
+        # twice at each centre (the knapsack, then the slope of its piece).
+        self._last: tuple[bytes, FloatArray] | None = None
+
+    @property
+    def r(self) -> FloatArray:
+        """``1 / (2 a)``: how far each account moves per unit of the knapsack's multiplier."""
+        if self._r is None:
+            self._r = 0.5 / self.a
+        return self._r
+
+    @property
+    def fixed_mean(self) -> bool:
+        """True when ``v_ij = w_i s_ij`` is one value per metric: the split cannot move the mean.
+
+        Then the mean after the trade is ``wm + v * total`` whatever the split
+        (NAV weights), and one knapsack solve is the exact optimum.
+        """
+        if self._fixed_mean is None:
+            v = self.v
+            self._fixed_mean = bool((np.ptp(v, axis=0) <= 1e-12 * np.abs(v).max(axis=0)).all())
+        return self._fixed_mean
 
     def at(self, mu: FloatArray) -> tuple[FloatArray, FloatArray]:
         # vc @ mu without BLAS; one metric needs no sum at all.
@@ -384,6 +417,16 @@ class _Separable:
         else:
             t = ((self.vc * mu).sum(axis=1) - self.vcm) / self.a_raw
         return self.a, np.where(self.live, t, self.lo)
+
+    def at_shared(self, mu: FloatArray) -> FloatArray:
+        """`at`'s *t*, read-only, remembered for the last centre asked for."""
+        key = mu.tobytes()
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        t = self.at(mu)[1]
+        t.setflags(write=False)
+        self._last = (key, t)
+        return t
 
 
 def capacity_split(problem: DispersionProblem) -> FloatArray:

@@ -26,7 +26,13 @@ from orderalloc.sources.orders import (
     PostedOrder,
     WhatIfReport,
 )
-from orderalloc.sources.protocol import AsyncDataSource, AsyncTradeSource, DataSource, TradeSource
+from orderalloc.sources.protocol import (
+    AsyncDataSource,
+    AsyncTradeSource,
+    BatchOrderSource,
+    DataSource,
+    TradeSource,
+)
 from orderalloc.sources.trades import BookedTrade, Execution, TradeLine, TradeStatus, TradeTicket
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "AsyncDataSource",
     "AsyncMockAladdin",
     "AsyncTradeSource",
+    "BatchOrderSource",
     "BookedTrade",
     "ComplianceViolation",
     "DataSource",

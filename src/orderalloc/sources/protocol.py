@@ -21,7 +21,7 @@ the keyword is called without it.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from orderalloc.model import AccountTable, Security
@@ -29,7 +29,13 @@ from orderalloc.model import AccountTable, Security
 from .orders import OrderTicket, PostedOrder, WhatIfReport
 from .trades import BookedTrade, Execution, TradeTicket
 
-__all__ = ["AsyncDataSource", "AsyncTradeSource", "DataSource", "TradeSource"]
+__all__ = [
+    "AsyncDataSource",
+    "AsyncTradeSource",
+    "BatchOrderSource",
+    "DataSource",
+    "TradeSource",
+]
 
 
 @runtime_checkable
@@ -140,6 +146,32 @@ class DataSource(Protocol):
         Raises:
             NotFoundError: No such order.
             DataSourceError: The order is not live or the cancel was refused.
+        """
+        ...
+
+
+@runtime_checkable
+class BatchOrderSource(Protocol):
+    """**Protocol:** many orders posted in one request, an optional capability of a `DataSource`.
+
+    Aladdin's ``orders:batchPost`` (the client splits the tickets into
+    requests of at most 1,000 and waits for each long-running operation);
+    the mock posts them one after the other. A basket commit
+    (`~orderalloc.desk.BasketDesk`) uses it where the source has it, and
+    ``post_order`` per ticket where not.
+
+    .. versionadded:: 0.1
+    """
+
+    def post_orders(self, tickets: Sequence[OrderTicket]) -> tuple[PostedOrder, ...]:
+        """Create every order; the answers in the tickets' order.
+
+        Not idempotent, and not atomic: when it raises, any of the orders
+        may have been created. Look each one up with ``find_order`` (its
+        ``external_id``) before posting it again.
+
+        Raises:
+            DataSourceError: An order was refused, or the request failed.
         """
         ...
 

@@ -1,0 +1,131 @@
+"""A desk process killed mid-send of a basket, after Aladdin booked a request: no double."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from basket_helpers import BASKET, CountingBook
+from desk_helpers import Clock
+
+from orderalloc.audit import EventKind, SQLiteAuditSink
+from orderalloc.desk import BasketDesk, Desk
+from orderalloc.sources.aladdin import AladdinClient, AladdinConfig
+from orderalloc.testing.aladdin import AladdinMockHandler, LoopbackServer, Reply, serve
+
+CHILD = Path(__file__).with_name("basket_child.py")
+
+
+class HoldingHandler(AladdinMockHandler):
+    """Books the first ``orders:batchPost``, signals it, then holds its answer until released."""
+
+    def __init__(self, book: CountingBook) -> None:
+        super().__init__(book, lro_polls=1)
+        self.booked = threading.Event()
+        self.release = threading.Event()
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Reply:
+        reply = super().handle(method, path, query, headers, body)
+        if path.endswith("/orders:batchPost") and not self.booked.is_set():
+            self.booked.set()
+            self.release.wait(30)  # the child is killed while it waits for this answer
+        return reply
+
+
+@pytest.fixture(name="served")
+def _served() -> Iterator[tuple[HoldingHandler, LoopbackServer]]:
+    """The holding handler behind a real HTTP server on 127.0.0.1."""
+    handler = HoldingHandler(CountingBook())
+    with serve(handler) as server:
+        yield handler, server
+        handler.release.set()
+
+
+def _config(handler: AladdinMockHandler, url: str) -> AladdinConfig:
+    return handler.config(url, rate_limit=60_000, backoff_initial=0.01, lro_poll_interval=0.01)
+
+
+def _kill_child_mid_send(
+    handler: HoldingHandler, url: str, path: Path, basket_id: str, batch_size: int
+) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD), url, str(path), basket_id, str(batch_size)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "READY"
+        assert handler.booked.wait(60), "the child never posted the basket"
+        os.kill(child.pid, signal.SIGKILL)
+        rest, _ = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+        handler.release.set()
+    assert child.returncode == -signal.SIGKILL
+    assert "DONE" not in rest
+
+
+class TestKilledMidSend:
+    """SIGKILL between Aladdin booking a request and the desk recording it."""
+
+    @pytest.mark.parametrize("batch_size", [1000, 2])
+    def test_resume_finds_the_orders_and_sends_the_rest(
+        self,
+        served: tuple[HoldingHandler, LoopbackServer],
+        tmp_path: Path,
+        clock: Clock,
+        batch_size: int,
+    ) -> None:
+        """A fresh desk records the booked orders, sends only the never-sent ones; each once."""
+        handler, server = served
+        book = handler.mock
+        assert isinstance(book, CountingBook)
+        path = tmp_path / "audit.sqlite3"
+        with SQLiteAuditSink(path) as sink:
+            preview = BasketDesk(Desk(book, sink, actor="parent")).preview("PUBLICPRE", BASKET)
+        ids = preview.allocation_ids
+        _kill_child_mid_send(handler, server.url, path, preview.basket_id, batch_size)
+
+        first = min(batch_size, len(ids))  # the orders of the request the child sent
+        assert sorted(book.posts) == sorted(ids[:first])
+        with SQLiteAuditSink(path) as sink:
+            started = sink.events(kinds={EventKind.COMMIT_STARTED})
+            # Attempts of the first request only: later ones were never recorded, never sent.
+            assert sorted(e.allocation_id for e in started) == sorted(ids[:first])
+
+        with AladdinClient(_config(handler, server.url)) as client, SQLiteAuditSink(path) as sink:
+            clock.now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=3)  # lease over
+            baskets = BasketDesk(Desk(client, sink, actor="parent", clock=clock))
+            receipt = baskets.commit(preview.basket_id)
+            assert receipt.recovered == first
+            assert baskets.commit(preview.basket_id).already_committed
+            for aid in ids:
+                kinds = [e.kind for e in sink.events(allocation_id=aid)]
+                assert kinds.count(EventKind.COMMITTED) == 1
+                assert kinds.count(EventKind.COMMIT_STARTED) == 1  # nobody sent it twice
+            assert sink.verify().count == len(sink.events())
+        assert book.double_bookings() == 0
+        assert book.duplicate_posts() == 0
+        assert sorted(o.external_id for o in book.orders()) == sorted(ids)
+        requests = -(-(len(ids) - first) // batch_size)
+        assert handler.count("/orders:batchPost") == 1 + requests
+        assert handler.problems == []
