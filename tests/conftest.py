@@ -9,7 +9,10 @@ Profiles (choose with ``HYPOTHESIS_PROFILE``):
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -37,3 +40,19 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_AMBIENT_PREFIXES):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(name="fakesnow_kwargs", scope="session")
+def _fakesnow_kwargs() -> Iterator[dict[str, Any]]:
+    """Connection kwargs of a fakesnow server on 127.0.0.1, shared by the session.
+
+    One for every test directory: fakesnow cannot start a second server in a process.
+    """
+    fakesnow = pytest.importorskip("fakesnow")
+    pytest.importorskip("snowflake.connector")
+    # The emulator logs every statement at INFO, and tracebacks for the errors that
+    # tamper tests provoke on purpose.
+    logging.getLogger("fakesnow.server").setLevel(logging.CRITICAL)
+    logging.getLogger("uvicorn").setLevel(logging.WARNING)
+    with fakesnow.server() as kwargs:
+        yield kwargs

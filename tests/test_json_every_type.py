@@ -29,12 +29,15 @@ def strict(text: str) -> Any:
 #: (a configuration holds an httpx timeout and credentials, and is read from the
 #: environment).
 SETTINGS = {"AladdinConfig"}
+#: Exported attrs classes that are reports over a trail already stored: their JSON
+#: form is `FairnessReport.records()` (tested in tests/fairness), not `to_json`.
+REPORTS = {"FairnessReport", "FairnessTrail", "PermutationResult"}
 
 
 def public_attrs_types() -> set[type]:
     """Every attrs value class `orderalloc` exports."""
     found = set()
-    for name in set(oa.__all__) - SETTINGS:
+    for name in set(oa.__all__) - SETTINGS - REPORTS:
         obj = getattr(oa, name)
         if isinstance(obj, type) and attrs.has(obj):
             found.add(obj)

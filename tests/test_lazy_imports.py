@@ -27,6 +27,9 @@ _ADAPTERS = (
     "cvxpy",
     "threadpoolctl",
     "orderalloc.parallel",
+    "orderalloc.fairness",
+    "pandas",
+    "matplotlib",
 )
 
 

@@ -18,6 +18,7 @@ The layout, in the order data flows::
     desk/             preview -> what-if -> commit -> modify / cancel, fills booked,
                       baskets committed as one unit; audited
     fills/            post-trade: fills allocated to the intent, rotation ledger, prices
+    fairness/         analytics over the audit trail: fill rates, shortfalls, permutation test
     cli.py            the ``orderalloc`` command
     testing/          strategies, invariant checks and fakes for users' tests
 
@@ -53,7 +54,7 @@ from .errors import (
 if _typing.TYPE_CHECKING:
     # Everything below is imported on first use (see _LAZY); type checkers
     # see it here as if it were imported eagerly.
-    from . import engines, limits, lots
+    from . import desk, engines, limits, lots
     from .allocation import allocate
     from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
     from .basket import BasketResult, allocate_basket
@@ -76,6 +77,7 @@ if _typing.TYPE_CHECKING:
         UnknownOrderError,
     )
     from .engines import CustomWeights, Engine, MinDispersion, ProRata
+    from .fairness import FairnessReport, FairnessTrail, PermutationResult, analyse_fairness
     from .fills import (
         Fill,
         FillAllocation,
@@ -123,7 +125,7 @@ if _typing.TYPE_CHECKING:
 # names an error, or the CLI's ``--help``, should not pay for either.
 # Name -> module (a name that is itself a submodule maps to its own name).
 _LAZY: dict[str, str] = {
-    **{name: name for name in ("engines", "limits", "lots")},
+    **{name: name for name in ("desk", "engines", "limits", "lots")},
     "allocate": "allocation",
     **dict.fromkeys(("BasketResult", "allocate_basket"), "basket"),
     **dict.fromkeys(("CustomWeights", "Engine", "MinDispersion", "ProRata"), "engines"),
@@ -175,6 +177,9 @@ _LAZY: dict[str, str] = {
         "desk",
     ),
     "allocate_basket_many": "parallel",
+    **dict.fromkeys(
+        ("FairnessReport", "FairnessTrail", "PermutationResult", "analyse_fairness"), "fairness"
+    ),
     **dict.fromkeys(("from_json", "to_json"), "serialization"),
     **dict.fromkeys(
         (
@@ -297,6 +302,8 @@ __all__ = [
     "DispersionSummary",
     "Engine",
     "EventKind",
+    "FairnessReport",
+    "FairnessTrail",
     "Fill",
     "FillAllocation",
     "FillLedger",
@@ -321,6 +328,7 @@ __all__ = [
     "OrderTicket",
     "OutboxSink",
     "OutcomeUnknownError",
+    "PermutationResult",
     "PostedOrder",
     "Preview",
     "ProRata",
@@ -342,10 +350,13 @@ __all__ = [
     "allocate_basket",
     "allocate_basket_many",
     "allocate_fills",
+    "analyse_fairness",
     "as_table",
     "default_source",
     "describe_source",
+    "desk",
     "engines",
+    "errors",
     "from_json",
     "limits",
     "lots",

@@ -918,6 +918,10 @@ from ._cli_fills import register as _register_post_trade  # noqa: E402
 
 _register_post_trade(cli)
 
+from ._cli_fairness import register as _register_fairness  # noqa: E402
+
+_register_fairness(cli)
+
 from ._cli_basket import register as _register_baskets  # noqa: E402  # same as above
 
 _register_baskets(cli)

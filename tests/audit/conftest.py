@@ -8,7 +8,6 @@ it (so tamper tests can edit rows behind the sink's back).
 from __future__ import annotations
 
 import itertools
-import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,17 +33,7 @@ def sqlite_raw(path: Path) -> Callable[[str], list[tuple[Any, ...]]]:
     return run
 
 
-@pytest.fixture(name="fakesnow_kwargs", scope="session")
-def _fakesnow_kwargs() -> Iterator[dict[str, Any]]:
-    """Connection kwargs of a fakesnow server on 127.0.0.1, shared by the session."""
-    fakesnow = pytest.importorskip("fakesnow")
-    pytest.importorskip("snowflake.connector")
-    # The emulator logs every statement at INFO, and tracebacks for the errors that
-    # tamper tests provoke on purpose.
-    logging.getLogger("fakesnow.server").setLevel(logging.CRITICAL)
-    logging.getLogger("uvicorn").setLevel(logging.WARNING)
-    with fakesnow.server() as kwargs:
-        yield kwargs
+# fakesnow_kwargs lives in tests/conftest.py: fakesnow starts one server per process.
 
 
 def make_snowflake_backend(kwargs: dict[str, Any]) -> Backend:

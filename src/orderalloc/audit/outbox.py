@@ -22,6 +22,7 @@ from orderalloc.errors import AuditSinkError, InvalidInputError
 
 from ._store import EventQuery, QuerySink
 from .events import AuditEvent
+from .payloads import PayloadRow
 from .protocol import AuditSink, VerifyReport
 from .sqlite import SQLiteAuditSink
 
@@ -153,6 +154,13 @@ class OutboxSink(QuerySink):
     def select(self, query: EventQuery) -> list[AuditEvent]:
         """The matching events of the outbox, in append order; see `AuditSink.events`."""
         return self._local.select(query)
+
+    def select_payloads(self, query: EventQuery, paths: Sequence[str]) -> list[PayloadRow]:
+        """The outbox's events with only the payload at *paths* (see `SQLiteAuditSink`).
+
+        .. versionadded:: 26.1
+        """
+        return self._local.select_payloads(query, paths)
 
     def get(self, event_id: str) -> AuditEvent | None:
         """The event stored in the outbox under *event_id*, or ``None``."""

@@ -34,6 +34,7 @@ from ._store import (
     row_to_event,
 )
 from .events import AuditEvent
+from .payloads import PayloadRow, check_paths, parse_rows, sqlite_columns
 from .protocol import VerifyReport
 
 __all__ = ["SQLiteAuditSink", "default_audit_path"]
@@ -173,6 +174,19 @@ class SQLiteAuditSink(QuerySink):
         sql, params = query.sql("AUDIT_EVENT", "AUDIT_EVENT_ACCOUNT", lambda: "?")
         with self._transaction(immediate=False) as conn:
             return [row_to_event(row) for row in conn.execute(sql, params)]
+
+    def select_payloads(self, query: EventQuery, paths: Sequence[str]) -> list[PayloadRow]:
+        """The events matching *query* with only the payload at *paths*, extracted by SQLite.
+
+        See `orderalloc.audit.payloads`: ``json_extract`` parses each payload
+        once in C and returns the fields asked for; nothing else is decoded.
+
+        .. versionadded:: 26.1
+        """
+        columns, path_params = sqlite_columns(check_paths(paths))
+        sql, params = query.sql("AUDIT_EVENT", "AUDIT_EVENT_ACCOUNT", lambda: "?", columns=columns)
+        with self._transaction(immediate=False) as conn:
+            return parse_rows(conn.execute(sql, [*path_params, *params]), skip_first=True)
 
     def get(self, event_id: str) -> AuditEvent | None:
         """The event stored under *event_id*, or ``None``."""
