@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from orderalloc.errors import OrderAllocError
+from orderalloc.sources.errors import RequestRejectedError
 
 __all__ = ["Reply", "RequestRecord", "RequestRefusedError", "error", "reply"]
 
@@ -56,7 +56,7 @@ def error(status: int, code: str, message: str, headers: Mapping[str, str] | Non
     return reply(status, {"code": code, "message": message}, headers)
 
 
-class RequestRefusedError(OrderAllocError):
+class RequestRefusedError(RequestRejectedError):
     """Raised inside `AladdinMockHandler` for a request Aladdin would refuse.
 
     The handler answers it with its *status* and never lets it out; a refusal
