@@ -13,38 +13,30 @@ Layout, from the wire up:
 * ``client``: the sync and async drivers that run the plans;
 * ``config`` (settings, ``from_env``) and ``errors`` (the error tree).
 
+Where a change goes: a new Aladdin field is declared on its class in ``wire``
+and read in ``mapping``; a retry rule is ``transport`` (``RETRY_STATUSES``,
+``is_retryable``, ``retry_kwargs``); a new operation is one plan in ``plans``
+plus one method on each client in ``client``.
+
 ``specs/`` holds BlackRock's published API descriptions (Apache-2.0), used by
 the tests to validate every request.
 """
 
+from . import errors
 from .client import AladdinClient, AsyncAladdinClient
 from .config import AladdinConfig, Secret
-from .errors import (
-    AladdinAPIError,
-    AladdinAuthError,
-    AladdinConfigError,
-    AladdinNotFoundError,
-    AladdinOperationTimeoutError,
-    AladdinOutcomeUnknownError,
-    AladdinRateLimitError,
-    AladdinResponseError,
-    AladdinServerError,
-    AladdinTransportError,
-)
 
-__all__ = [
-    "AladdinAPIError",
-    "AladdinAuthError",
-    "AladdinClient",
-    "AladdinConfig",
-    "AladdinConfigError",
-    "AladdinNotFoundError",
-    "AladdinOperationTimeoutError",
-    "AladdinOutcomeUnknownError",
-    "AladdinRateLimitError",
-    "AladdinResponseError",
-    "AladdinServerError",
-    "AladdinTransportError",
-    "AsyncAladdinClient",
-    "Secret",
-]
+# The error classes, re-exported under their own names (errors.__all__ lists them).
+from .errors import AladdinAPIError as AladdinAPIError
+from .errors import AladdinAuthError as AladdinAuthError
+from .errors import AladdinConfigError as AladdinConfigError
+from .errors import AladdinNotFoundError as AladdinNotFoundError
+from .errors import AladdinOperationTimeoutError as AladdinOperationTimeoutError
+from .errors import AladdinOutcomeUnknownError as AladdinOutcomeUnknownError
+from .errors import AladdinRateLimitError as AladdinRateLimitError
+from .errors import AladdinResponseError as AladdinResponseError
+from .errors import AladdinServerError as AladdinServerError
+from .errors import AladdinTransportError as AladdinTransportError
+
+__all__ = ["AladdinClient", "AladdinConfig", "AsyncAladdinClient", "Secret"]
+__all__ += errors.__all__
