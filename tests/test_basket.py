@@ -268,7 +268,7 @@ class TestJoint:
         assert joint.sweeps >= 1
 
     def test_a_metric_already_level_does_not_break_the_weights(self) -> None:
-        """Two metrics, one equal in every account: its inverse-variance weight is huge but legal."""
+        """Two metrics, one level in every account: its huge inverse-variance weight is legal."""
         accounts = [
             _account("A", 100e6, 5e6, sd=5.0, dur=4.0),
             _account("B", 200e6, 5e6, sd=5.0 + 1e-15, dur=8.0),
