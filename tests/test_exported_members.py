@@ -17,7 +17,6 @@ def test_all_is_the_public_surface() -> None:
         "parallel",
         "plot",
         "switches",
-        "errors",
         "fills",
         "fairness",
         "model",
@@ -29,7 +28,6 @@ def test_all_is_the_public_surface() -> None:
         "typing",
         "sources",
         "audit",
-        "desk",
         "cli",
         "annotations",  # from __future__ import annotations
     }

@@ -54,7 +54,7 @@ from .errors import (
 if _typing.TYPE_CHECKING:
     # Everything below is imported on first use (see _LAZY); type checkers
     # see it here as if it were imported eagerly.
-    from . import engines, limits, lots
+    from . import desk, engines, limits, lots
     from .allocation import allocate
     from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
     from .basket import BasketResult, allocate_basket
@@ -125,7 +125,7 @@ if _typing.TYPE_CHECKING:
 # names an error, or the CLI's ``--help``, should not pay for either.
 # Name -> module (a name that is itself a submodule maps to its own name).
 _LAZY: dict[str, str] = {
-    **{name: name for name in ("engines", "limits", "lots")},
+    **{name: name for name in ("desk", "engines", "limits", "lots")},
     "allocate": "allocation",
     **dict.fromkeys(("BasketResult", "allocate_basket"), "basket"),
     **dict.fromkeys(("CustomWeights", "Engine", "MinDispersion", "ProRata"), "engines"),
@@ -354,7 +354,9 @@ __all__ = [
     "as_table",
     "default_source",
     "describe_source",
+    "desk",
     "engines",
+    "errors",
     "from_json",
     "limits",
     "lots",

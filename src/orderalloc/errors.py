@@ -1,41 +1,65 @@
 """Every exception orderalloc raises, under one root.
 
-The tree::
+The tree (every error class of the package; a test keeps it complete)::
 
     OrderAllocError
-    ├── InvalidInputError (also ValueError)      bad input, names the field and value
+    ├── InvalidInputError (also ValueError)         bad input, names the field and value
     │   ├── InvalidSecurityError
     │   ├── InvalidAccountError
     │   ├── InvalidOrderError
-    │   └── InvalidParameterError                engine parameters, weights, options
-    ├── AllocationError                          an allocation could not be made
-    │   ├── UnknownMethodError (also ValueError) no engine by that name
-    │   └── SolverError                          a min-dispersion backend failed
-    ├── DataSourceError                          a data source could not answer
-    │   ├── NotFoundError (also KeyError)        no such group, security or order
-    │   └── OutcomeUnknownError                  a write was sent; whether it applied is unknown
-    ├── MissingExtraError (also ImportError)     an optional dependency is not installed
-    ├── AuditSinkError                           the audit trail could not be written or read
-    │   └── AuditIntegrityError                  the hash chain does not verify
-    └── DeskError                                preview / commit / modify / cancel refused
+    │   ├── InvalidParameterError                   engine parameters, weights, options
+    │   └── InvalidFillError                        a fill that cannot be allocated
+    ├── AllocationError                             an allocation could not be made
+    │   ├── UnknownMethodError (also ValueError)    no engine by that name
+    │   └── SolverError                             a min-dispersion backend failed
+    ├── DataSourceError                             a data source could not answer
+    │   ├── NotFoundError (also KeyError)           no such group, security or order
+    │   ├── OutcomeUnknownError                     sent; whether it applied is unknown
+    │   │   └── AladdinOperationTimeoutError        a long-running operation missed its deadline
+    │   ├── SourceUnavailableError                  not reached (sent=False: never left)
+    │   │   └── AladdinTransportError               connection failures, timeouts
+    │   ├── RequestRejectedError                    the source refused the request
+    │   │   ├── OrderRejectedError                  the mock's order system refused it
+    │   │   └── RequestRefusedError                 the Aladdin test server refuses it (inside)
+    │   ├── AladdinConfigError (also ValueError)    missing or invalid AladdinConfig settings
+    │   ├── AladdinResponseError                    a 2xx answer that is not the published shape
+    │   └── AladdinAPIError                         Aladdin answered with an error
+    │       ├── AladdinAuthError (also RequestRejectedError)        401 / 403
+    │       ├── AladdinRateLimitError (also RequestRejectedError)   429
+    │       ├── AladdinServerError (also OutcomeUnknownError)       5xx
+    │       ├── AladdinOutcomeUnknownError (also OutcomeUnknownError)  a write lost after sending
+    │       └── AladdinNotFoundError (also NotFoundError, KeyError)    404
+    ├── MissingExtraError (also ImportError)        an optional dependency is not installed
+    ├── InvariantError (also AssertionError)        check_allocation: a hard invariant broken
+    ├── AuditSinkError                              the audit trail could not be written or read
+    │   └── AuditIntegrityError                     the hash chain does not verify
+    └── DeskError                                   preview / commit / book refused or failed
         ├── UnknownAllocationError (also LookupError)  no such preview in the trail
         ├── UnknownOrderError (also LookupError)       no committed allocation made the order
         ├── NothingToCommitError                       the allocation places nothing
+        ├── NothingToBookError                         no fill left to book
         ├── StalePreviewError                          older than the desk's max_age
         ├── InputsChangedError                         cash or holdings no longer cover a line
+        ├── FillsChangedError                          the order's bookings moved since
         ├── ComplianceRefusedError                     blocking what-if violations, not overridden
         ├── CommitInProgressError                      another process is committing it now
         └── CommitFailedError                          the order system refused or failed
             ├── CommitOutcomeUnknownError              sent, outcome unknown: commit again
             └── BasketIncompleteError                  some orders of a basket not booked yet
 
-Subpackages add leaves under these (the Aladdin client's ``AladdinAPIError``
-under ``DataSourceError``, for example); every one of them is an
-``OrderAllocError``, so ``except oa.OrderAllocError`` catches all of them.
+Every class in the tree is an attribute of this module. Those defined next to
+the code that raises them (the desk's in `orderalloc.desk.errors`, the data
+source port's in `orderalloc.sources.errors`, the Aladdin client's in
+`orderalloc.sources.aladdin.errors`, `InvalidFillError` in `orderalloc.fills`,
+`OrderRejectedError` in `orderalloc.sources.mock`, the testing tools' in
+`orderalloc.testing`) are loaded from there on first
+use, so ``import orderalloc`` stays cheap. ``except oa.OrderAllocError``
+catches every one of them.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __all__ = [
@@ -192,3 +216,61 @@ class DeskError(OrderAllocError):
 def _short_repr(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# Error classes defined next to the code that raises them: name -> module. Loaded
+# on first use (the desk, the sources and the Aladdin client are costly imports).
+_ELSEWHERE: dict[str, str] = {
+    "InvalidFillError": "orderalloc.fills.fill",
+    "OrderRejectedError": "orderalloc.sources.mock",
+    "InvariantError": "orderalloc.testing.checks",
+    "RequestRefusedError": "orderalloc.testing.aladdin.replies",
+    **dict.fromkeys(
+        ("RequestRejectedError", "SourceUnavailableError"), "orderalloc.sources.errors"
+    ),
+    **dict.fromkeys(
+        (
+            "AladdinAPIError",
+            "AladdinAuthError",
+            "AladdinConfigError",
+            "AladdinNotFoundError",
+            "AladdinOperationTimeoutError",
+            "AladdinOutcomeUnknownError",
+            "AladdinRateLimitError",
+            "AladdinResponseError",
+            "AladdinServerError",
+            "AladdinTransportError",
+        ),
+        "orderalloc.sources.aladdin.errors",
+    ),
+    **dict.fromkeys(
+        (
+            "BasketIncompleteError",
+            "CommitFailedError",
+            "CommitInProgressError",
+            "CommitOutcomeUnknownError",
+            "ComplianceRefusedError",
+            "FillsChangedError",
+            "InputsChangedError",
+            "NothingToBookError",
+            "NothingToCommitError",
+            "StalePreviewError",
+            "UnknownAllocationError",
+            "UnknownOrderError",
+        ),
+        "orderalloc.desk.errors",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _ELSEWHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ELSEWHERE))

@@ -40,8 +40,8 @@ connection could be opened) is ``not_booked`` at once.
 The desk also books fills (see `~orderalloc.desk._fills` for its events:
 ``FILL_RECORDED``, ``FILLS_ALLOCATED``, ``BOOK_STARTED``, ``BOOKED``,
 ``BOOK_FAILED``, ``TRADE_CANCELLED``) and commits baskets (`BasketDesk`:
-``BASKET_PREVIEWED``, ``BASKET_COMMITTED``). The errors it raises are drawn in
-`orderalloc.desk.errors`.
+``BASKET_PREVIEWED``, ``BASKET_COMMITTED``). The errors it raises
+(`orderalloc.desk.errors`) are drawn in the tree of `orderalloc.errors`.
 
 The layout::
 

@@ -1,21 +1,7 @@
 """The errors the desk raises, all under `~orderalloc.errors.DeskError`.
 
-The tree::
-
-    DeskError
-    ├── UnknownAllocationError (also LookupError)   no preview with that id in the trail
-    ├── UnknownOrderError (also LookupError)        no committed allocation for that order
-    ├── NothingToCommitError                        the preview allocated nothing
-    ├── NothingToBookError                          no fill left to book
-    ├── StalePreviewError                           the preview is older than max_age
-    ├── InputsChangedError                          a line no longer fits fresh inputs
-    ├── FillsChangedError                           the order's bookings moved since
-    ├── ComplianceRefusedError                      blocking what-if violations, no override
-    ├── CommitInProgressError                       another process holds this attempt
-    └── CommitFailedError                           refused by the order system, or not booked
-        ├── CommitOutcomeUnknownError               cannot tell whether it was booked (yet)
-        └── BasketIncompleteError                   some orders of a basket not booked (yet)
-
+They are drawn, with every other error class of the package, in the tree of
+`orderalloc.errors` (each is also an attribute of that module).
 `orderalloc.desk` re-exports every one of them.
 """
 
