@@ -43,6 +43,10 @@ How (all steps work on whole denominations, never on float remainders):
 Ties are broken by a key hashed from the account id and a seed, never by
 position in the input, so a permutation of the accounts gives the same
 amounts, and a seed that changes from order to order rotates who wins ties.
+
+This module holds one idea, rounding an ideal split to legal lots, and is
+long for it; the searches that go beyond it (open sets, the centre of a
+moving mean) live in `orderalloc._rounding_search`.
 """
 
 from __future__ import annotations
