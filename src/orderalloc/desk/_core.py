@@ -42,6 +42,7 @@ from ._outcomes import (
     OUTCOME_UNKNOWN,
     classify,
 )
+from ._records import RECORDS, AttemptStarted, Failed, encode
 from ._trail import AllocationTrail, EventConflictError
 from .errors import (
     CommitFailedError,
@@ -132,12 +133,12 @@ class DeskCore:
         route: Route[_S, _R],
         checks: Sequence[AuditEvent],
         overridden: tuple[ComplianceViolation, ...],
-        details: Mapping[str, Any],
+        opening: AttemptStarted,
     ) -> _R:
         """Record the attempt, send it, and settle its outcome: the exactly-once core.
 
         Shared by order commits, modifications and trade bookings (`book`):
-        the attempt (*details* in its payload) is recorded with *checks* before
+        the attempt (*opening*, numbered here) is recorded with *checks* before
         anything is sent, under an event id per attempt, so two processes can
         never both send it; any earlier attempt is looked up right before, and
         an open one within its lease stops the send.
@@ -157,7 +158,7 @@ class DeskCore:
         started = self._event(
             trail,
             trail.started_kind,
-            {"attempt": attempt, **details},
+            attrs.evolve(opening, attempt=attempt),
             event_id=f"{aid}/{trail.started_kind.value.lower()}/{attempt}",
         )
         try:
@@ -182,7 +183,7 @@ class DeskCore:
         trail = route.trail
         found = self._look(route)
         if found is not None:
-            last = int(trail.attempts[-1].payload["attempt"])
+            last = trail.attempt_number(trail.attempts[-1])
             return route.done(last, found, recovered=True, overridden=())
         self._hold(trail)
         return None
@@ -241,12 +242,12 @@ class DeskCore:
             self._event(
                 trail,
                 trail.failed_kind,
-                {
-                    "attempt": open_attempt,
-                    "outcome": OUTCOME_NOT_BOOKED,
-                    "error": f"no {trail.noun} found for the attempt, looked up right before "
+                Failed(
+                    attempt=open_attempt,
+                    outcome=OUTCOME_NOT_BOOKED,
+                    error=f"no {trail.noun} found for the attempt, looked up right before "
                     "sending again",
-                },
+                ),
                 event_id=f"{trail.allocation_id}/settled/{open_attempt}",
             )
         ]
@@ -338,7 +339,7 @@ class DeskCore:
         self,
         group: str,
         order: Order,
-        modifies: Mapping[str, Any] | None,
+        live_order_id: str | None,
         *,
         fresh: bool = False,
     ) -> AccountTable:
@@ -349,16 +350,18 @@ class DeskCore:
         modified in its positions: a re-allocation on those numbers would count it
         twice (a sell could not re-sell what the order itself is selling). Its
         lines are taken back out of the holdings. Cash is left as the source
-        reports it.
+        reports it. *live_order_id* is that order (None: a new order).
         """
         accounts: AccountTable = (
             read_fresh(self._source, "accounts", group, order.security.id)
             if fresh
             else self._source.accounts(group, order.security.id)
         )
-        if modifies is None or not getattr(self._source, "positions_include_open_orders", False):
+        if live_order_id is None or not getattr(
+            self._source, "positions_include_open_orders", False
+        ):
             return accounts
-        live = self._source.get_order(str(modifies["order_id"]))
+        live = self._source.get_order(live_order_id)
         held = accounts.holding(order.security.id).copy()
         sign = live.side.sign
         for line in live.lines:
@@ -404,11 +407,21 @@ class DeskCore:
         self,
         trail: AllocationTrail,
         kind: EventKind,
-        payload: Mapping[str, Any],
+        payload: object,
         *,
         event_id: str | None = None,
         order_id: str | None = None,
     ) -> AuditEvent:
+        """The event of *kind* with *payload*: a record of `~orderalloc.desk._records`.
+
+        A record is encoded by the trail's one converter (a plain mapping, as the
+        basket desk still writes, is stored as it is); the source stamp is added.
+        """
+        if attrs.has(type(payload)):
+            expected = RECORDS.get(kind)
+            assert expected is None or isinstance(payload, expected), (kind, payload)
+            payload = encode(payload)
+        assert isinstance(payload, Mapping)
         return AuditEvent(
             allocation_id=trail.allocation_id,
             kind=kind,
@@ -416,7 +429,7 @@ class DeskCore:
             payload={**payload, SOURCE_KEY: self._source_stamp},
             at=self._now(),
             event_id=event_id or str(uuid.uuid4()),
-            security_id=str(trail.payload["security_id"]),
+            security_id=trail.security_id,
             order_id=order_id,
         )
 
@@ -424,7 +437,7 @@ class DeskCore:
         return self._event(
             trail,
             trail.failed_kind,
-            {"attempt": attempt, "outcome": outcome, "error": error},
+            Failed(attempt=attempt, outcome=outcome, error=error),
         )
 
     def _refuse(
@@ -440,7 +453,7 @@ class DeskCore:
         event = self._event(
             trail,
             trail.failed_kind,
-            {"outcome": OUTCOME_REFUSED, "check": check, "error": str(error), **details},
+            Failed(outcome=OUTCOME_REFUSED, check=check, error=str(error), **details),
         )
         try:
             self._record([*before, event])
