@@ -45,6 +45,7 @@ from ..sources.trades import BookedTrade, Execution, TradeLine, TradeTicket
 
 __all__ = [
     "RECORDS",
+    "Attempt",
     "AttemptStarted",
     "Booked",
     "Cancelled",
@@ -142,6 +143,13 @@ class Overridden:
     by: str
     comment: str | None
     violations: tuple[Violation, ...]
+
+
+@attrs.frozen(kw_only=True)
+class Attempt:
+    """The number every attempt event carries: all the lease logic reads of one."""
+
+    attempt: int
 
 
 @attrs.frozen(kw_only=True)
@@ -335,7 +343,13 @@ RECORDS: dict[EventKind, type[Any]] = {
     EventKind.BOOK_FAILED: Failed,
     EventKind.TRADE_CANCELLED: TradeCancelled,
 }
-_RECORD_TYPES = frozenset(RECORDS.values()) | {Modifies, Violation, TicketRecord, TradeRecord}
+_RECORD_TYPES = frozenset(RECORDS.values()) | {
+    Attempt,
+    Modifies,
+    Violation,
+    TicketRecord,
+    TradeRecord,
+}
 
 
 # --- the converter --------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from ..sources.orders import ComplianceViolation, OrderLine
 from ._outcomes import OUTCOME_UNKNOWN, SETTLED
 from ._records import (
     CONVERTER,
-    AttemptStarted,
+    Attempt,
     Failed,
     FillsAllocated,
     Modifies,
@@ -247,7 +247,7 @@ class AllocationTrail:
     @staticmethod
     def attempt_number(started: AuditEvent) -> int:
         """The number of the attempt *started* opened."""
-        return decode(AttemptStarted, started.payload).attempt
+        return decode(Attempt, started.payload).attempt
 
     @property
     def failures(self) -> tuple[Failed, ...]:
