@@ -38,8 +38,8 @@ from ..sources.protocol import DataSource, read_fresh
 from ._outcomes import (
     OUTCOME_NOT_BOOKED,
     OUTCOME_REFUSED,
-    OUTCOME_REJECTED,
     OUTCOME_UNKNOWN,
+    SETTLED,
     classify,
 )
 from ._records import RECORDS, AttemptStarted, Failed, encode
@@ -266,18 +266,16 @@ class DeskCore:
         noun, verb = trail.noun, trail.verb
         cause = f"{type(exc).__name__}: {exc}"
         outcome = classify(exc)
-        if outcome == OUTCOME_NOT_BOOKED:
+        if outcome in SETTLED:  # certainly not booked: never sent, or refused
             self._settled_here.add((aid, attempt))
-            self._record_quietly(trail, attempt, OUTCOME_NOT_BOOKED, cause)
-            raise CommitFailedError(
-                aid, f"the {noun} was never sent ({cause}); {verb} again", retryable=True
-            ) from exc
-        if outcome == OUTCOME_REJECTED:
-            self._settled_here.add((aid, attempt))
-            self._record_quietly(trail, attempt, OUTCOME_REJECTED, cause)
-            raise CommitFailedError(
-                aid, f"the {noun} was refused ({cause})", retryable=False
-            ) from exc
+            self._record_quietly(trail, attempt, outcome, cause)
+            never_sent = outcome == OUTCOME_NOT_BOOKED
+            message = (
+                f"the {noun} was never sent ({cause}); {verb} again"
+                if never_sent
+                else f"the {noun} was refused ({cause})"
+            )
+            raise CommitFailedError(aid, message, retryable=never_sent) from exc
         until = started.at + self._commit_lease
         later = (
             f"nothing is sent again before the {noun} is seen or {format_time(until)} "

@@ -378,14 +378,7 @@ class PostTrade(DeskCore):
             route,
             checks,
             (),
-            AttemptStarted(
-                attempt=0,  # numbered by _send_once
-                external_id=ticket.external_id,
-                lines=len(ticket.lines),
-                quantity=ticket.quantity,
-                price=ticket.price,
-                comment=comment,
-            ),
+            AttemptStarted.of(ticket, comment),
         )
 
     def _booking_checks(self, trail: AllocationTrail) -> list[AuditEvent]:

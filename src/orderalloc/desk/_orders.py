@@ -253,13 +253,7 @@ class OrderDesk(DeskCore):
             route,
             checks,
             overridden,
-            AttemptStarted(
-                attempt=0,  # numbered by _send_once
-                external_id=ticket.external_id,
-                lines=len(ticket.lines),
-                quantity=ticket.quantity,
-                comment=comment,
-            ),
+            AttemptStarted.of(ticket, comment),
         )
 
     def _check(

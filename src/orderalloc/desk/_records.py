@@ -39,8 +39,9 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from ..audit import EventKind
+from ..audit.events import _thaw
 from ..serialization import make_converter
-from ..sources.orders import ComplianceViolation
+from ..sources.orders import ComplianceViolation, OrderTicket
 from ..sources.trades import BookedTrade, Execution, TradeLine, TradeTicket
 
 __all__ = [
@@ -162,6 +163,18 @@ class AttemptStarted:
     quantity: float
     comment: str | None
     price: float | None = None  # a block trade's
+
+    @classmethod
+    def of(cls, ticket: OrderTicket | TradeTicket, comment: str | None) -> AttemptStarted:
+        """The attempt that sends *ticket* (numbered 0: `DeskCore._send_once` numbers it)."""
+        return cls(
+            attempt=0,
+            external_id=ticket.external_id,
+            lines=len(ticket.lines),
+            quantity=ticket.quantity,
+            comment=comment,
+            price=ticket.price if isinstance(ticket, TradeTicket) else None,
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -382,21 +395,13 @@ def encode(record: object) -> dict[str, Any]:
     return data
 
 
-def _plain(value: Any) -> Any:
-    """A stored payload value as plain JSON (frozen mappings and tuples as dicts and lists)."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 # Kept as stored (not copied) when read: large, and rebuilt only on demand.
 _KEPT = frozenset({"result", "params"})
 
 
 def decode(cls: type[R], payload: Mapping[str, Any]) -> R:
     """The *cls* record of a stored *payload* (keys it does not declare are ignored)."""
-    data = {k: v if k in _KEPT else _plain(v) for k, v in payload.items()}
+    # Stored payloads are frozen (read-only mappings, tuples): thawed to plain JSON.
+    data = {k: v if k in _KEPT else _thaw(v, k) for k, v in payload.items()}
     record: R = CONVERTER.structure(data, cls)
     return record
