@@ -172,7 +172,13 @@ def one_group(n_accounts: int, n_bonds: int, rounds: int) -> str:
 
 
 def many_groups(
-    n_groups: int, size: int, n_bonds: int, rounds: int, chunksize: int, slices: int
+    n_groups: int,
+    size: int,
+    n_bonds: int,
+    rounds: int,
+    chunksize: int,
+    slices: int,
+    strategy: str = "joint",
 ) -> str:
     """Part 2: the same basket over many groups, serial vs a 2-worker LocalCluster.
 
@@ -195,7 +201,7 @@ def many_groups(
     }
     keys = list(groups)
     cut = [keys[i * n_groups // slices : (i + 1) * n_groups // slices] for i in range(slices)]
-    options = {"metric": "spread_duration"}
+    options = {"metric": "spread_duration", "strategy": strategy}
     out: dict[str, dict[str, oa.BasketResult]] = {"serial": {}, "dask": {}}
     totals = {"serial": [0.0] * rounds, "dask": [0.0] * rounds}
     ratios: list[float] = []
@@ -270,9 +276,10 @@ def many_groups(
     )
     note = (
         f"Many groups: {n_bonds} bonds sized to each group (0.5% of its NAV) over {n_groups:,} "
-        f"groups of {size} accounts, min dispersion (spread duration), joint; "
+        f"groups of {size} accounts, min dispersion (spread duration), {strategy}; "
         f"`python benchmarks/bench_basket.py --skip-one --groups {n_groups} --bonds {n_bonds} "
-        f"--rounds {rounds} --slices {slices}`. {rounds} round(s) over all groups, in "
+        f"--rounds {rounds} --slices {slices} --strategy {strategy}`. {rounds} round(s) over "
+        f"all groups, in "
         f"{slices} slices run serially and on the cluster in turn (alternating which goes "
         f"first); chunks of {chunksize} groups. The last row: the per-slice speedups, min / "
         f"median / max. Cluster start-up {startup:.1f} s and a warm-up run on 4 groups, not "
@@ -297,6 +304,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chunksize", type=int, default=25)
     parser.add_argument("--slices", type=int, default=10)
+    parser.add_argument("--strategy", choices=["joint", "sequential"], default="joint")
     parser.add_argument("--skip-one", action="store_true")
     parser.add_argument("--skip-many", action="store_true")
     args = parser.parse_args()
@@ -306,7 +314,13 @@ def main() -> None:
     if not args.skip_many:
         print(
             many_groups(
-                args.groups, args.group_size, args.bonds, args.rounds, args.chunksize, args.slices
+                args.groups,
+                args.group_size,
+                args.bonds,
+                args.rounds,
+                args.chunksize,
+                args.slices,
+                args.strategy,
             )
         )
 

@@ -267,6 +267,23 @@ class TestJoint:
         assert joint.objective < joint.objective_sequential
         assert joint.sweeps >= 1
 
+    def test_a_metric_already_level_does_not_break_the_weights(self) -> None:
+        """Two metrics, one level in every account: its huge inverse-variance weight is legal."""
+        accounts = [
+            _account("A", 100e6, 5e6, sd=5.0, dur=4.0),
+            _account("B", 200e6, 5e6, sd=5.0 + 1e-15, dur=8.0),
+        ]
+        orders = [
+            oa.Order(security=_bond("X", sd=3.0, dur=2.0), side="BUY", quantity=1_000_000),
+            oa.Order(security=_bond("Y", sd=7.0, dur=9.0), side="BUY", quantity=1_000_000),
+        ]
+        basket = oa.allocate_basket(
+            orders, accounts, "min_dispersion", metric=("spread_duration", "duration")
+        )
+        assert basket.objective <= basket.objective_sequential
+        for order in orders:
+            assert basket.result(order.security.id).allocated == 1_000_000
+
     def test_no_gain_falls_back_to_sequential_and_says_so(self) -> None:
         """A one-order basket gains nothing: the result is the sequential one, with a warning."""
         accounts = [_account("A", 100e6, 5e6, sd=4.0), _account("B", 200e6, 5e6, sd=6.0)]

@@ -394,8 +394,11 @@ class _Basket:
         if isinstance(engine, MinDispersion) and engine.weighting != "nav":
             self.weighting = engine.weighting if isinstance(engine.weighting, str) else "custom"
         if isinstance(engine, MinDispersion) and len(engine.metrics) > 1:
-            # One set of metric weights for every order: the basket's objective.
-            weights = dict(zip(engine.metrics, self.c.tolist(), strict=True))
+            # One set of metric weights for every order: the basket's objective. Only
+            # their ratios matter, so scale the largest to 1 (an inverse variance near 0
+            # would exceed what the engine accepts, and mean the same split).
+            scaled = np.maximum(self.c / float(self.c.max()), np.finfo(np.float64).tiny)
+            weights = dict(zip(engine.metrics, scaled.tolist(), strict=True))
             self.engine = MinDispersion(**{**engine.params, "metric_weights": weights})
 
     # --- set-up ------------------------------------------------------------------------------

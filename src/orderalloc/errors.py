@@ -19,7 +19,8 @@ The tree (every error class of the package; a test keeps it complete)::
     │   ├── SourceUnavailableError                  not reached (sent=False: never left)
     │   │   └── AladdinTransportError               connection failures, timeouts
     │   ├── RequestRejectedError                    the source refused the request
-    │   ├── OrderRejectedError                      the mock's order system refused it
+    │   │   ├── OrderRejectedError                  the mock's order system refused it
+    │   │   └── RequestRefusedError                 the Aladdin test server refuses it (inside)
     │   ├── AladdinConfigError (also ValueError)    missing or invalid AladdinConfig settings
     │   ├── AladdinResponseError                    a 2xx answer that is not the published shape
     │   └── AladdinAPIError                         Aladdin answered with an error
@@ -29,6 +30,7 @@ The tree (every error class of the package; a test keeps it complete)::
     │       ├── AladdinOutcomeUnknownError (also OutcomeUnknownError)  a write lost after sending
     │       └── AladdinNotFoundError (also NotFoundError, KeyError)    404
     ├── MissingExtraError (also ImportError)        an optional dependency is not installed
+    ├── InvariantError (also AssertionError)        check_allocation: a hard invariant broken
     ├── AuditSinkError                              the audit trail could not be written or read
     │   └── AuditIntegrityError                     the hash chain does not verify
     └── DeskError                                   preview / commit / book refused or failed
@@ -49,7 +51,8 @@ Every class in the tree is an attribute of this module. Those defined next to
 the code that raises them (the desk's in `orderalloc.desk.errors`, the data
 source port's in `orderalloc.sources.errors`, the Aladdin client's in
 `orderalloc.sources.aladdin.errors`, `InvalidFillError` in `orderalloc.fills`,
-`OrderRejectedError` in `orderalloc.sources.mock`) are loaded from there on first
+`OrderRejectedError` in `orderalloc.sources.mock`, the testing tools' in
+`orderalloc.testing`) are loaded from there on first
 use, so ``import orderalloc`` stays cheap. ``except oa.OrderAllocError``
 catches every one of them.
 """
@@ -220,6 +223,8 @@ def _short_repr(value: Any, limit: int = 80) -> str:
 _ELSEWHERE: dict[str, str] = {
     "InvalidFillError": "orderalloc.fills.fill",
     "OrderRejectedError": "orderalloc.sources.mock",
+    "InvariantError": "orderalloc.testing.checks",
+    "RequestRefusedError": "orderalloc.testing.aladdin.replies",
     **dict.fromkeys(
         ("RequestRejectedError", "SourceUnavailableError"), "orderalloc.sources.errors"
     ),

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import os
 import random
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Collection, Sequence
 
 import attrs
@@ -187,3 +192,29 @@ class StrictBook(MockAladdin):
         posted = super().modify_order(order_id, ticket)
         self.modifications[order_id] += 1  # applied: counted once per change made
         return posted
+
+
+def kill_child_when(
+    args: Sequence[str], reached: threading.Event, release: threading.Event
+) -> None:
+    """Run ``python *args*`` until *reached* is set, then SIGKILL it; check it died there.
+
+    The child prints ``READY`` before it starts and ``DONE`` if it ever
+    finishes; *release* is set afterwards, whatever happened, so that the
+    server thread holding the child's answer returns.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "READY"
+        assert reached.wait(60), "the child never got there"
+        os.kill(child.pid, signal.SIGKILL)
+        rest, _ = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+        release.set()
+    assert child.returncode == -signal.SIGKILL
+    assert "DONE" not in rest

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 from basket_helpers import BASKET, CountingBook
-from desk_helpers import Clock
+from desk_helpers import Clock, kill_child_when
 
 from orderalloc.audit import EventKind, SQLiteAuditSink
 from orderalloc.desk import BasketDesk, Desk
@@ -59,31 +55,6 @@ def _config(handler: AladdinMockHandler, url: str) -> AladdinConfig:
     return handler.config(url, rate_limit=60_000, backoff_initial=0.01, lro_poll_interval=0.01)
 
 
-def _kill_child_mid_send(
-    handler: HoldingHandler, url: str, path: Path, basket_id: str, batch_size: int
-) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    child = subprocess.Popen(
-        [sys.executable, str(CHILD), url, str(path), basket_id, str(batch_size)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "READY"
-        assert handler.booked.wait(60), "the child never posted the basket"
-        os.kill(child.pid, signal.SIGKILL)
-        rest, _ = child.communicate(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=10)
-        handler.release.set()
-    assert child.returncode == -signal.SIGKILL
-    assert "DONE" not in rest
-
-
 class TestKilledMidSend:
     """SIGKILL between Aladdin booking a request and the desk recording it."""
 
@@ -103,7 +74,8 @@ class TestKilledMidSend:
         with SQLiteAuditSink(path) as sink:
             preview = BasketDesk(Desk(book, sink, actor="parent")).preview("PUBLICPRE", BASKET)
         ids = preview.allocation_ids
-        _kill_child_mid_send(handler, server.url, path, preview.basket_id, batch_size)
+        argv = [str(CHILD), server.url, str(path), preview.basket_id, str(batch_size)]
+        kill_child_when(argv, handler.booked, handler.release)
 
         first = min(batch_size, len(ids))  # the orders of the request the child sent
         assert sorted(book.posts) == sorted(ids[:first])

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from desk_helpers import TSY, kinds, orders_for
+from desk_helpers import TSY, kill_child_when, kinds, orders_for
 
 from orderalloc.audit import EventKind, SQLiteAuditSink
 from orderalloc.desk import Desk
@@ -74,26 +70,7 @@ class TestKilledMidCommit:
             preview = Desk(client, sink, actor="parent").preview("BIG6", TSY, "BUY", 5_000_000)
         aid = preview.allocation_id
 
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        child = subprocess.Popen(
-            [sys.executable, str(CHILD), server.url, str(path), aid],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == "READY"
-            assert handler.booked.wait(60), "the child never posted the order"
-            os.kill(child.pid, signal.SIGKILL)
-            rest, _ = child.communicate(timeout=10)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait(timeout=10)
-            handler.release.set()
-        assert child.returncode == -signal.SIGKILL
-        assert "DONE" not in rest
+        kill_child_when([str(CHILD), server.url, str(path), aid], handler.booked, handler.release)
 
         # The window a naive desk would double: booked, but the trail stops at COMMIT_STARTED.
         assert len(orders_for(handler.mock, aid)) == 1

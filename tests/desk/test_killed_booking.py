@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from desk_helpers import kinds
+from desk_helpers import kill_child_when, kinds
 
 from orderalloc.audit import EventKind, SQLiteAuditSink
 from orderalloc.desk import Desk
@@ -77,26 +73,7 @@ class TestKilledMidBooking:
         fid = fp.fill_allocation_id
         assert len(fp.fills) == 2  # read back through trades:filter
 
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        child = subprocess.Popen(
-            [sys.executable, str(CHILD), server.url, str(path), fid],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == "READY"
-            assert handler.booked.wait(60), "the child never booked the trade"
-            os.kill(child.pid, signal.SIGKILL)
-            rest, _ = child.communicate(timeout=10)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait(timeout=10)
-            handler.release.set()
-        assert child.returncode == -signal.SIGKILL
-        assert "DONE" not in rest
+        kill_child_when([str(CHILD), server.url, str(path), fid], handler.booked, handler.release)
 
         # The window a naive desk would double: booked, but the trail stops at BOOK_STARTED.
         assert len(handler.mock.trades()) == 1

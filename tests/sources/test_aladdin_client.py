@@ -28,7 +28,7 @@ from orderalloc.sources.aladdin import (
     AsyncAladdinClient,
     Secret,
 )
-from orderalloc.sources.aladdin._base import RateLimiter
+from orderalloc.sources.aladdin.transport import RateLimiter
 from orderalloc.sources.mock import WELL_KNOWN, MockAladdin
 from orderalloc.sources.orders import OrderLine, OrderTicket
 from orderalloc.testing.aladdin import AladdinMockHandler

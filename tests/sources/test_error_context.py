@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from orderalloc.sources.aladdin import AladdinClient, AladdinResponseError
-from orderalloc.sources.aladdin._base import REQUEST_ID
+from orderalloc.sources.aladdin.wire import REQUEST_ID
 from orderalloc.sources.mock import MockAladdin
 from orderalloc.testing.aladdin import AladdinMockHandler
 

@@ -7,7 +7,7 @@ import datetime as dt
 import httpx
 
 from orderalloc.sources.aladdin import AladdinClient
-from orderalloc.sources.aladdin._base import ORIGIN_TIMESTAMP
+from orderalloc.sources.aladdin.wire import ORIGIN_TIMESTAMP
 from orderalloc.sources.mock import MockAladdin
 from orderalloc.testing.aladdin import AladdinMockHandler
 

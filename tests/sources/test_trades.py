@@ -18,7 +18,7 @@ import pytest
 
 from orderalloc.errors import InvalidOrderError, NotFoundError
 from orderalloc.sources.aladdin import AladdinClient, AladdinNotFoundError, AsyncAladdinClient
-from orderalloc.sources.aladdin._base import TRADE
+from orderalloc.sources.aladdin.wire import TRADE
 from orderalloc.sources.mock import WELL_KNOWN, AsyncMockAladdin, MockAladdin, OrderRejectedError
 from orderalloc.sources.orders import OrderLine, OrderTicket, PostedOrder
 from orderalloc.sources.protocol import AsyncTradeSource, TradeSource
@@ -309,7 +309,7 @@ class TestClient:
 
 
 def _call(path: str, body: object) -> object:
-    from orderalloc.sources.aladdin._base import Call
+    from orderalloc.sources.aladdin.transport import Call
 
     return Call("POST", path, body=body, write=True)
 

@@ -149,9 +149,9 @@ def source_stamp(source: object) -> dict[str, str | None]:
     inner = getattr(source, "inner", None)
     if inner is not None and inner is not source:
         return source_stamp(inner)
-    from orderalloc.sources.aladdin._base import AladdinBase
+    from orderalloc.sources.aladdin.client import AladdinClient, AsyncAladdinClient
 
-    if isinstance(source, AladdinBase):
+    if isinstance(source, (AladdinClient, AsyncAladdinClient)):
         return {"kind": "aladdin", "host": source.config.base_url}
     if isinstance(source, (MockAladdin, AsyncMockAladdin)):
         return {"kind": "mock", "host": None}

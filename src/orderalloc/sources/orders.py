@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -163,6 +163,26 @@ class OrderTicket:
     def quantity(self) -> float:
         """Total face of the ticket: the sum of its lines."""
         return math.fsum(line.quantity for line in self.lines)
+
+    def posted(self, order_id: str, *, status: str, version: int = 1) -> PostedOrder:
+        """The `PostedOrder` this ticket is once the order system holds it as *order_id*.
+
+        For adapters and fakes that keep their own book.
+
+        .. versionadded:: 0.2
+        """
+        fields = ticket_fields(self)
+        return PostedOrder(
+            order_id=order_id, quantity=self.quantity, status=status, version=version, **fields
+        )
+
+
+_TICKET_FIELDS = ("external_id", "security_id", "side", "lines")
+
+
+def ticket_fields(ticket: Any) -> dict[str, Any]:
+    """What a ticket shares with the order or trade it becomes (id, security, side, lines)."""
+    return {name: getattr(ticket, name) for name in _TICKET_FIELDS}
 
 
 #: Severities that do not stop an order (Aladdin's ``COMPLIANCE_SEVERITY_*`` words).

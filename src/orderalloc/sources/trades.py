@@ -25,7 +25,7 @@ import attrs
 from orderalloc.errors import InvalidOrderError
 from orderalloc.model import Side
 
-from .orders import _external_id, _side, account_lines
+from .orders import _external_id, _side, account_lines, ticket_fields
 
 __all__ = ["BookedTrade", "Execution", "TradeLine", "TradeStatus", "TradeTicket"]
 
@@ -120,6 +120,23 @@ class TradeTicket:
     def quantity(self) -> float:
         """Total face of the block: the sum of its lines."""
         return math.fsum(line.quantity for line in self.lines)
+
+    def booked(self, trade_id: str, *, trade_date: dt.date | None = None) -> BookedTrade:
+        """The active `BookedTrade` this ticket is once booked as *trade_id*.
+
+        *trade_date* defaults to the ticket's. For adapters and fakes that
+        keep their own book.
+
+        .. versionadded:: 0.2
+        """
+        when = trade_date or self.trade_date
+        return BookedTrade(
+            trade_id=trade_id,
+            price=self.price,
+            order_id=self.order_id,
+            trade_date=when,
+            **ticket_fields(self),
+        )
 
 
 def _plain(value: Iterable[TradeLine]) -> tuple[TradeLine, ...]:

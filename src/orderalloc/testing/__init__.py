@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from .aladdin import AladdinMockHandler, FaultPlan, LoopbackServer, serve
-from .checks import check_allocation
+from .checks import InvariantError, check_allocation
 from .faults import Fault, FaultMode, FaultySource, InjectedFault
 from .recording import RecordingSink
 
@@ -24,6 +24,7 @@ __all__ = [
     "FaultPlan",
     "FaultySource",
     "InjectedFault",
+    "InvariantError",
     "LoopbackServer",
     "RecordingSink",
     "check_allocation",

@@ -6,18 +6,44 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import OrderAllocError
 from ..model import Side, as_table
 from ..reasons import Reason
 from ..result import AllocationResult
 
-__all__ = ["check_allocation"]
+__all__ = ["InvariantError", "check_allocation"]
+
+
+class InvariantError(OrderAllocError, AssertionError):
+    """Raised by `check_allocation` when a result breaks a hard invariant.
+
+    An ``AssertionError`` too, so that test runners report it as a failed check.
+
+    Attributes:
+        field: What is wrong, as a dotted name (``"quantity['BIG6-01']"``, ``"total"``).
+        value: Its value.
+        reason: The invariant it breaks, in words.
+    """
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}={value!r}: {reason}")
+
+
+def _check(ok: Any, field: str, value: Any, reason: str) -> None:
+    if not ok:
+        raise InvariantError(field, value, reason)
 
 
 def _fail(result: AllocationResult, i: int, what: str) -> None:
-    raise AssertionError(
-        f"account {result.account_ids[i]!r}: {what} "
-        f"(quantity {float(result.quantity[i]):,.0f}, reason "
-        f"{Reason.from_code(int(result.reason_codes[i])).value})"
+    account = result.account_ids[i]
+    reason = Reason.from_code(int(result.reason_codes[i])).value
+    raise InvariantError(
+        f"quantity[{account!r}]",
+        float(result.quantity[i]),
+        f"account {account!r}: {what} (reason {reason})",
     )
 
 
@@ -37,17 +63,20 @@ def check_allocation(result: AllocationResult, accounts: Any) -> None:
         accounts: The accounts it was given (any accepted shape).
 
     Raises:
-        AssertionError: An invariant is broken; the message names the account.
+        InvariantError: An invariant is broken (also an ``AssertionError``); it
+            names the field (the account's quantity, the total) and its value.
     """
     table = as_table(accounts)
     order = result.order
     sec = order.security
     m, d = sec.min_piece, sec.increment
     q = result.quantity
-    assert result.account_ids == table.ids, "result accounts differ from the input accounts"
-    assert q.shape == (len(table),), f"quantity has shape {q.shape}, expected ({len(table)},)"
-    assert np.all(np.isfinite(q)), "a quantity is not finite"
-    assert result.reason_codes.shape == q.shape, "a line has no reason"
+    ids = result.account_ids
+    _check(ids == table.ids, "account_ids", ids, "differ from the input accounts")
+    _check(q.shape == (len(table),), "quantity.shape", q.shape, f"expected ({len(table)},)")
+    _check(np.all(np.isfinite(q)), "quantity", q[~np.isfinite(q)], "a quantity is not finite")
+    codes = result.reason_codes.shape
+    _check(codes == q.shape, "reason_codes.shape", codes, "a line has no reason")
     for i in np.flatnonzero(q < 0):
         _fail(result, int(i), "negative amount")
     k = (q - m) / d
@@ -55,14 +84,17 @@ def check_allocation(result: AllocationResult, accounts: Any) -> None:
     for i in np.flatnonzero(illegal)[:1]:
         _fail(result, int(i), f"not 0 nor {m:,.0f} + k x {d:,.0f}")
     total = float(q.sum())
-    assert total <= order.quantity, f"allocated {total:,.0f} > order {order.quantity:,.0f}"
+    _check(total <= order.quantity, "total", total, f"above the order {order.quantity:,.0f}")
     if total < order.quantity:
-        assert result.unallocated_reason, "face unallocated with no cause given"
-        assert any("unallocated" in w for w in result.warnings), "no warning for unallocated face"
+        why = result.unallocated_reason
+        _check(why, "unallocated_reason", why, "face unallocated with no cause given")
+        warned = any("unallocated" in w for w in result.warnings)
+        _check(warned, "warnings", result.warnings, "no warning for unallocated face")
     restricted = table.is_restricted(sec.id)
     for i in np.flatnonzero(restricted & (q > 0))[:1]:
         _fail(result, int(i), "restricted account received the security")
     position = table.holding(sec.id)
+    # as_table fills every column (NaN for "no limit"): these only narrow the types.
     assert table.cash is not None
     assert table.max_face is not None
     assert table.max_pct_nav is not None

@@ -1,8 +1,8 @@
 """`AladdinClient` (``httpx.Client``) and `AsyncAladdinClient` (``httpx.AsyncClient``).
 
 Both implement the data-source Protocols on BlackRock's published Aladdin
-APIs. They share every request, retry rule and parser (`._base`); only the
-I/O differs. Each call:
+APIs. They share every plan (`.plans`), mapping (`.mapping`) and transport rule
+(`.transport`); only the I/O differs, here. Each call:
 
 * waits for the client-wide rate limiter (all threads together), and only
   then is stamped and authorised, so that neither is stale when it leaves:
@@ -51,9 +51,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -63,27 +61,82 @@ from orderalloc.model import AccountTable, Security
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
 from orderalloc.sources.trades import BookedTrade, Execution, TradeTicket
 
-from ._base import (
-    AladdinBase,
-    Answered,
-    Call,
-    NotSentError,
-    Plan,
-    Sleep,
-    Token,
-    error_from_response,
-    fill_context,
-    retry_kwargs,
-)
 from .config import AladdinConfig
 from .errors import AladdinResponseError
+from .plans import Plan, Plans, Sleep, Step
+from .transport import TOKEN_CALL, Answered, Call, NotSentError, Token, Transport, retry_kwargs
 
 __all__ = ["AladdinClient", "AsyncAladdinClient"]
 
 T = TypeVar("T")
 
 
-class AladdinClient(AladdinBase):
+def fill_context(exc: AladdinResponseError, answers: Sequence[Answered]) -> None:
+    """Name the request(s) and status behind a shape error raised while structuring.
+
+    Plans structure answers without their headers; the driver knows which
+    answers the plan had just received: the ones for the error's path.
+    """
+    if exc.request_id is not None:
+        return
+    mine = [a for a in answers if a.path == exc.path] or list(answers)
+    ids = [a.request_id for a in mine if a.request_id is not None]
+    if ids:
+        exc.request_id = ", ".join(dict.fromkeys(ids))
+    statuses = {a.status for a in mine if a.status is not None}
+    if exc.status is None and len(statuses) == 1:
+        exc.status = statuses.pop()
+
+
+def _calls(step: Call | list[Call]) -> list[Call]:
+    return step if isinstance(step, list) else [step]
+
+
+def _send_back(step: Step, answers: list[Answered]) -> Any:
+    """What the plan receives for *step*: nothing, a list of answers, or one answer."""
+    if isinstance(step, Sleep):
+        return None
+    if isinstance(step, list):
+        return [a.data for a in answers]
+    return answers[0].data
+
+
+class _AladdinBase(Transport):
+    """What both clients share beyond the transport: their plans and how they read."""
+
+    def __init__(self, config: AladdinConfig) -> None:
+        super().__init__(config)
+        self._plans = Plans(config)
+
+    def __repr__(self) -> str:
+        auth = "oauth2" if self.config.oauth else "basic"
+        return f"{type(self).__name__}(base_url={self.config.base_url!r}, auth={auth!r})"
+
+    @property
+    def description(self) -> str:
+        """A one-line, secret-free description of where the data comes from."""
+        return f"Aladdin at {self.config.base_url}"
+
+    @property
+    def positions_include_open_orders(self) -> bool:
+        """Whether holdings count open orders (``posType`` ``SOD+Trades+Orders``, the default).
+
+        The desk reads it when it re-allocates a live order (`Desk.modify`): the
+        order's own lines are then taken out of the holdings first, so they are
+        not counted twice.
+        """
+        return "Orders" in self.config.pos_type
+
+    def _feed(self, plan: Plan[T], step: Step, answers: list[Answered]) -> Step:
+        """Send *step*'s answers to *plan*; a shape error names the requests behind it."""
+        try:
+            return plan.send(_send_back(step, answers))
+        except AladdinResponseError as exc:
+            fill_context(exc, answers)
+            raise
+
+
+class AladdinClient(_AladdinBase):
     """A synchronous `~orderalloc.sources.DataSource` backed by Aladdin.
 
     Thread-safe: one client may serve many threads; the rate limit, token and
@@ -108,7 +161,7 @@ class AladdinClient(AladdinBase):
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._init_base(config)
+        super().__init__(config)
         self._owns_client = client is None
         self._client = client or httpx.Client(transport=transport, timeout=config.timeout)
         self._token_lock = threading.Lock()
@@ -121,41 +174,36 @@ class AladdinClient(AladdinBase):
     def __enter__(self) -> AladdinClient:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # --- the Protocol -------------------------------------------------------------------
 
     def groups(self, *, fresh: bool = False) -> tuple[str, ...]:
         """See `DataSource.groups`; *fresh* skips the cache."""
-        return self._run(self._plan_groups(fresh))
+        return self._run(self._plans.groups(fresh))
 
     def accounts(self, group: str, security_id: str, *, fresh: bool = False) -> AccountTable:
         """See `DataSource.accounts`; *fresh* skips the cache."""
-        return self._run(self._plan_accounts(group, security_id, fresh))
+        return self._run(self._plans.accounts(group, security_id, fresh))
 
     def security(self, security_id: str, *, fresh: bool = False) -> Security:
         """See `DataSource.security`; *fresh* skips the cache."""
-        return self._run(self._plan_security(security_id, fresh))
+        return self._run(self._plans.security(security_id, fresh))
 
     def search_securities(
         self, query: str, *, limit: int = 20, fresh: bool = False
     ) -> tuple[Security, ...]:
         """See `DataSource.search_securities`; *fresh* skips the cache."""
-        return self._run(self._plan_search(query, limit, fresh))
+        return self._run(self._plans.search(query, limit, fresh))
 
     def what_if(self, ticket: OrderTicket) -> WhatIfReport:
         """See `DataSource.what_if` (``order:post`` with ``whatIf``; retried like a read)."""
-        return self._run(self._plan_what_if(ticket))
+        return self._run(self._plans.what_if(ticket))
 
     def post_order(self, ticket: OrderTicket) -> PostedOrder:
         """See `DataSource.post_order` (never re-sent once it left the client)."""
-        return self._run(self._plan_post(ticket))
+        return self._run(self._plans.post(ticket))
 
     def post_orders(self, tickets: Sequence[OrderTicket]) -> tuple[PostedOrder, ...]:
         """Post many orders with ``orders:batchPost`` (1,000 a request); wait for each operation.
@@ -164,100 +212,84 @@ class AladdinClient(AladdinBase):
             AladdinOperationTimeoutError: An operation was not done within
                 ``config.lro_timeout``.
         """
-        return self._run(self._plan_post_many(tickets))
+        return self._run(self._plans.post_many(tickets))
 
     def find_order(self, external_id: str) -> PostedOrder | None:
         """See `DataSource.find_order` (needs ``config.account_code``)."""
-        return self._run(self._plan_find(external_id))
+        return self._run(self._plans.find(external_id))
 
     def get_order(self, order_id: str) -> PostedOrder:
         """See `DataSource.get_order`."""
-        return self._run(self._plan_get(order_id))
+        return self._run(self._plans.get(order_id))
 
     def modify_order(self, order_id: str, ticket: OrderTicket) -> PostedOrder:
         """See `DataSource.modify_order` (``order:post`` with the order's id)."""
-        return self._run(self._plan_post(ticket, order_id))
+        return self._run(self._plans.post(ticket, order_id))
 
     def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
         """See `DataSource.cancel_order`."""
-        return self._run(self._plan_cancel(order_id, reason))
+        return self._run(self._plans.cancel(order_id, reason))
 
     # --- trades (`TradeSource`) --------------------------------------------------------
 
     def fills(self, order_id: str) -> tuple[Execution, ...]:
         """See `TradeSource.fills` (the order's ``fillAmount``, ``trades:filter``)."""
-        return self._run(self._plan_fills(order_id))
+        return self._run(self._plans.fills(order_id))
 
     def book_trade(self, ticket: TradeTicket) -> BookedTrade:
         """See `TradeSource.book_trade` (``trades:batchPost``; never re-sent once it left)."""
-        return self._run(self._plan_book(ticket))
+        return self._run(self._plans.book(ticket))
 
     def find_trade(self, ticket: TradeTicket) -> BookedTrade | None:
         """See `TradeSource.find_trade` (``trades:filter`` by asset and trade date)."""
-        return self._run(self._plan_find_trade(ticket))
+        return self._run(self._plans.find_trade(ticket))
 
     def cancel_trade(self, trade: BookedTrade) -> BookedTrade:
         """See `TradeSource.cancel_trade` (``trades:cancel`` of the entire block)."""
-        return self._run(self._plan_cancel_trade(trade))
+        return self._run(self._plans.cancel_trade(trade))
 
     # --- the driver ---------------------------------------------------------------------
 
     def _run(self, plan: Plan[T]) -> T:
+        """Drive *plan* to its end; close it in ``finally`` (its clean-up runs on any error)."""
         try:
             step = next(plan)
             while True:
                 answers: list[Answered] = []
-                answer: Any
                 if isinstance(step, Sleep):
                     time.sleep(step.seconds)
-                    answer = None
-                elif isinstance(step, list):
-                    answers = [self._exchange(call) for call in step]
-                    answer = [a.data for a in answers]
                 else:
-                    answers = [self._exchange(step)]
-                    answer = answers[0].data
-                try:
-                    step = plan.send(answer)
-                except AladdinResponseError as exc:
-                    fill_context(exc, answers)
-                    raise
+                    answers = [self._exchange(call) for call in _calls(step)]
+                step = self._feed(plan, step, answers)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        finally:
+            plan.close()
 
     def _exchange(self, call: Call) -> Answered:
-        key = call.cache_key() if call.cache else ""
-        if call.cache and not call.fresh:
-            hit, value = self._cache.get(key)
-            if hit:
-                self.stats.add("cache_hits")
-                return value  # type: ignore[no-any-return]
+        cached = self._cached(call)
+        if cached is not None:
+            return cached
         try:
-            value = tenacity.Retrying(**retry_kwargs(self.config, call, self.stats))(
+            answered = tenacity.Retrying(**retry_kwargs(self.config, call, self.stats))(
                 self._attempt, call
             )
         except NotSentError as exc:
             raise exc.error from None
-        if call.cache:
-            self._cache.put(key, value)
-        return value
+        return self._keep(call, answered)
 
     def _ensure_token(self, stale: Token | None = None) -> None:
         if not self.config.oauth:
             return
         with self._token_lock:
-            if self._token is not None and self._token.fresh and self._token is not stale:
+            if not self._token_stale(stale):
                 return
             self._limiter.acquire()  # before stamping the token request too
-            request = self._token_request(self._client)
-            request_id = request.headers["VND.com.blackrock.Request-ID"]
-            self.stats.add("requests")
+            request, request_id = self._token_request(self._client)
             try:
                 response = self._client.send(request)
             except httpx.HTTPError as exc:
-                raise self._transport_error(
-                    exc, Call("POST", "/api/oauth2/default/v1/token"), request_id
-                ) from None
+                raise self._transport_error(exc, TOKEN_CALL, request_id) from None
             self._token = self._parse_token(response, request_id)
 
     def _attempt(self, call: Call) -> Answered:
@@ -268,29 +300,20 @@ class AladdinClient(AladdinBase):
             self._limiter.acquire()
             self._ensure_token()
             token = self._token
-            request_id = str(uuid.uuid4())
-            request = self._build(self._client, call, request_id)
-            self.stats.add("requests")
+            request, request_id = self._request(self._client, call)
             start = time.monotonic()
             try:
                 response = self._client.send(request)
             except httpx.HTTPError as exc:
                 raise self._transport_error(exc, call, request_id) from None
-            self._log(call, response.status_code, time.monotonic() - start, request_id)
-            if response.status_code == 401 and self.config.oauth and not refreshed:
-                # The token expired early or was revoked: fetch a new one, once.
-                refreshed = True
-                self._ensure_token(stale=token)
-                continue
-            if response.is_success:
-                data = self._json(response, request_id=request_id, path=call.path)
-                return Answered(data, call.path, request_id, response.status_code)
-            raise error_from_response(
-                response, request_id=request_id, path=call.path, write=call.write
-            )
+            answered = self._answer(call, response, request_id, start, refreshed)
+            if answered is not None:
+                return answered
+            refreshed = True
+            self._ensure_token(stale=token)
 
 
-class AsyncAladdinClient(AladdinBase):
+class AsyncAladdinClient(_AladdinBase):
     """The ``async`` twin of `AladdinClient`: an `~orderalloc.sources.AsyncDataSource`.
 
     Independent requests of one call (cash-ladder and positions chunks) run
@@ -309,7 +332,7 @@ class AsyncAladdinClient(AladdinBase):
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._init_base(config)
+        super().__init__(config)
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(transport=transport, timeout=config.timeout)
         self._token_lock: asyncio.Lock | None = None
@@ -322,121 +345,104 @@ class AsyncAladdinClient(AladdinBase):
     async def __aenter__(self) -> AsyncAladdinClient:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     # --- the Protocol -------------------------------------------------------------------
 
     async def groups(self, *, fresh: bool = False) -> tuple[str, ...]:
         """See `DataSource.groups`; *fresh* skips the cache."""
-        return await self._run(self._plan_groups(fresh))
+        return await self._run(self._plans.groups(fresh))
 
     async def accounts(self, group: str, security_id: str, *, fresh: bool = False) -> AccountTable:
         """See `DataSource.accounts`; *fresh* skips the cache."""
-        return await self._run(self._plan_accounts(group, security_id, fresh))
+        return await self._run(self._plans.accounts(group, security_id, fresh))
 
     async def security(self, security_id: str, *, fresh: bool = False) -> Security:
         """See `DataSource.security`; *fresh* skips the cache."""
-        return await self._run(self._plan_security(security_id, fresh))
+        return await self._run(self._plans.security(security_id, fresh))
 
     async def search_securities(
         self, query: str, *, limit: int = 20, fresh: bool = False
     ) -> tuple[Security, ...]:
         """See `DataSource.search_securities`; *fresh* skips the cache."""
-        return await self._run(self._plan_search(query, limit, fresh))
+        return await self._run(self._plans.search(query, limit, fresh))
 
     async def what_if(self, ticket: OrderTicket) -> WhatIfReport:
         """See `DataSource.what_if`."""
-        return await self._run(self._plan_what_if(ticket))
+        return await self._run(self._plans.what_if(ticket))
 
     async def post_order(self, ticket: OrderTicket) -> PostedOrder:
         """See `DataSource.post_order`."""
-        return await self._run(self._plan_post(ticket))
+        return await self._run(self._plans.post(ticket))
 
     async def post_orders(self, tickets: Sequence[OrderTicket]) -> tuple[PostedOrder, ...]:
         """See `AladdinClient.post_orders`."""
-        return await self._run(self._plan_post_many(tickets))
+        return await self._run(self._plans.post_many(tickets))
 
     async def find_order(self, external_id: str) -> PostedOrder | None:
         """See `DataSource.find_order`."""
-        return await self._run(self._plan_find(external_id))
+        return await self._run(self._plans.find(external_id))
 
     async def get_order(self, order_id: str) -> PostedOrder:
         """See `DataSource.get_order`."""
-        return await self._run(self._plan_get(order_id))
+        return await self._run(self._plans.get(order_id))
 
     async def modify_order(self, order_id: str, ticket: OrderTicket) -> PostedOrder:
         """See `DataSource.modify_order`."""
-        return await self._run(self._plan_post(ticket, order_id))
+        return await self._run(self._plans.post(ticket, order_id))
 
     async def cancel_order(self, order_id: str, reason: str) -> PostedOrder:
         """See `DataSource.cancel_order`."""
-        return await self._run(self._plan_cancel(order_id, reason))
+        return await self._run(self._plans.cancel(order_id, reason))
 
     # --- trades (`AsyncTradeSource`) ---------------------------------------------------
 
     async def fills(self, order_id: str) -> tuple[Execution, ...]:
         """See `TradeSource.fills`."""
-        return await self._run(self._plan_fills(order_id))
+        return await self._run(self._plans.fills(order_id))
 
     async def book_trade(self, ticket: TradeTicket) -> BookedTrade:
         """See `TradeSource.book_trade`."""
-        return await self._run(self._plan_book(ticket))
+        return await self._run(self._plans.book(ticket))
 
     async def find_trade(self, ticket: TradeTicket) -> BookedTrade | None:
         """See `TradeSource.find_trade`."""
-        return await self._run(self._plan_find_trade(ticket))
+        return await self._run(self._plans.find_trade(ticket))
 
     async def cancel_trade(self, trade: BookedTrade) -> BookedTrade:
         """See `TradeSource.cancel_trade`."""
-        return await self._run(self._plan_cancel_trade(trade))
+        return await self._run(self._plans.cancel_trade(trade))
 
     # --- the driver ---------------------------------------------------------------------
 
     async def _run(self, plan: Plan[T]) -> T:
+        """Drive *plan* to its end; close it in ``finally`` (its clean-up runs on any error)."""
         try:
             step = next(plan)
             while True:
                 answers: list[Answered] = []
-                answer: Any
                 if isinstance(step, Sleep):
                     await asyncio.sleep(step.seconds)
-                    answer = None
-                elif isinstance(step, list):
-                    answers = list(await asyncio.gather(*(self._exchange(c) for c in step)))
-                    answer = [a.data for a in answers]
                 else:
-                    answers = [await self._exchange(step)]
-                    answer = answers[0].data
-                try:
-                    step = plan.send(answer)
-                except AladdinResponseError as exc:
-                    fill_context(exc, answers)
-                    raise
+                    answers = list(await asyncio.gather(*map(self._exchange, _calls(step))))
+                step = self._feed(plan, step, answers)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        finally:
+            plan.close()
 
     async def _exchange(self, call: Call) -> Answered:
-        key = call.cache_key() if call.cache else ""
-        if call.cache and not call.fresh:
-            hit, value = self._cache.get(key)
-            if hit:
-                self.stats.add("cache_hits")
-                return value  # type: ignore[no-any-return]
+        cached = self._cached(call)
+        if cached is not None:
+            return cached
         try:
             answered: Answered = await tenacity.AsyncRetrying(
                 **retry_kwargs(self.config, call, self.stats)
             )(self._attempt, call)
         except NotSentError as exc:
             raise exc.error from None
-        if call.cache:
-            self._cache.put(key, answered)
-        return answered
+        return self._keep(call, answered)
 
     async def _pace(self) -> None:
         while (wait := self._limiter.try_acquire()) > 0:
@@ -448,18 +454,14 @@ class AsyncAladdinClient(AladdinBase):
         if self._token_lock is None:
             self._token_lock = asyncio.Lock()
         async with self._token_lock:
-            if self._token is not None and self._token.fresh and self._token is not stale:
+            if not self._token_stale(stale):
                 return
             await self._pace()  # before stamping the token request too
-            request = self._token_request(self._client)
-            request_id = request.headers["VND.com.blackrock.Request-ID"]
-            self.stats.add("requests")
+            request, request_id = self._token_request(self._client)
             try:
                 response = await self._client.send(request)
             except httpx.HTTPError as exc:
-                raise self._transport_error(
-                    exc, Call("POST", "/api/oauth2/default/v1/token"), request_id
-                ) from None
+                raise self._transport_error(exc, TOKEN_CALL, request_id) from None
             self._token = self._parse_token(response, request_id)
 
     async def _attempt(self, call: Call) -> Answered:
@@ -468,22 +470,14 @@ class AsyncAladdinClient(AladdinBase):
             await self._pace()  # the slot first: token and timestamp fresh when sent
             await self._ensure_token()
             token = self._token
-            request_id = str(uuid.uuid4())
-            request = self._build(self._client, call, request_id)
-            self.stats.add("requests")
+            request, request_id = self._request(self._client, call)
             start = time.monotonic()
             try:
                 response = await self._client.send(request)
             except httpx.HTTPError as exc:
                 raise self._transport_error(exc, call, request_id) from None
-            self._log(call, response.status_code, time.monotonic() - start, request_id)
-            if response.status_code == 401 and self.config.oauth and not refreshed:
-                refreshed = True
-                await self._ensure_token(stale=token)
-                continue
-            if response.is_success:
-                data = self._json(response, request_id=request_id, path=call.path)
-                return Answered(data, call.path, request_id, response.status_code)
-            raise error_from_response(
-                response, request_id=request_id, path=call.path, write=call.write
-            )
+            answered = self._answer(call, response, request_id, start, refreshed)
+            if answered is not None:
+                return answered
+            refreshed = True
+            await self._ensure_token(stale=token)

@@ -64,7 +64,8 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
-            raise TypeError("Secret value must be a str")
+            # The value is a credential: the message names its type, never the value.
+            raise AladdinConfigError(f"Secret(value of type {type(value).__name__}): must be a str")
         self._value = value
 
     def get_secret_value(self) -> str:

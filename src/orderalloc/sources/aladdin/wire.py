@@ -1,13 +1,20 @@
-"""Aladdin JSON -> attrs: the wire shapes the client reads, and their converter.
+"""The Aladdin wire format (public): paths, headers, limits, JSON shapes and their converter.
 
-Each class mirrors one published definition (swagger ``definitions`` or the
-fields the Positions / Security Analytics / Security Master descriptions name),
-holding only the fields the library uses; unknown keys are ignored because
-Aladdin adds fields over time. Field names are snake_case here and camelCase on
-the wire; `make_converter` does the renaming.
+One idea, so one module: what travels between orderalloc and Aladdin. It
+holds the API paths and ``VND.com.blackrock.*`` headers, the published
+limits (`BATCH_POST_MAX`), one attrs class per published JSON definition
+(swagger ``definitions`` or the fields the Positions / Security Analytics /
+Security Master descriptions name), holding only the fields the library
+uses, and the cattrs converter that reads JSON into them. Unknown keys are
+ignored because Aladdin adds fields over time. Field names are snake_case
+here and camelCase on the wire (`wire_name`). The client (`.plans`,
+`.mapping`) and the test server (`orderalloc.testing.aladdin`) both import
+this module, so the two sides cannot disagree on a path or a name.
 
-Failures are reported through `cattrs.transform_error`, which names the path
-of every bad field (``$.portfolioCurrencyLadders[3].sodNav``).
+To read a new Aladdin field: add it (snake_case, with a default) to its
+class here, then use it in `.mapping`. `structure` reports failures through
+`cattrs.transform_error`, which names the path of every bad field
+(``$.portfolioCurrencyLadders[3].sodNav``), as an `AladdinResponseError`.
 """
 
 from __future__ import annotations
@@ -19,15 +26,39 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from orderalloc.errors import InvalidInputError
+
+from .errors import AladdinResponseError
+
 __all__ = [
+    "ACCOUNT_INFO",
+    "API_KEY",
+    "BATCH_POST_MAX",
+    "CASH_LADDER",
+    "ORDER",
+    "ORIGIN_TIMESTAMP",
+    "PORTFOLIO_GROUP",
+    "POSITIONS",
+    "REQUEST_ID",
+    "RESPONSE_ID",
+    "RESTRICTED_ASSET",
+    "SECURITY_ANALYTICS",
+    "SECURITY_MASTER",
+    "STRICT_POSITION",
+    "TOKEN_PATH",
+    "TRADE",
     "AccountInfo",
     "AnalyticsEntry",
     "AssetReference",
+    "BatchPostOrdersResponse",
     "BatchPostTradesResponse",
     "BlockTrade",
     "BlockTradeSnippet",
+    "CancelOrderResponse",
+    "CancelOrderResult",
     "CancelTradeResponse",
     "CashLadder",
+    "ExternalOrderReference",
     "ExternalTradeReference",
     "FilterAccountInfosResponse",
     "FilterOrdersResponse",
@@ -40,23 +71,51 @@ __all__ = [
     "PortfolioCurrencyLadder",
     "PortfolioGroupMembers",
     "PortfolioGroupNode",
+    "PortfolioReference",
     "Position",
     "PostOrderResponse",
     "PostOrderResult",
     "RestrictedAsset",
+    "RestrictedAssetId",
     "RiskAnalytics",
     "RpcStatus",
     "SecurityAnalyticsResponse",
     "SecurityMasterRecord",
+    "SettleDateBalance",
+    "SinglePostOrderResponse",
     "Trade",
     "TradeResult",
     "TradeSnippet",
     "Violation",
+    "configure_converter",
     "make_converter",
     "structure",
+    "wire_name",
 ]
 
 T = TypeVar("T")
+
+
+# --- API paths --------------------------------------------------------------------------------
+
+PORTFOLIO_GROUP = "/api/portfolio/configuration/portfolio-group/v1"
+CASH_LADDER = "/api/portfolio-management/cash/cash-ladder/v2"
+RESTRICTED_ASSET = "/api/portfolio/configuration/restricted-asset/v1"
+ACCOUNT_INFO = "/api/investment-operations/reference-data/account-info/v1"
+ORDER = "/api/trading/order-management/order/v1"
+TRADE = "/api/trading/trade-processing/trade/v2"
+POSITIONS = "/api/portfolio-mgmt/positions/v1/position"
+SECURITY_ANALYTICS = "/api/portfolio-mgmt/security-analytics/v2/assets"
+SECURITY_MASTER = "/api/reference-data/securities/v1/security-master"
+TOKEN_PATH = "/api/oauth2/default/v1/token"
+
+REQUEST_ID = "VND.com.blackrock.Request-ID"
+ORIGIN_TIMESTAMP = "VND.com.blackrock.Origin-Timestamp"
+API_KEY = "VND.com.blackrock.API-Key"
+RESPONSE_ID = "VND.com.blackrock.Response-ID"
+
+#: ``orders:batchPost`` takes at most this many orders per request.
+BATCH_POST_MAX = 1000
 
 
 # --- PortfolioGroupAPI ------------------------------------------------------------------------
@@ -175,7 +234,7 @@ class Position:
     field (``"priceAsPct": "Y"``, a flag in some reference data) becomes
     ``None`` and its name goes in *malformed*, so that one odd field never
     aborts a whole group's load. A security built from the position refuses
-    one it needs (`AladdinBase._security`).
+    one it needs (`orderalloc.sources.aladdin.mapping`).
     """
 
     portfolio_name: str
@@ -528,24 +587,26 @@ def configure_converter(converter: cattrs.Converter) -> None:
     converter.register_structure_hook_factory(attrs.has, factory)
 
     # JSON numbers for floats may come as ints; strings for ids may come as numbers.
+    # A refusal is a ValueError (cattrs words it "invalid value for type, expected
+    # float" at the field's JSON path); `structure` turns the lot into one error.
     def to_float(value: Any, _: type) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise TypeError(f"expected a number, got {type(value).__name__}")
+            raise _refused(value, "a number")
         return float(value)
 
     def to_str(value: Any, _: type) -> str:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             return str(value)
-        raise TypeError(f"expected a string, got {type(value).__name__}")
+        raise _refused(value, "a string")
 
     def to_int(value: Any, _: type) -> int:
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise TypeError(f"expected an integer, got {type(value).__name__}")
+            raise _refused(value, "an integer")
         return int(value)
 
     def to_bool(value: Any, _: type) -> bool:
         if not isinstance(value, bool):
-            raise TypeError(f"expected true or false, got {type(value).__name__}")
+            raise _refused(value, "true or false")
         return value
 
     converter.register_structure_hook(bool, to_bool)
@@ -566,7 +627,7 @@ def configure_converter(converter: cattrs.Converter) -> None:
 
     def to_position(value: Any, _: type) -> Position:
         if not isinstance(value, dict):
-            raise TypeError(f"expected an object, got {type(value).__name__}")
+            raise _refused(value, "an object")
         clean = dict(value)
         dropped: list[str] = []
         for field in lenient:
@@ -596,12 +657,19 @@ def make_converter() -> cattrs.Converter:
 _CONVERTER = make_converter()
 
 
-class ShapeError(ValueError):
-    """Raised by `structure` with every bad path, as `cattrs.transform_error` reports them."""
+def _refused(value: Any, expected: str) -> InvalidInputError:
+    why = f"expected {expected}, got {type(value).__name__}"
+    return InvalidInputError("JSON value", value, why)
 
 
-def structure(data: Any, cls: type[T]) -> T:
-    """*data* (parsed JSON) as *cls*, or `ShapeError` naming every bad field."""
+def structure(data: Any, cls: type[T], path: str) -> T:
+    """*data* (parsed JSON from *path*) as *cls*.
+
+    Raises:
+        AladdinResponseError: The answer is not the published shape; the
+            message names every bad field (at most five) by its JSON path.
+            The driver fills in the request id and status afterwards.
+    """
     try:
         return _CONVERTER.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
@@ -609,4 +677,4 @@ def structure(data: Any, cls: type[T]) -> T:
             lines = cattrs.transform_error(exc, path="$")
         else:
             lines = [f"{type(exc).__name__}: {exc}"]
-        raise ShapeError("; ".join(lines[:5])) from exc
+        raise AladdinResponseError("; ".join(lines[:5]), request_id=None, path=path) from None
