@@ -2,7 +2,7 @@
 
 Reproduce with::
 
-    python benchmarks/bench_rounding.py [--sizes 10000,100000] [--baselines 7f4cfad,c7e2a2d]
+    python benchmarks/bench_rounding.py [--sizes 10000,100000] [--baselines 7f4cfad,c7e2a2d,f4b5be2]
 
 Each baseline is the library as it was at a git revision (by default the
 commit before issue 10's exact rounding, and the previous rounding, before
@@ -76,6 +76,16 @@ def rebuild(base: ModuleType, table: oa.AccountTable) -> Any:
     )
 
 
+_ABOUT = {
+    "7f4cfad": "before issue 10",
+    "c7e2a2d": "the previous rounding",
+    "f4b5be2": (
+        "main just before the open-set search, the centre search and canonical order "
+        "to 50,000 accounts, with issue 15's speed work: this ratio is their cost alone"
+    ),
+}
+
+
 def cpu_rounds(funcs: dict[str, Any], repeats: int) -> dict[str, list[float]]:
     """CPU seconds of each function, *repeats* interleaved rounds (one call each per round).
 
@@ -99,8 +109,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument(
         "--baselines",
-        default="7f4cfad,c7e2a2d",
-        help="git revisions: before issue 10, and the previous rounding",
+        default="7f4cfad,c7e2a2d,f4b5be2",
+        help="git revisions: before issue 10, the previous rounding, main before the last one",
     )
     args = parser.parse_args()
     revs = args.baselines.split(",")
@@ -162,9 +172,8 @@ def main() -> None:
         header,
         rows,
         "What exact rounding costs (issue 10): today's `allocate` against the library at "
-        f"{' and '.join(revs)} ({revs[0]}: before issue 10; {revs[-1]}: the previous "
-        "rounding, before the open-set search, the centre search and canonical order at "
-        f"every size), same process, {args.repeats} interleaved rounds, CPU time per call "
+        f"{', '.join(f'{r} ({_ABOUT.get(r, r)})' for r in revs)}; same process, "
+        f"{args.repeats} interleaved rounds, CPU time per call "
         "(the machine is shared by several jobs; CPU time is least disturbed by them). "
         "Ratios are per round, new / baseline (above 1: slower). "
         f"`python benchmarks/bench_rounding.py --sizes {args.sizes} --repeats {args.repeats}`.",

@@ -28,6 +28,16 @@ def buy(quantity: float, sec: oa.Security = BOND) -> oa.Order:
     return oa.Order(security=sec, side="BUY", quantity=quantity)
 
 
+def assert_order_free(order: oa.Order, accts: list[oa.Account], rounds: int) -> None:
+    """*rounds* shuffles of *accts* (ids with them) all get the same amounts."""
+    want = oa.allocate(order, accts).quantities
+    shuffler = random.Random(1)
+    for _ in range(rounds):
+        shuffled = accts[:]
+        shuffler.shuffle(shuffled)
+        assert oa.allocate(order, shuffled).quantities == want
+
+
 class TestReproductions:
     """Every case of issue 10 gets the optimal answer."""
 
@@ -128,13 +138,7 @@ class TestReproductions:
                 zip(rng.uniform(5e6, 5e8, 300), rng.integers(2, 400, 300) * 1_000.0, strict=False)
             )
         ]
-        order = oa.Order(security=BOND, side="SELL", quantity=7_777_000)
-        want = oa.allocate(order, accts).quantities
-        shuffler = random.Random(1)
-        for _ in range(5):
-            shuffled = accts[:]
-            shuffler.shuffle(shuffled)
-            assert oa.allocate(order, shuffled).quantities == want
+        assert_order_free(oa.Order(security=BOND, side="SELL", quantity=7_777_000), accts, 5)
 
     def test_custom_weights_seed_169_opens_the_right_accounts(self) -> None:
         """The campaign's one miss (1.2% above the optimum) now gets the integer optimum."""
@@ -276,13 +280,7 @@ class TestLargeGroups:
             oa.Account(id=f"A{i:05d}", nav=float(v), holdings={"B": float(h)})
             for i, (v, h) in enumerate(zip(navs, held, strict=True))
         ]
-        order = oa.Order(security=BOND, side="SELL", quantity=5_429_000)
-        want = oa.allocate(order, accts).quantities
-        shuffler = random.Random(1)
-        for _ in range(3):
-            shuffled = accts[:]
-            shuffler.shuffle(shuffled)
-            assert oa.allocate(order, shuffled).quantities == want
+        assert_order_free(oa.Order(security=BOND, side="SELL", quantity=5_429_000), accts, 3)
 
     @pytest.mark.parametrize("seed", [202, 204])
     def test_open_set_search_beyond_the_exact_programme(self, seed: int) -> None:
