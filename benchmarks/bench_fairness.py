@@ -102,6 +102,10 @@ def _clone(events: list[AuditEvent], day: dt.date, new_day: dt.date, n: int) -> 
             text = text.replace(old, new)
         return text.replace(old_date, new_date)
 
+    def event_id(old: str) -> str:
+        new = swap(old)  # "<allocation>/committed" and the like
+        return new if new != old else str(uuid.uuid5(uuid.NAMESPACE_URL, f"{n}/{old}"))
+
     return [
         AuditEvent(
             allocation_id=ids[e.allocation_id],
@@ -109,7 +113,7 @@ def _clone(events: list[AuditEvent], day: dt.date, new_day: dt.date, n: int) -> 
             actor=e.actor,
             payload=json.loads(swap(e.payload_json())),
             at=e.at + shift,
-            event_id=swap(e.event_id),
+            event_id=event_id(e.event_id),
             account_ids=e.account_ids,
             security_id=e.security_id,
             order_id=None if e.order_id is None else ids[e.order_id],

@@ -260,3 +260,75 @@ def dp_optimum(
             np.minimum(new[u:], cost[: size - u] + a[i] * (o - t[i]) ** 2, out=new[u:])
         cost = new
     return float(best_u * unit), float(cost[best_u])
+
+
+def moving_mean_optimum(
+    bounds: TradeBounds,
+    total: float,
+    m: np.ndarray,
+    s: np.ndarray,
+    w: np.ndarray,
+    *,
+    rtol: float = 1e-8,
+    max_points: int = 400,
+    max_cells: int = 30_000_000,
+) -> tuple[float, float] | None:
+    """``(largest legal total, least weighted variance of m + s q)`` when the mean moves.
+
+    With weights *w* summing to 1, ``sum_i w_i (x_i - c)^2 = V(q) + (mean(q) - c)^2``,
+    so ``min_q V(q) = min_c G(c)`` where ``G(c)`` is the separable optimum at
+    centre *c* (`dp_optimum`, exact). ``G(c) - c^2`` is a minimum of linear
+    functions of *c*, hence concave and above its chords: bisection of the
+    interval holding every possible mean, pruned by the chord bound, gives
+    the optimum to *rtol*. None when a programme exceeds *max_cells*.
+    """
+    w = w / w.sum()
+    a = w * s * s
+    reach = np.array([menu(bounds, i, total)[-1] for i in range(bounds.n)])
+    ends = np.stack([m, m + s * reach])
+    lo, hi = float(ends.min()), float(ends.max())
+
+    def g(c: float) -> float | None:
+        found = dp_optimum(bounds, total, a, (c - m) / s, max_cells=max_cells)
+        return None if found is None else found[1]
+
+    values: dict[float, float] = {}
+    for c in (lo, hi):
+        v = g(c)
+        if v is None:
+            return None
+        values[c] = v
+    best_total = dp_optimum(bounds, total, a, (lo - m) / s, max_cells=max_cells)
+    assert best_total is not None
+
+    def floor(c0: float, c1: float) -> float:
+        # In u = c - c0 (no cancellation against c^2): G = u^2 + h(u), h concave.
+        span = c1 - c0
+        if span <= 0:
+            return min(values[c0], values[c1])
+        h0, h1 = values[c0], values[c1] - span * span
+        slope = (h1 - h0) / span
+        u = min(max(-slope / 2.0, 0.0), span)
+        return u * u + h0 + slope * u
+
+    pending = [(lo, hi)]
+    upper = min(values.values())
+
+    def tol() -> float:
+        return rtol * abs(upper) + 1e-15 * (hi - lo) ** 2
+
+    while pending and len(values) < max_points:
+        pending.sort(key=lambda iv: floor(*iv))
+        c0, c1 = pending.pop(0)
+        if floor(c0, c1) >= upper - tol():
+            break
+        c = 0.5 * (c0 + c1)
+        v = g(c)
+        assert v is not None
+        values[c] = v
+        upper = min(upper, v)
+        pending += [(c0, c), (c, c1)]
+    assert not pending or min(floor(*iv) for iv in pending) >= upper - 100 * tol(), (
+        "the centre search did not converge"
+    )
+    return best_total[0], upper

@@ -18,7 +18,7 @@ import attrs
 import numpy as np
 
 import orderalloc as oa
-from exact_rounding import brute_force, dp_optimum, milp_optimum
+from exact_rounding import brute_force, dp_optimum, milp_optimum, moving_mean_optimum
 from orderalloc.limits import trade_bounds
 
 DENOMINATIONS: tuple[tuple[float, float], ...] = (
@@ -30,6 +30,15 @@ DENOMINATIONS: tuple[tuple[float, float], ...] = (
     (200_000.0, 1_000.0),
 )
 ENGINES: tuple[str, ...] = ("pro_rata", "custom_weights", "min_dispersion", "min_dispersion_equal")
+
+
+_EQUAL_CELLS = 2_000_000
+
+
+def _cells(quantity: float, m: float, d: float, n: int) -> float:
+    """About how many cells one exact programme over *quantity* takes."""
+    unit = math.gcd(int(m), int(d))
+    return n * (quantity / unit + 1) * (max(quantity - m, 0) / d + 2)
 
 
 @attrs.frozen
@@ -54,13 +63,13 @@ def make_case(seed: int, engine: str, *, max_accounts: int = 40) -> Case:
         analytics={"sd": float(np.round(rng.uniform(1, 8), 2))},
     )
     n = int(rng.integers(1, max_accounts + 1))
-    if engine == "min_dispersion_equal":
-        n = min(n, 5)  # judged by brute force: the equally weighted mean moves
     side = "SELL" if rng.random() < 0.3 else "BUY"
     lots = int(rng.integers(1, 8 * n + 2))
     quantity = float(m + (lots - 1) * max(d, m / 2) + int(rng.integers(0, 3)) * d)
-    if engine == "min_dispersion_equal":
-        twice = d >= m / 10 and rng.random() < 0.5  # keeps every menu short enough
+    if engine == "min_dispersion_equal" and _cells(quantity, m, d, n) > _EQUAL_CELLS:
+        # The moving mean is judged by many exact programmes (one per centre):
+        # keep each one small.
+        twice = d >= m / 10 and rng.random() < 0.5
         quantity = float(m + int(rng.integers(0, 6)) * d + twice * m)
     accounts = []
     for i in range(n):
@@ -197,7 +206,15 @@ def judge(case: Case) -> Verdict:
             found = milp_optimum(bounds, case.order.quantity, a, centre, hint=result.quantity)
         best, optimum = found
     else:
-        found = brute_force(bounds, case.order.quantity, lambda q: objective(case, result, q))
+        sec = case.order.security
+        s = case.order.side.sign * sec.cash_per_face * sec.analytics["sd"] / table.nav
+        found = None
+        if len(table) <= 4:
+            found = brute_force(bounds, case.order.quantity, lambda q: objective(case, result, q))
+        if found is None:
+            found = moving_mean_optimum(
+                bounds, case.order.quantity, table.metrics["sd"], s, np.ones(len(table))
+            )
         assert found is not None
         best, optimum = found
     return Verdict(

@@ -30,6 +30,10 @@ How (all steps work on whole denominations, never on float remainders):
    account for closing another of the same size) are applied while one lowers
    the cost. It is skipped when steps 1-2 ended on a Lagrangian minimiser,
    which is optimal for its total (Everett 1963).
+   Beyond the exact programme (up to 1,000 accounts) an open-set search
+   follows: it changes which accounts are closed, open or sold out (one or
+   two at a time) and re-solves the rest exactly for each choice
+   (`orderalloc._rounding_search`).
 5. **Largest legal total.** If steps 1-3 cannot reach the order, a dynamic
    programme over reachable totals (in units of ``gcd(min_piece, increment)``)
    finds the largest legal total when accounts x totals stays within
@@ -47,12 +51,16 @@ import hashlib
 import heapq
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
 
 from .limits import TradeBounds
 from .typing import BoolArray, FloatArray, IntArray
+
+if TYPE_CHECKING:
+    from ._rounding_search import MovingMean
 
 __all__ = ["Rounding", "round_to_lots", "tie_keys"]
 
@@ -76,6 +84,8 @@ class Rounding:
         exact: *q* is proven to cost the least among legal splits of its total.
         best_effort: The largest legal total could not be proven within the
             search budget; *total* is the largest one found.
+        objective_bound: With a moving mean (see `round_to_lots`): no legal
+            split of the same total has a lower dispersion (NaN: unknown).
     """
 
     q: FloatArray
@@ -86,6 +96,7 @@ class Rounding:
     lower_bound: float = math.nan
     exact: bool = False
     best_effort: bool = False
+    objective_bound: float = math.nan
 
     @property
     def gap(self) -> float:
@@ -199,6 +210,7 @@ def round_to_lots(
     ideal: FloatArray | None = None,
     objective: Callable[[FloatArray], float] | None = None,
     recentre: Callable[[FloatArray], FloatArray] | None = None,
+    moving_mean: MovingMean | None = None,
 ) -> Rounding:
     """Choose legal amounts close to the ideal split *t* that add up to *total*.
 
@@ -219,6 +231,10 @@ def round_to_lots(
         recentre: With *objective*: the centre *t* of the separable form at a
             split's own centre. Small groups alternate exact roundings and
             re-centring while *objective* improves.
+        moving_mean: With *objective*, for one metric: the dispersion as a
+            function of its centre. Where the exact programme is affordable,
+            a branch and bound over the centre finds the least dispersion
+            and proves it (`orderalloc._rounding_search.centre_search`).
 
     Returns:
         The amounts; ``residual`` is what could not be placed.
@@ -244,8 +260,15 @@ def round_to_lots(
             q, exact, dual, best_effort, exchanges = _round_large(
                 t, a, r, legal, total, keys, ideal, bounds.max_legal
             )
+    objective_bound = math.nan
     if objective is not None and recentre is not None and small is not None and not best_effort:
-        q = _recentre_small(q, a, legal, keys, live, objective, recentre)
+        centred = None
+        if moving_mean is not None and exact:
+            centred = _centre_small(q, a, legal, keys, live, moving_mean)
+        if centred is None:
+            q = _recentre_small(q, a, legal, keys, live, objective, recentre)
+        else:
+            q, objective_bound = centred
     cost = float(np.sum(a * (q - t) ** 2))
     if exact:
         bound = cost
@@ -262,7 +285,42 @@ def round_to_lots(
         lower_bound=bound,
         exact=exact,
         best_effort=best_effort,
+        objective_bound=objective_bound,
     )
+
+
+_CENTRE_CELLS = 40_000_000  # cells the centre search's programmes may use together
+
+
+def _centre_small(
+    q: FloatArray,
+    a: FloatArray,
+    legal: _Legal,
+    keys: _LazyKeys,
+    live: IntArray,
+    mm: MovingMean,
+) -> tuple[FloatArray, float] | None:
+    """The least dispersion with a moving mean, proven by a search over the centre.
+
+    Each point is the exact programme over totals at one centre; None when
+    even a few of them would exceed `_CENTRE_CELLS`.
+    """
+    from ._rounding_search import centre_search  # deferred: it imports this module
+
+    order = _key_order(keys, live)
+    total = float(q.sum())
+    size = int(total // math.gcd(int(legal.m), int(legal.d))) + 1
+    cells = size * sum(_options(legal, i, total, None, 0).size for i in order)
+    points = min(40, _CENTRE_CELLS // max(cells, 1))
+    if points < 8:
+        return None
+
+    def split_at(t: FloatArray) -> FloatArray | None:
+        found = _exact_split(t, a, legal, total, order, None, 0)
+        return None if found is None or found[1] != total else found[0]
+
+    best, bound = centre_search(mm, split_at, q, max_points=points)
+    return None if bound == -math.inf else (best, bound)
 
 
 def _key_order(keys: _LazyKeys, rows: IntArray) -> list[int]:
@@ -316,7 +374,20 @@ def _round_small(
         q = found[0]
         if not found[2]:
             break
+    q = _open_sets(q, t, a, r, legal, keys)
     return q, False, dual
+
+
+def _open_sets(
+    q: FloatArray, t: FloatArray, a: FloatArray, r: FloatArray, legal: _Legal, keys: _LazyKeys
+) -> FloatArray:
+    """Polish by moving between sets of open accounts (see `orderalloc._rounding_search`)."""
+    from ._rounding_search import open_set_search  # deferred: it imports this module
+
+    better, moves = open_set_search(q, t, a, r, legal, keys)
+    if moves:
+        better = _polish(better, t, a, legal, keys)
+    return better if _cost(better, t, a) < _cost(q, t, a) else q
 
 
 _COARSE_FACTORS = (2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1_000, 2_000, 5_000, 10_000)
@@ -364,12 +435,17 @@ def _coarse_round(
         if found is None:
             return None
         candidates = [_refine(found[0], full_c, t, a, r, legal, total, keys)]
-        q, _ = _fill(found[0], t, r, legal, total, np.asarray(order), keys, math.inf)
-        if float(q.sum()) != total:
-            q = _repair(q, t, a, legal, total, keys)
-        if float(q.sum()) == total:
-            candidates.append(_polish(q, t, a, legal, keys))
-        done = [x for x in candidates if x is not None]
+        # The fill starts from the coarse split with its snapped whole-position
+        # sales made whole again (a snapped amount is not legal: it leaves a stub).
+        sold_out = np.isfinite(full_c) & (found[0] == full_c)
+        start = np.where(sold_out, legal.full, found[0])
+        if float(start.sum()) <= total:
+            q, _ = _fill(start, t, r, legal, total, np.asarray(order), keys, math.inf)
+            if float(q.sum()) != total:
+                q = _repair(q, t, a, legal, total, keys)
+            if float(q.sum()) == total:
+                candidates.append(_polish(q, t, a, legal, keys))
+        done = [x for x in candidates if x is not None and bool(_is_legal(legal, x).all())]
         return min(done, key=lambda x: _cost(x, t, a)) if done else None
     return None
 
@@ -514,6 +590,8 @@ def _round_large(
             sub_q, more = _wide_exchange(sub_q, t[touched], a[touched], sub_legal, sub_keys)
             exchanges += more
         q[touched] = sub_q
+    if not optimal and _EXACT_MAX_ACCOUNTS < q.size <= _OPEN_SET_MAX_ACCOUNTS:
+        q = _open_sets(q, t, a, r, legal, keys)  # small groups run it after their windows
     return q, optimal, dual, best_effort, exchanges
 
 
@@ -1257,6 +1335,7 @@ def _extend(q: FloatArray, j: int, i: int, t: FloatArray, a: FloatArray, legal: 
         q[i] -= k * d
 
 
+_OPEN_SET_MAX_ACCOUNTS = 1_000  # the open-set search runs up to this size
 _WIDE_MAX_ACCOUNTS = 5_000  # the wide exchange (any size, close/open) runs up to this size
 _WIDE_ROUNDS = 200
 

@@ -153,6 +153,7 @@ def _run_schedule(seed: int) -> None:
 class TestCampaign:
     """Seeded schedules of faults; every basket ends committed with each order booked once."""
 
+    @pytest.mark.slow
     @pytest.mark.parametrize("chunk", range(CHUNKS))
     def test_schedules(self, chunk: int) -> None:
         """Every schedule of the chunk commits its basket with zero double bookings."""

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
+from .._rounding_search import MovingMean
 from ..errors import InvalidOrderError, InvalidParameterError
 from ..limits import TradeBounds, trade_bounds
 from ..lots import Rounding, round_to_lots
@@ -107,6 +108,8 @@ class Ideal:
         recentre: For an objective that is not separable (the mean moves
             with the split): the centre of its separable form at a split's
             own mean, for the rounding's re-centring rounds.
+        moving_mean: With *recentre*, for one metric: the dispersion as a
+            function of its centre, for the rounding's exact search over it.
     """
 
     target: FloatArray
@@ -125,6 +128,7 @@ class Ideal:
     objective_floor: float = -math.inf
     placed: float = math.nan
     recentre: Callable[[FloatArray], FloatArray] | None = None
+    moving_mean: MovingMean | None = None
 
 
 class Engine(abc.ABC):
@@ -177,7 +181,7 @@ class Engine(abc.ABC):
         work = problem
         if perm is not None:
             work_table = reordered(table, perm)
-            work = Problem(order=order, accounts=work_table, bounds=trade_bounds(order, work_table))
+            work = Problem(order=order, accounts=work_table, bounds=_take_bounds(bounds, perm))
         ideal = self.ideal(work)
         rounded_bounds = work.bounds.restrict(ideal.eligible)
         rounding = round_to_lots(
@@ -190,6 +194,7 @@ class Engine(abc.ABC):
             ideal=None if ideal.centre is None else ideal.target,
             objective=ideal.objective if ideal.recentre is not None else None,
             recentre=ideal.recentre,
+            moving_mean=ideal.moving_mean,
         )
         q = rounding.q
         # The gap is measured in the order the rounding worked in.
@@ -212,7 +217,9 @@ class Engine(abc.ABC):
 
 
 #: Groups up to this size are solved in a canonical order (see `canonical_order`).
-CANONICAL_MAX_ACCOUNTS = 5_000
+#: Beyond it the reordered copy of the group would lift the peak memory of an
+#: allocation from about 4 to 6.5 times its numeric input (tests/test_peak_memory.py).
+CANONICAL_MAX_ACCOUNTS = 50_000
 
 
 def canonical_order(table: AccountTable) -> IntArray | None:
@@ -222,28 +229,26 @@ def canonical_order(table: AccountTable) -> IntArray | None:
     near-tie in rounding can fall either way on such a bit. Solving in an
     order that depends only on the accounts (not on where they stand in the
     input) makes every allocation of a group up to `CANONICAL_MAX_ACCOUNTS`
-    accounts exactly the same under any permutation. Larger groups are solved
-    in input order, to keep their speed: there, only decisions whose two
-    sides agree to about one part in 10**15 may depend on the order.
+    accounts exactly the same under any permutation (what it costs at 10,000
+    accounts is measured by ``benchmarks/bench_rounding.py``). Larger groups
+    are solved in input order, to keep their memory: there, only decisions
+    whose two sides agree to about one part in 10**15 may depend on it.
     """
     n = len(table)
     if n > CANONICAL_MAX_ACCOUNTS or n < 2:
         return None
     nav = table.nav
-    order = np.argsort(nav, kind="stable")
+    order = np.argsort(nav)  # any sort: tied NAVs are put in id order below
     ranked = nav[order]
     tied = np.flatnonzero(ranked[1:] == ranked[:-1])
     if tied.size:
         ids = table.ids
-        start = 0
-        while start < n:
-            stop = start + 1
-            while stop < n and ranked[stop] == ranked[start]:
-                stop += 1
-            if stop - start > 1:
-                block = order[start:stop].tolist()
-                order[start:stop] = sorted(block, key=ids.__getitem__)
-            start = stop
+        # Runs of equal NAVs: each starts where a tie begins after a non-tie.
+        starts = tied[np.r_[True, tied[1:] != tied[:-1] + 1]]
+        stops = tied[np.r_[tied[1:] != tied[:-1] + 1, True]] + 2
+        for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+            block = order[start:stop].tolist()
+            order[start:stop] = sorted(block, key=ids.__getitem__)
     if (order == np.arange(n)).all():
         return None
     out: IntArray = order
@@ -265,7 +270,8 @@ def reordered(table: AccountTable, rows: IntArray) -> AccountTable:
         elif isinstance(value, np.ndarray) and value.shape[:1] == (n,):
             value = value[rows]
         elif isinstance(value, tuple) and len(value) == n:
-            value = tuple(value[i] for i in rows.tolist())
+            # Through an object array: a permuted tuple of many ids at C speed.
+            value = tuple(np.fromiter(value, dtype=object, count=n)[rows].tolist())
         elif isinstance(value, Mapping):
             value = {
                 k: v[rows] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v
@@ -273,6 +279,18 @@ def reordered(table: AccountTable, rows: IntArray) -> AccountTable:
             }
         object.__setattr__(new, field.name, value)
     return new
+
+
+def _take_bounds(bounds: TradeBounds, rows: IntArray) -> TradeBounds:
+    """*bounds* with every per-account array in the order *rows* (no recomputation)."""
+    return attrs.evolve(
+        bounds,
+        **{
+            f.name: getattr(bounds, f.name)[rows]
+            for f in attrs.fields(TradeBounds)
+            if isinstance(getattr(bounds, f.name), np.ndarray)
+        },
+    )
 
 
 def _reorder_ideal(ideal: Ideal, rows: IntArray) -> Ideal:
@@ -296,6 +314,7 @@ def _reorder_ideal(ideal: Ideal, rows: IntArray) -> Ideal:
         dispersion_weights=take(ideal.dispersion_weights),
         objective=None if ideal.objective is None else objective,
         recentre=None,
+        moving_mean=None,
     )
 
 
@@ -317,6 +336,8 @@ def rounding_gap(rounding: Rounding, ideal: Ideal) -> float | None:
     if value <= 0:
         return 0.0
     lower = ideal.objective_floor if rounding.total == ideal.placed else -math.inf
+    if not math.isnan(rounding.objective_bound):
+        lower = max(lower, rounding.objective_bound)  # the centre search's proof
     if ideal.recentre is None and not math.isnan(rounding.lower_bound):
         # Separable: F = scale * cost + const, so the cost's bound moves F's.
         lower = max(lower, value - ideal.objective_scale * (rounding.cost - rounding.lower_bound))

@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
+from .._rounding_search import MovingMean
 from ..errors import InvalidParameterError, SolverError
 from ..reasons import Reason
 from ..result import SolverInfo
@@ -419,6 +420,9 @@ class MinDispersion(Engine):
         def recentre(x: FloatArray) -> FloatArray:
             return separable_form(dp, centre(dp, x))[1]
 
+        mm = None
+        if moving_mean and m.shape[1] == 1:
+            mm = _moving_mean(dp, hi, dispersion)
         std_opt = {}
         for j, name in enumerate(self.metrics):
             x = m[:, j] + s[:, j] * q
@@ -439,6 +443,7 @@ class MinDispersion(Engine):
             objective_floor=solution.objective,
             placed=total,
             recentre=recentre if moving_mean else None,
+            moving_mean=mm,
             solver=SolverInfo(
                 backend=solution.backend,
                 status=solution.status,
@@ -448,3 +453,25 @@ class MinDispersion(Engine):
             ),
             warnings=tuple(warnings),
         )
+
+
+def _moving_mean(
+    dp: DispersionProblem, hi: FloatArray, dispersion: Callable[[FloatArray], float]
+) -> MovingMean:
+    """One metric's dispersion about a fixed centre, for the rounding's search over it.
+
+    ``c sum_i w_i (x_i - mu)^2 = f(q) + c W (mean(q) - mu)^2`` with ``W = sum w``;
+    every mean lies between the least and the largest metric an account with
+    weight can reach.
+    """
+    m, s, w = dp.m[:, 0], dp.s[:, 0], dp.w
+    with_weight = w > 0
+    ends = np.concatenate([m[with_weight], (m + s * hi)[with_weight]])
+    return MovingMean(
+        centre_at=lambda c: separable_form(dp, np.array([c]))[1],
+        mean_of=lambda q: float(centre(dp, q)[0]),
+        dispersion=dispersion,
+        kappa=float(dp.c[0] * w.sum()),
+        lo=float(ends.min()),
+        hi=float(ends.max()),
+    )

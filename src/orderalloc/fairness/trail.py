@@ -262,7 +262,7 @@ def read_trail(
     changes: list[dict[str, Any]] = []
     for k, (first, row, is_booked, rows) in enumerate(chosen):
         v = row.values
-        ids = [str(i) for i in v[4]]
+        ids = v[4]  # JSON strings already
         intent = np.asarray(v[5], dtype=float)
         target = np.asarray(v[6], dtype=float)
         q = np.asarray(v[7], dtype=float)
@@ -274,15 +274,24 @@ def read_trail(
         commit = commits.get(str(v[1]))
         ref = np.full(len(ids), np.nan)
         if pre_row is not None and pre_row.values[6] is not None:
-            pre_ids = [str(i) for i in pre_row.values[4]]
+            pre_ids = pre_row.values[4]
             nav = np.asarray(pre_row.values[6], dtype=float)
             allocated = float(np.sum(np.asarray(pre_row.values[5], dtype=float)))
-            share = dict(zip(pre_ids, (nav / nav.sum() * allocated).tolist(), strict=True))
-            ref = np.array([share.get(i, 0.0) for i in ids])
+            pro_rata = nav / nav.sum() * allocated
+            if pre_ids == ids:  # the usual case: the same accounts in the same order
+                ref = pro_rata
+            else:
+                share = dict(zip(pre_ids, pro_rata.tolist(), strict=True))
+                ref = np.array([share.get(i, 0.0) for i in ids])
         keep = np.flatnonzero((intent > 0) | (q > 0))
-        for i in keep.tolist():
-            cols["o"].append(k)
-            cols["a"].append(accounts.setdefault(ids[i], len(accounts)))
+        cols["o"].append(np.full(keep.size, k, dtype=np.int64))
+        cols["a"].append(
+            np.fromiter(
+                (accounts.setdefault(ids[i], len(accounts)) for i in keep.tolist()),
+                dtype=np.int64,
+                count=keep.size,
+            )
+        )
         cols["intent"].append(intent[keep])
         cols["target"].append(target[keep])
         cols["q"].append(q[keep])
@@ -302,11 +311,13 @@ def read_trail(
         orders["m"].append(float(v[10] or 0.0))
         orders["d"].append(float(v[11] or 0.0))
         orders["booked"].append(is_booked)
-        participants = [ids[i] for i in np.flatnonzero(intent > 0).tolist()]
-        changes.extend(_changes(order_id, first, commits_of_order.get(order_id, []), previews))
-        changes.extend(_rebookings(order_id, first, rows, booked, cancelled, participants))
-        for c in changes:
-            c.setdefault("accounts", participants)
+        late = _changes(order_id, first, commits_of_order.get(order_id, []), previews)
+        late += _rebookings(order_id, first, rows, booked, cancelled)
+        if late:
+            participants = [str(ids[i]) for i in np.flatnonzero(intent > 0).tolist()]
+            for c in late:
+                c["accounts"] = participants
+            changes.extend(late)
 
     overrides = _overrides(pre, previews, commits, start)
     # Accounts sorted by id: the result must not depend on the order events name them.
@@ -314,7 +325,7 @@ def read_trail(
     position = np.empty(len(names), dtype=np.int64)
     for new, name in enumerate(names):
         position[accounts[name]] = new
-    raw_a = np.asarray(cols["a"], dtype=np.int64)
+    raw_a = np.concatenate(cols["a"]) if cols["a"] else np.zeros(0, dtype=np.int64)
 
     def cat(key: str) -> FloatArray:
         parts = cols[key]
@@ -337,7 +348,7 @@ def read_trail(
         min_piece=np.asarray(orders["m"], dtype=float),
         increment=np.asarray(orders["d"], dtype=float),
         booked=np.asarray(orders["booked"], dtype=bool),
-        row_order=np.asarray(cols["o"], dtype=np.int64),
+        row_order=np.concatenate(cols["o"]) if cols["o"] else np.zeros(0, dtype=np.int64),
         row_account=position[raw_a] if raw_a.size else raw_a,
         intent=cat("intent"),
         target=cat("target"),
@@ -381,7 +392,6 @@ def _rebookings(
     rows: Sequence[PayloadRow],
     booked: Collection[str],
     cancelled: Collection[str],
-    participants: list[str],
 ) -> list[dict[str, Any]]:
     """Fill allocations booked and then cancelled: the fills were re-allocated after the trade."""
     return [
@@ -392,7 +402,6 @@ def _rebookings(
             "actor": r.actor,
             "first_execution": format_time(first),
             "allocation_id": r.allocation_id,
-            "accounts": participants,
         }
         for r in rows
         if r.allocation_id in booked and r.allocation_id in cancelled

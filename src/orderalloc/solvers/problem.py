@@ -335,8 +335,9 @@ def separable_form(problem: DispersionProblem, mu: FloatArray) -> tuple[FloatArr
     An account with ``a_i == 0`` (zero weight or zero sensitivity) cannot move
     the objective. It gets ``a_i = DEGENERATE_CURVATURE * max(a)`` (1 if every
     ``a`` is 0) and ``t_i = lo_i``, so the knapsack stays strictly convex and
-    such an account takes only what the others cannot use. Curvatures below
-    that floor are raised to it as well (their ``t_i`` is kept).
+    such an account takes only what the others cannot use. A live account
+    keeps its own curvature, however small: raising it would change the
+    problem (with NAVs 1e8 apart, curvatures are 1e16 apart).
 
     Args:
         problem: The problem.
@@ -378,7 +379,10 @@ class _Separable:
         a_max = float(a_raw.max())
         floor = DEGENERATE_CURVATURE * a_max if a_max > 0 else 1.0
         self.live: BoolArray = a_raw > 0
-        self.a: FloatArray = np.maximum(a_raw, floor)
+        # Only dead accounts get the floor: raising a live account's curvature
+        # to it (NAVs spanning 1e3 to 1e11 put curvatures 1e16 apart) changed
+        # the problem, by 1e-5 to a few % of the objective.
+        self.a: FloatArray = np.where(self.live, a_raw, floor)
         self.a_raw = np.where(self.live, a_raw, 1.0)
         self.vc: FloatArray = vc
         self.vcm: FloatArray = (vc * problem.m).sum(axis=1)
