@@ -453,15 +453,8 @@ class _Basket:
                     raw[table.index(key)] = float(value)
             w = raw / raw.sum() if raw.sum() > 0 else np.full(n, 1.0 / n)
         m = np.column_stack([table.metrics[k] for k in md.metrics])
-        if md.metric_weights is not None:
-            c = np.array([md.metric_weights.get(k, 1.0) for k in md.metrics])
-        elif len(md.metrics) == 1:
-            c = np.ones(1)
-        else:
-            # As the engine does for one order: each metric in units of its spread before.
-            var = (w[:, None] * (m - w @ m) ** 2).sum(axis=0)
-            c = np.where(var > 0, 1.0 / np.where(var > 0, var, 1.0), 1.0)
-        return w, c
+        # As the engine weighs metrics for one order (each in units of its spread before).
+        return w, md.metric_weights_for(m, w)
 
     # --- the state: a quantity and a result per leg ------------------------------------------
 

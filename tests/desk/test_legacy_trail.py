@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from orderalloc.audit import AuditEvent, EventKind
-from orderalloc.audit.events import parse_time
+from orderalloc.audit.events import SOURCE_KEY, canonical_json, parse_time
 from orderalloc.desk import Desk
+from orderalloc.desk._records import RECORDS, decode, encode
 from orderalloc.errors import DeskError
 from orderalloc.sources.mock import MockAladdin
 from orderalloc.testing.recording import RecordingSink
@@ -108,3 +109,16 @@ class TestLegacyTrail:
         (allocated,) = _of(legacy, EventKind.FILLS_ALLOCATED)
         with pytest.raises(DeskError, match="booked and cancelled"):
             desk.book(allocated.allocation_id)
+
+    def test_every_payload_is_its_typed_record(self, legacy: list[AuditEvent]) -> None:
+        """Each payload reads as its kind's record and writes back to the same JSON, to the byte."""
+        for event in legacy:
+            record = decode(RECORDS[event.kind], event.payload)
+            again = {**encode(record), SOURCE_KEY: event.payload[SOURCE_KEY]}
+            assert canonical_json(again) == canonical_json(event.payload), event.kind
+
+    def test_a_newer_field_is_ignored(self, legacy: list[AuditEvent]) -> None:
+        """A payload with a field this desk does not know still reads (trails only gain fields)."""
+        committed = next(e for e in legacy if e.kind is EventKind.COMMITTED)
+        record = decode(RECORDS[EventKind.COMMITTED], {**committed.payload, "added_later": 1})
+        assert record == decode(RECORDS[EventKind.COMMITTED], committed.payload)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from dispersion_strategies import (
@@ -144,11 +142,13 @@ class TestEdgeCases:
         assert_kkt(problem, solution.q)
 
 
-class TestSpeed:
-    def test_hundred_thousand_accounts_in_milliseconds(self) -> None:
-        """100,000 NAV-weighted accounts solve in well under a second (a few ms when idle)."""
+class TestScale:
+    def test_hundred_thousand_accounts_in_a_few_steps(self) -> None:
+        """100,000 NAV-weighted accounts solve exactly in a handful of knapsack steps.
+
+        Its time is measured in benchmarks/ (tests never assert wall time).
+        """
         problem = make_problem(100_000, seed=1)
-        solve_exact(problem)
-        start = time.perf_counter()
-        solve_exact(problem)
-        assert time.perf_counter() - start < 0.5
+        solution = solve_exact(problem)
+        assert solution.iterations <= 20
+        assert_kkt(problem, solution.q)

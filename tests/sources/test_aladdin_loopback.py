@@ -118,10 +118,12 @@ class TestTimeouts:
     def test_read_timeout_retried(self, mock: MockAladdin) -> None:
         """A read whose answer is late is sent again and succeeds."""
         handler = AladdinMockHandler(mock)
-        handler.script("/members", 200, delay=1.0)
+        # Margins wide enough for a loaded machine: late is 3 s, the timeout 1 s, and a
+        # normal answer (validated against the spec) well under that.
+        handler.script("/members", 200, delay=3.0)
         with serve(handler) as server:
             config = handler.config(
-                server.url, timeout=httpx.Timeout(0.3), rate_limit=RATE, backoff_initial=0.01
+                server.url, timeout=httpx.Timeout(1.0), rate_limit=RATE, backoff_initial=0.01
             )
             with AladdinClient(config) as client:
                 assert client.groups() == mock.groups()
@@ -130,11 +132,11 @@ class TestTimeouts:
     def test_read_timeout_bounded(self, mock: MockAladdin) -> None:
         """A read that is always late ends in AladdinTransportError after max_attempts."""
         handler = AladdinMockHandler(mock)
-        handler.script("/members", 200, delay=0.6, times=10)
+        handler.script("/members", 200, delay=3.0, times=10)
         with serve(handler) as server:
             config = handler.config(
                 server.url,
-                timeout=httpx.Timeout(0.2),
+                timeout=httpx.Timeout(1.0),
                 rate_limit=RATE,
                 backoff_initial=0.01,
                 max_attempts=2,
@@ -149,12 +151,12 @@ class TestTimeouts:
         mock = MockAladdin()
         mock.all_groups()  # build every group now, so the post itself is quick
         handler = AladdinMockHandler(mock)
-        handler.script("order:post", 200, delay=1.0)
+        handler.script("order:post", 200, delay=3.0)
         ticket = OrderTicket(
             security_id=SEC, side="BUY", lines=(OrderLine("BIG6-01", 10_000),), external_id="slow"
         )
         with serve(handler) as server:
-            config = handler.config(server.url, timeout=httpx.Timeout(0.3), rate_limit=RATE)
+            config = handler.config(server.url, timeout=httpx.Timeout(1.0), rate_limit=RATE)
             with AladdinClient(config) as client:
                 with pytest.raises(AladdinOutcomeUnknownError):
                     client.post_order(ticket)

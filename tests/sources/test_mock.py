@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -60,13 +58,13 @@ class TestGroups:
             )
         assert len(mock.accounts("BIG6", WELL_KNOWN["IG"])) == 6
 
-    def test_sma_fast(self) -> None:
-        """The 10,000-account SMA group is built in under a second."""
+    def test_sma_group(self) -> None:
+        """The SMA group has 10,000 distinct accounts with positive NAV (its speed: benchmarks/)."""
         fresh = MockAladdin(seed=1)
-        start = time.perf_counter()
         table = fresh.accounts("SMA-10K", WELL_KNOWN["MUNI"])
-        assert time.perf_counter() - start < 1.0
         assert len(table) == 10_000
+        assert len(set(table.ids)) == 10_000
+        assert bool((table.nav > 0).all())
 
     def test_deterministic(self) -> None:
         """The same seed gives the same data, whatever the order of calls."""

@@ -55,8 +55,15 @@ The layout::
                   (orders:batchPost), exactly once per order
     _core.py      the exactly-once core: attempts recorded before sending,
                   looked up after an ambiguous failure, leases; recording
-    _trail.py     what the trail says: AllocationTrail, outcomes, fingerprint,
-                  which failures are ambiguous
+    _outcomes.py  what a failed send means (not booked, unknown, rejected),
+                  from the data-source port's errors alone
+    _records.py   the typed trail: an attrs record per event payload, one
+                  converter that writes and reads them
+    _trail.py     what an allocation's events say (AllocationTrail); the
+                  inputs' fingerprint; the result rebuilt from its payload
+
+A new event: a record in ``_records.py``. A new retry or ambiguity rule:
+``_outcomes.py``. A new kind of send: a route over ``_core.py``.
 """
 
 from __future__ import annotations

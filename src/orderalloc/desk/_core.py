@@ -38,10 +38,11 @@ from ..sources.protocol import DataSource, read_fresh
 from ._outcomes import (
     OUTCOME_NOT_BOOKED,
     OUTCOME_REFUSED,
-    OUTCOME_REJECTED,
     OUTCOME_UNKNOWN,
+    SETTLED,
     classify,
 )
+from ._records import RECORDS, AttemptStarted, Failed, encode
 from ._trail import AllocationTrail, EventConflictError
 from .errors import (
     CommitFailedError,
@@ -132,12 +133,12 @@ class DeskCore:
         route: Route[_S, _R],
         checks: Sequence[AuditEvent],
         overridden: tuple[ComplianceViolation, ...],
-        details: Mapping[str, Any],
+        opening: AttemptStarted,
     ) -> _R:
         """Record the attempt, send it, and settle its outcome: the exactly-once core.
 
         Shared by order commits, modifications and trade bookings (`book`):
-        the attempt (*details* in its payload) is recorded with *checks* before
+        the attempt (*opening*, numbered here) is recorded with *checks* before
         anything is sent, under an event id per attempt, so two processes can
         never both send it; any earlier attempt is looked up right before, and
         an open one within its lease stops the send.
@@ -157,7 +158,7 @@ class DeskCore:
         started = self._event(
             trail,
             trail.started_kind,
-            {"attempt": attempt, **details},
+            attrs.evolve(opening, attempt=attempt),
             event_id=f"{aid}/{trail.started_kind.value.lower()}/{attempt}",
         )
         try:
@@ -182,7 +183,7 @@ class DeskCore:
         trail = route.trail
         found = self._look(route)
         if found is not None:
-            last = int(trail.attempts[-1].payload["attempt"])
+            last = trail.attempt_number(trail.attempts[-1])
             return route.done(last, found, recovered=True, overridden=())
         self._hold(trail)
         return None
@@ -241,12 +242,12 @@ class DeskCore:
             self._event(
                 trail,
                 trail.failed_kind,
-                {
-                    "attempt": open_attempt,
-                    "outcome": OUTCOME_NOT_BOOKED,
-                    "error": f"no {trail.noun} found for the attempt, looked up right before "
+                Failed(
+                    attempt=open_attempt,
+                    outcome=OUTCOME_NOT_BOOKED,
+                    error=f"no {trail.noun} found for the attempt, looked up right before "
                     "sending again",
-                },
+                ),
                 event_id=f"{trail.allocation_id}/settled/{open_attempt}",
             )
         ]
@@ -265,18 +266,16 @@ class DeskCore:
         noun, verb = trail.noun, trail.verb
         cause = f"{type(exc).__name__}: {exc}"
         outcome = classify(exc)
-        if outcome == OUTCOME_NOT_BOOKED:
+        if outcome in SETTLED:  # certainly not booked: never sent, or refused
             self._settled_here.add((aid, attempt))
-            self._record_quietly(trail, attempt, OUTCOME_NOT_BOOKED, cause)
-            raise CommitFailedError(
-                aid, f"the {noun} was never sent ({cause}); {verb} again", retryable=True
-            ) from exc
-        if outcome == OUTCOME_REJECTED:
-            self._settled_here.add((aid, attempt))
-            self._record_quietly(trail, attempt, OUTCOME_REJECTED, cause)
-            raise CommitFailedError(
-                aid, f"the {noun} was refused ({cause})", retryable=False
-            ) from exc
+            self._record_quietly(trail, attempt, outcome, cause)
+            never_sent = outcome == OUTCOME_NOT_BOOKED
+            message = (
+                f"the {noun} was never sent ({cause}); {verb} again"
+                if never_sent
+                else f"the {noun} was refused ({cause})"
+            )
+            raise CommitFailedError(aid, message, retryable=never_sent) from exc
         until = started.at + self._commit_lease
         later = (
             f"nothing is sent again before the {noun} is seen or {format_time(until)} "
@@ -338,7 +337,7 @@ class DeskCore:
         self,
         group: str,
         order: Order,
-        modifies: Mapping[str, Any] | None,
+        live_order_id: str | None,
         *,
         fresh: bool = False,
     ) -> AccountTable:
@@ -349,16 +348,18 @@ class DeskCore:
         modified in its positions: a re-allocation on those numbers would count it
         twice (a sell could not re-sell what the order itself is selling). Its
         lines are taken back out of the holdings. Cash is left as the source
-        reports it.
+        reports it. *live_order_id* is that order (None: a new order).
         """
         accounts: AccountTable = (
             read_fresh(self._source, "accounts", group, order.security.id)
             if fresh
             else self._source.accounts(group, order.security.id)
         )
-        if modifies is None or not getattr(self._source, "positions_include_open_orders", False):
+        if live_order_id is None or not getattr(
+            self._source, "positions_include_open_orders", False
+        ):
             return accounts
-        live = self._source.get_order(str(modifies["order_id"]))
+        live = self._source.get_order(live_order_id)
         held = accounts.holding(order.security.id).copy()
         sign = live.side.sign
         for line in live.lines:
@@ -404,11 +405,21 @@ class DeskCore:
         self,
         trail: AllocationTrail,
         kind: EventKind,
-        payload: Mapping[str, Any],
+        payload: object,
         *,
         event_id: str | None = None,
         order_id: str | None = None,
     ) -> AuditEvent:
+        """The event of *kind* with *payload*: a record of `~orderalloc.desk._records`.
+
+        A record is encoded by the trail's one converter (a plain mapping, as the
+        basket desk still writes, is stored as it is); the source stamp is added.
+        """
+        if attrs.has(type(payload)):
+            expected = RECORDS.get(kind)
+            assert expected is None or isinstance(payload, expected), (kind, payload)
+            payload = encode(payload)
+        assert isinstance(payload, Mapping)
         return AuditEvent(
             allocation_id=trail.allocation_id,
             kind=kind,
@@ -416,7 +427,7 @@ class DeskCore:
             payload={**payload, SOURCE_KEY: self._source_stamp},
             at=self._now(),
             event_id=event_id or str(uuid.uuid4()),
-            security_id=str(trail.payload["security_id"]),
+            security_id=trail.security_id,
             order_id=order_id,
         )
 
@@ -424,7 +435,7 @@ class DeskCore:
         return self._event(
             trail,
             trail.failed_kind,
-            {"attempt": attempt, "outcome": outcome, "error": error},
+            Failed(attempt=attempt, outcome=outcome, error=error),
         )
 
     def _refuse(
@@ -440,7 +451,7 @@ class DeskCore:
         event = self._event(
             trail,
             trail.failed_kind,
-            {"outcome": OUTCOME_REFUSED, "check": check, "error": str(error), **details},
+            Failed(outcome=OUTCOME_REFUSED, check=check, error=str(error), **details),
         )
         try:
             self._record([*before, event])

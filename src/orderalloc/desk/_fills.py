@@ -52,6 +52,16 @@ from ..sources.orders import ComplianceViolation
 from ..sources.protocol import TradeSource
 from ..sources.trades import BookedTrade, Execution, TradeLine, TradeTicket
 from ._core import DeskCore
+from ._records import (
+    AttemptStarted,
+    Booked,
+    FillRecorded,
+    FillsAllocated,
+    TicketRecord,
+    TradeCancelled,
+    decode,
+    encode,
+)
 from ._trail import AllocationTrail, EventConflictError, jsonable
 from ._values import BookingReceipt, FillPreview
 from .errors import FillsChangedError, NothingToBookError
@@ -67,46 +77,6 @@ def fill_external_id(order_id: str, fill_ids: Sequence[str]) -> str:
     """
     digest = hashlib.sha256("\x1f".join([order_id, *sorted(fill_ids)]).encode("utf-8"))
     return f"fills-{digest.hexdigest()[:40]}"
-
-
-def _execution_payload(e: Execution) -> dict[str, Any]:
-    return {
-        "execution_id": e.execution_id,
-        "quantity": e.quantity,
-        "price": e.price,
-        "time": None if e.time is None else e.time.isoformat(),
-    }
-
-
-def _execution(order_id: str, row: Mapping[str, Any]) -> Execution:
-    time = row.get("time")
-    return Execution(
-        order_id=order_id,
-        execution_id=str(row["execution_id"]),
-        quantity=float(row["quantity"]),
-        price=float(row["price"]),
-        time=dt.datetime.fromisoformat(time) if time else None,
-    )
-
-
-def _ticket_payload(t: TradeTicket) -> dict[str, Any]:
-    return {
-        "external_id": t.external_id,
-        "price": t.price,
-        "trade_date": None if t.trade_date is None else t.trade_date.isoformat(),
-        "lines": [[line.account_id, line.quantity, line.principal] for line in t.lines],
-    }
-
-
-def _trade_payload(t: BookedTrade) -> dict[str, Any]:
-    return {
-        "trade_id": t.trade_id,
-        "external_id": t.external_id,
-        "status": t.status,
-        "price": t.price,
-        "quantity": t.quantity,
-        "lines": len(t.lines),
-    }
 
 
 def _time_key(e: Execution) -> tuple[bool, dt.datetime, str]:
@@ -171,7 +141,7 @@ class PostTrade(DeskCore):
         event = self._event(
             current,
             EventKind.FILL_RECORDED,
-            {**_execution_payload(fill), "via": via},
+            FillRecorded.of(fill, via=via),
             event_id=f"{current.allocation_id}/fill/{ident}",
             order_id=order_id,
         )
@@ -182,7 +152,7 @@ class PostTrade(DeskCore):
                 return fill
             except EventConflictError as exc:  # recorded meanwhile: compare below
                 stored = exc.stored
-        same = _execution(order_id, stored.payload)
+        same = decode(FillRecorded, stored.payload).execution(order_id)
         if (same.quantity, same.price) != (fill.quantity, fill.price):
             raise DeskError(
                 f"execution {ident!r} of order {order_id} was recorded as "
@@ -205,7 +175,7 @@ class PostTrade(DeskCore):
                 found.setdefault(e.execution_id, e)
         for event in self._sink.events(kinds={EventKind.FILL_RECORDED}):
             if event.order_id == order_id:
-                e = _execution(order_id, event.payload)
+                e = decode(FillRecorded, event.payload).execution(order_id)
                 found.setdefault(e.execution_id, e)
         return tuple(sorted(found.values(), key=_time_key))
 
@@ -245,14 +215,13 @@ class PostTrade(DeskCore):
             AuditSinkError: It could not be recorded (then it does not exist).
         """
         current = self._current_trail(order_id)
-        p = current.payload
-        group = str(p["group"])
+        group = current.previewed.group
         every = tuple(sorted(self.fills(order_id) if fills is None else fills, key=_time_key))
         previous = self._last_booking(order_id)
         booked: set[str] = set()
         before: FillAllocation | None = None
         if previous is not None:
-            booked = {str(i) for i in previous.payload["fill_ids"]}
+            booked = set(previous.fills_allocated.fill_ids)
             before = self._fill_allocation(previous)
         new = [e for e in every if e.execution_id not in booked]
         if not new:
@@ -260,7 +229,7 @@ class PostTrade(DeskCore):
                 f"order {order_id}: no fill to allocate ({len(booked)} booked already)"
             )
         order = current.order
-        accounts = self._accounts(group, order, {"order_id": order_id}, fresh=True)
+        accounts = self._accounts(group, order, order_id, fresh=True)
         ledger = None if before is not None else self._carried_ledger(group, order, order_id)
         fa = _allocate_fills(
             order,
@@ -303,27 +272,27 @@ class PostTrade(DeskCore):
             trade_date=(last or self._now()).astimezone(dt.timezone.utc).date(),
         )
         fill_allocation_id = str(uuid.uuid4())
-        payload = {
-            "order_id": order_id,
-            "order_allocation_id": current.allocation_id,
-            "group": group,
-            "security_id": order.security.id,
-            "side": order.side.value,
-            "fills": [_execution_payload(e) for e in every],
-            "fill_ids": sorted([*booked, *ids]),
-            "new_fill_ids": ids,
-            "previous": None if previous is None else previous.allocation_id,
-            "method": method,
-            "ticket": _ticket_payload(ticket),
-            "unallocated": fa.unallocated,
-            "warnings": list(fa.warnings),
-            "result": jsonable(to_json(fa)),
-        }
+        record = FillsAllocated(
+            order_id=order_id,
+            order_allocation_id=current.allocation_id,
+            group=group,
+            security_id=order.security.id,
+            side=order.side.value,
+            fills=tuple(FillRecorded.of(e) for e in every),
+            fill_ids=tuple(sorted([*booked, *ids])),
+            new_fill_ids=tuple(ids),
+            previous=None if previous is None else previous.allocation_id,
+            method=method,
+            ticket=TicketRecord.of(ticket),
+            unallocated=fa.unallocated,
+            warnings=tuple(fa.warnings),
+            result=jsonable(to_json(fa)),
+        )
         event = AuditEvent(
             allocation_id=fill_allocation_id,
             kind=EventKind.FILLS_ALLOCATED,
             actor=self._actor,
-            payload={**payload, SOURCE_KEY: self._source_stamp},
+            payload={**encode(record), SOURCE_KEY: self._source_stamp},
             at=self._now(),
             account_ids=[line.account_id for line in ticket.lines],
             security_id=order.security.id,
@@ -336,7 +305,7 @@ class PostTrade(DeskCore):
             allocation=fa,
             fills=every,
             new_fill_ids=tuple(ids),
-            previous=payload["previous"],
+            previous=record.previous,
             ticket=ticket,
             created_at=event.at,
         )
@@ -348,15 +317,14 @@ class PostTrade(DeskCore):
             UnknownAllocationError: No such fill allocation in the trail.
         """
         trail = self._fills_trail(fill_allocation_id)
-        p = trail.payload
-        order_id = str(p["order_id"])
+        p = trail.fills_allocated
         return FillPreview(
             fill_allocation_id=fill_allocation_id,
-            order_id=order_id,
+            order_id=p.order_id,
             allocation=self._fill_allocation(trail),
-            fills=tuple(_execution(order_id, row) for row in p["fills"]),
-            new_fill_ids=tuple(str(i) for i in p["new_fill_ids"]),
-            previous=p["previous"],
+            fills=tuple(f.execution(p.order_id) for f in p.fills),
+            new_fill_ids=p.new_fill_ids,
+            previous=p.previous,
             ticket=_booking_ticket(trail),
             created_at=trail.created_at,
         )
@@ -410,30 +378,24 @@ class PostTrade(DeskCore):
             route,
             checks,
             (),
-            {
-                "external_id": ticket.external_id,
-                "lines": len(ticket.lines),
-                "quantity": ticket.quantity,
-                "price": ticket.price,
-                "comment": comment,
-            },
+            AttemptStarted.of(ticket, comment),
         )
 
     def _booking_checks(self, trail: AllocationTrail) -> list[AuditEvent]:
         """Refuse a booking that would book fills twice or on a stale intent."""
-        p = trail.payload
-        order_id = str(p["order_id"])
+        p = trail.fills_allocated
+        order_id = p.order_id
         problems: list[str] = []
         current = self._current_trail(order_id)
-        if current.allocation_id != p["order_allocation_id"]:
+        if current.allocation_id != p.order_allocation_id:
             problems.append(
                 f"order {order_id} was modified since (allocation {current.allocation_id})"
             )
         last = self._last_booking(order_id)
         last_id = None if last is None else last.allocation_id
-        if last_id != p["previous"]:
+        if last_id != p.previous:
             problems.append(
-                f"the order's last active booking is {last_id}, not {p['previous']}: "
+                f"the order's last active booking is {last_id}, not {p.previous}: "
                 "another allocation of these fills was booked, or one was cancelled"
             )
         if problems:
@@ -452,9 +414,9 @@ class PostTrade(DeskCore):
         event = self._event(
             trail,
             EventKind.BOOKED,
-            {"attempt": attempt, "recovered": recovered, **_trade_payload(trade)},
+            Booked.of(trade, attempt=attempt, recovered=recovered),
             event_id=f"{trail.allocation_id}/booked",
-            order_id=str(trail.payload["order_id"]),
+            order_id=trail.fills_allocated.order_id,
         )
         stored = self._record_done(trail, event, f"trade {trade.trade_id}")
         if stored is not None:
@@ -465,9 +427,10 @@ class PostTrade(DeskCore):
 
     def _already_booked(self, trail: AllocationTrail, booked: AuditEvent) -> BookingReceipt:
         ticket = _booking_ticket(trail)
+        record = decode(Booked, booked.payload)
         found = self._trade_source().find_trade(ticket)
         trade = found or BookedTrade(
-            trade_id=str(booked.payload["trade_id"]),
+            trade_id=record.trade_id,
             external_id=ticket.external_id,
             security_id=ticket.security_id,
             side=ticket.side,
@@ -480,7 +443,7 @@ class PostTrade(DeskCore):
             fill_allocation_id=trail.allocation_id,
             trade=trade,
             already_booked=True,
-            recovered=bool(booked.payload.get("recovered", False)),
+            recovered=record.recovered,
         )
 
     def _find_booking(self, ticket: TradeTicket) -> BookedTrade | None:
@@ -513,7 +476,8 @@ class PostTrade(DeskCore):
         ticket = _booking_ticket(trail)
         trade = source.find_trade(ticket)
         if trade is None:
-            raise DeskError(f"trade {booked.payload['trade_id']} is not found by the source")
+            trade_id = decode(Booked, booked.payload).trade_id
+            raise DeskError(f"trade {trade_id} is not found by the source")
         if any(e.kind is EventKind.TRADE_CANCELLED for e in trail.events):
             return trade
         if trade.is_active:
@@ -527,9 +491,9 @@ class PostTrade(DeskCore):
         event = self._event(
             trail,
             EventKind.TRADE_CANCELLED,
-            {"reason": reason, **_trade_payload(trade)},
+            TradeCancelled.of(trade, reason=reason),
             event_id=f"{trail.allocation_id}/cancelled",
-            order_id=str(trail.payload["order_id"]),
+            order_id=trail.fills_allocated.order_id,
         )
         with contextlib.suppress(EventConflictError):  # another process recorded it first
             self._record([event])
@@ -554,7 +518,7 @@ class PostTrade(DeskCore):
         return None
 
     def _fill_allocation(self, trail: AllocationTrail) -> FillAllocation:
-        return from_json(canonical_json(trail.payload["result"]), FillAllocation)
+        return from_json(canonical_json(trail.fills_allocated.result), FillAllocation)
 
     def _carried_ledger(self, group: str, order: Order, order_id: str) -> FillLedger | None:
         """The rotation ledger after the group's last booked order of the same security class."""
@@ -562,7 +526,7 @@ class PostTrade(DeskCore):
             if event.order_id == order_id:
                 continue
             trail = self._fills_trail(event.allocation_id)
-            if trail.payload.get("group") != group:
+            if trail.fills_allocated.group != group:
                 continue
             fa = self._fill_allocation(trail)
             if fa.order.security.asset_class == order.security.asset_class:
@@ -571,19 +535,8 @@ class PostTrade(DeskCore):
 
 
 def _booking_ticket(trail: AllocationTrail) -> TradeTicket:
-    p = trail.payload
-    t = p["ticket"]
-    return TradeTicket(
-        security_id=str(p["security_id"]),
-        side=str(p["side"]),
-        price=float(t["price"]),
-        lines=[
-            TradeLine(str(a), float(q), None if c is None else float(c)) for a, q, c in t["lines"]
-        ],
-        external_id=str(t["external_id"]),
-        order_id=str(p["order_id"]),
-        trade_date=dt.date.fromisoformat(t["trade_date"]) if t["trade_date"] else None,
-    )
+    p = trail.fills_allocated
+    return p.ticket.ticket(p.security_id, p.side, p.order_id)
 
 
 @attrs.frozen

@@ -25,6 +25,18 @@ from ..serialization import to_json
 from ..sources.orders import ComplianceViolation, OrderLine, OrderStatus, OrderTicket, PostedOrder
 from ..sources.protocol import read_fresh
 from ._core import DeskCore
+from ._records import (
+    AttemptStarted,
+    Cancelled,
+    Committed,
+    ComplianceChecked,
+    Modifies,
+    Overridden,
+    Previewed,
+    Violation,
+    decode,
+    encode,
+)
 from ._trail import (
     AllocationTrail,
     EventConflictError,
@@ -32,7 +44,6 @@ from ._trail import (
     jsonable,
     line_problems,
     result_from_payload,
-    violation_payload,
 )
 from ._values import CommitReceipt, Preview
 from .errors import (
@@ -42,7 +53,21 @@ from .errors import (
     StalePreviewError,
 )
 
-__all__ = ["OrderDesk"]
+__all__ = ["OrderDesk", "PreviewRequest"]
+
+
+@attrs.frozen(kw_only=True)
+class PreviewRequest:
+    """What `OrderDesk._preview` allocates: the order, the engine, and what a change modifies."""
+
+    group: str
+    security_id: str
+    side: Side | str
+    quantity: float
+    method: str
+    seed: int | None
+    params: Mapping[str, Any]
+    modifies: Modifies | None = None
 
 
 class OrderDesk(DeskCore):
@@ -80,7 +105,17 @@ class OrderDesk(DeskCore):
             InvalidInputError: The order or a parameter is invalid.
             AuditSinkError: The preview could not be recorded (then it does not exist).
         """
-        return self._preview(group, security_id, side, quantity, method, seed, params, None)
+        return self._preview(
+            PreviewRequest(
+                group=group,
+                security_id=security_id,
+                side=side,
+                quantity=quantity,
+                method=method,
+                seed=seed,
+                params=params,
+            )
+        )
 
     def get_preview(self, allocation_id: str) -> Preview:
         """Rebuild a preview from the audit trail alone (any process, after a restart).
@@ -89,36 +124,31 @@ class OrderDesk(DeskCore):
             UnknownAllocationError: No such preview in the trail.
         """
         trail = self._trail(allocation_id)
-        payload = trail.payload
+        previewed = trail.previewed
         return Preview(
             allocation_id=allocation_id,
-            group=str(payload["group"]),
-            result=result_from_payload(payload["result"]),
+            group=previewed.group,
+            result=result_from_payload(previewed.result),
             created_at=trail.created_at,
-            fingerprint=str(payload["fingerprint"]),
+            fingerprint=previewed.fingerprint,
         )
 
-    def _preview(
-        self,
-        group: str,
-        security_id: str,
-        side: Side | str,
-        quantity: float,
-        method: str,
-        seed: int | None,
-        params: Mapping[str, Any],
-        modifies: Mapping[str, Any] | None,
-    ) -> Preview:
+    def _preview(self, request: PreviewRequest) -> Preview:
+        """Allocate *request* and record it (``PREVIEWED``)."""
+        modifies = request.modifies
+        live = None if modifies is None else modifies.order_id
         # A modification re-allocates on today's inputs: no cached reads.
         security: Security = (
-            self._source.security(security_id)
+            self._source.security(request.security_id)
             if modifies is None
-            else read_fresh(self._source, "security", security_id)
+            else read_fresh(self._source, "security", request.security_id)
         )
-        order = Order(security=security, side=side, quantity=quantity)
-        accounts = self._accounts(group, order, modifies, fresh=modifies is not None)
+        order = Order(security=security, side=request.side, quantity=request.quantity)
+        accounts = self._accounts(request.group, order, live, fresh=modifies is not None)
         as_of = self._now()
-        result = allocate(order, accounts, method=method, seed=seed, **params)
+        result = allocate(
+            order, accounts, method=request.method, seed=request.seed, **request.params
+        )
         allocation_id = str(uuid.uuid4())
         digest = fingerprint(order, accounts)
         created = self._now()
@@ -127,36 +157,34 @@ class OrderDesk(DeskCore):
             for ident, q in zip(result.account_ids, result.quantity.tolist(), strict=True)
             if q > 0
         ]
-        payload: dict[str, Any] = {
-            "group": group,
-            "security_id": security_id,
-            "side": order.side.value,
-            "quantity": order.quantity,
-            "allocated": result.allocated,
-            "method": method,
-            "params": jsonable(to_json(dict(params))),
-            "seed": seed,
-            "fingerprint": digest,
-            "inputs_as_of": format_time(as_of),
-            "result": jsonable(to_json(result)),
-            SOURCE_KEY: self._source_stamp,
-        }
-        if modifies is not None:
-            payload["modifies"] = dict(modifies)
+        previewed = Previewed(
+            group=request.group,
+            security_id=request.security_id,
+            side=order.side.value,
+            quantity=order.quantity,
+            allocated=result.allocated,
+            method=request.method,
+            params=jsonable(to_json(dict(request.params))),
+            seed=request.seed,
+            fingerprint=digest,
+            inputs_as_of=format_time(as_of),
+            result=jsonable(to_json(result)),
+            modifies=modifies,
+        )
         event = AuditEvent(
             allocation_id=allocation_id,
             kind=EventKind.PREVIEWED,
             actor=self._actor,
-            payload=payload,
+            payload={**encode(previewed), SOURCE_KEY: self._source_stamp},
             at=created,
             account_ids=allocated,
-            security_id=security_id,
-            order_id=None if modifies is None else str(modifies["order_id"]),
+            security_id=request.security_id,
+            order_id=live,
         )
         self._record([event])
         return Preview(
             allocation_id=allocation_id,
-            group=group,
+            group=request.group,
             result=result,
             created_at=event.at,
             fingerprint=digest,
@@ -209,7 +237,7 @@ class OrderDesk(DeskCore):
         if not lines:
             raise NothingToCommitError(f"preview {allocation_id} allocated nothing: no order")
         ticket = OrderTicket(
-            security_id=str(trail.payload["security_id"]),
+            security_id=trail.security_id,
             side=trail.side,
             lines=lines,
             external_id=trail.external_id,
@@ -225,12 +253,7 @@ class OrderDesk(DeskCore):
             route,
             checks,
             overridden,
-            {
-                "external_id": ticket.external_id,
-                "lines": len(ticket.lines),
-                "quantity": ticket.quantity,
-                "comment": comment,
-            },
+            AttemptStarted.of(ticket, comment),
         )
 
     def _check(
@@ -251,7 +274,9 @@ class OrderDesk(DeskCore):
         # Fresh reads (no client cache): a change since the preview must show here.
         security: Security = read_fresh(self._source, "security", order.security.id)
         fresh = attrs.evolve(order, security=security)
-        accounts = self._accounts(str(trail.payload["group"]), fresh, trail.modifies, fresh=True)
+        previewed = trail.previewed
+        live = None if previewed.modifies is None else previewed.modifies.order_id
+        accounts = self._accounts(previewed.group, fresh, live, fresh=True)
         problems = line_problems(fresh, ticket.lines, accounts)
         if problems:
             error = InputsChangedError(aid, problems)
@@ -263,13 +288,13 @@ class OrderDesk(DeskCore):
         checked = self._event(
             trail,
             EventKind.COMPLIANCE_CHECKED,
-            {
-                "passed": report.passed,
-                "blocking": len(blocking),
-                "violations": [violation_payload(v) for v in report.violations],
-                "inputs_fingerprint": digest,
-                "inputs_changed": digest != trail.payload["fingerprint"],
-            },
+            ComplianceChecked(
+                passed=report.passed,
+                blocking=len(blocking),
+                violations=tuple(Violation.of(v) for v in report.violations),
+                inputs_fingerprint=digest,
+                inputs_changed=digest != previewed.fingerprint,
+            ),
         )
         if blocking and not override:
             quantities = {line.account_id: line.quantity for line in ticket.lines}
@@ -282,11 +307,11 @@ class OrderDesk(DeskCore):
                 self._event(
                     trail,
                     EventKind.OVERRIDDEN,
-                    {
-                        "by": self._actor,
-                        "comment": comment,
-                        "violations": [violation_payload(v) for v in blocking],
-                    },
+                    Overridden(
+                        by=self._actor,
+                        comment=comment,
+                        violations=tuple(Violation.of(v) for v in blocking),
+                    ),
                 )
             )
         return blocking, events
@@ -303,15 +328,15 @@ class OrderDesk(DeskCore):
         event = self._event(
             trail,
             EventKind.COMMITTED,
-            {
-                "attempt": attempt,
-                "external_id": posted.external_id,
-                "version": posted.version,
-                "status": posted.status,
-                "quantity": posted.quantity,
-                "lines": len(posted.lines),
-                "recovered": recovered,
-            },
+            Committed(
+                attempt=attempt,
+                external_id=posted.external_id,
+                version=posted.version,
+                status=posted.status,
+                quantity=posted.quantity,
+                lines=len(posted.lines),
+                recovered=recovered,
+            ),
             event_id=f"{trail.allocation_id}/committed",
             order_id=posted.order_id,
         )
@@ -331,7 +356,7 @@ class OrderDesk(DeskCore):
             allocation_id=trail.allocation_id,
             order=self._source.get_order(committed.order_id),
             already_committed=True,
-            recovered=bool(committed.payload.get("recovered", False)),
+            recovered=decode(Committed, committed.payload).recovered,
         )
 
     # --- modify and cancel --------------------------------------------------------------
@@ -365,22 +390,24 @@ class OrderDesk(DeskCore):
             return pending
         current = self._current_trail(order_id)
         posted = self._source.get_order(order_id)
-        p = current.payload
-        modifies = {
-            "order_id": order_id,
-            "allocation_id": current.allocation_id,
-            "external_id": posted.external_id or current.external_id,
-            "base_version": posted.version,
-        }
+        p = current.previewed
+        modifies = Modifies(
+            order_id=order_id,
+            allocation_id=current.allocation_id,
+            external_id=posted.external_id or current.external_id,
+            base_version=posted.version,
+        )
         preview = self._preview(
-            str(p["group"]),
-            str(p["security_id"]),
-            str(p["side"]),
-            quantity,
-            str(p["method"]),
-            p["seed"],
-            dict(p["params"]),
-            modifies,
+            PreviewRequest(
+                group=p.group,
+                security_id=p.security_id,
+                side=p.side,
+                quantity=quantity,
+                method=p.method,
+                seed=p.seed,
+                params=dict(p.params),
+                modifies=modifies,
+            )
         )
         return self.commit(
             preview.allocation_id, comment=comment, override_warnings=override_warnings
@@ -398,7 +425,7 @@ class OrderDesk(DeskCore):
         changes = {
             e.allocation_id
             for e in self._sink.events(kinds={EventKind.PREVIEWED})
-            if e.order_id == order_id and e.payload.get("modifies") is not None
+            if e.order_id == order_id and decode(Previewed, e.payload).modifies is not None
         }
         sent = {
             e.allocation_id
@@ -410,13 +437,13 @@ class OrderDesk(DeskCore):
             if trail.committed is not None or trail.open_attempt is None:
                 continue
             ticket = OrderTicket(
-                security_id=str(trail.payload["security_id"]),
+                security_id=trail.security_id,
                 side=trail.side,
                 lines=trail.lines,
                 external_id=trail.external_id,
             )
             receipt = self._recovered(_OrderRoute(self, trail, ticket))
-            if receipt is not None and float(trail.payload["quantity"]) == float(quantity):
+            if receipt is not None and trail.previewed.quantity == float(quantity):
                 return receipt
             if receipt is None:  # its lease has passed and no change is visible
                 with contextlib.suppress(EventConflictError):  # another process settled it
@@ -450,7 +477,7 @@ class OrderDesk(DeskCore):
         event = self._event(
             current,
             EventKind.CANCELLED,
-            {"reason": reason, "version": posted.version, "status": posted.status},
+            Cancelled(reason=reason, version=posted.version, status=posted.status),
             event_id=f"{current.allocation_id}/cancelled",
             order_id=order_id,
         )
@@ -478,7 +505,7 @@ class _OrderRoute:
         mod = self.trail.modifies
         if mod is None:
             return source.post_order(self.ticket)
-        return source.modify_order(str(mod["order_id"]), self.ticket)
+        return source.modify_order(mod.order_id, self.ticket)
 
     def lookup(self) -> PostedOrder | None:
         """What an attempt booked, or None: by external id, or for a change by content."""
@@ -486,10 +513,8 @@ class _OrderRoute:
         mod = self.trail.modifies
         if mod is None:
             return source.find_order(self.ticket.external_id)
-        posted = source.get_order(str(mod["order_id"]))
-        applied = posted.version > int(mod["base_version"]) and _same_lines(
-            posted.lines, self.ticket.lines
-        )
+        posted = source.get_order(mod.order_id)
+        applied = posted.version > mod.base_version and _same_lines(posted.lines, self.ticket.lines)
         return posted if applied else None
 
     def done(

@@ -25,9 +25,20 @@ from ..limits import trade_bounds
 from ..model import AccountTable, Order, Side
 from ..reasons import Reason
 from ..result import AllocationResult
-from ..serialization import make_converter, to_json
+from ..serialization import to_json
 from ..sources.orders import ComplianceViolation, OrderLine
 from ._outcomes import OUTCOME_UNKNOWN, SETTLED
+from ._records import (
+    CONVERTER,
+    Attempt,
+    Failed,
+    FillsAllocated,
+    Modifies,
+    Previewed,
+    Violation,
+    decode,
+    encode,
+)
 
 __all__ = [
     "AllocationTrail",
@@ -58,18 +69,10 @@ def jsonable(text: str) -> Any:
     return json.loads(text, parse_constant=lambda _: None)
 
 
-def _float_or_nan(value: Any, _: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
-_CONVERTER = make_converter()
-_CONVERTER.register_structure_hook(float, _float_or_nan)
-
-
 def result_from_payload(payload: Mapping[str, Any]) -> AllocationResult:
     """The `AllocationResult` stored in a ``PREVIEWED`` payload's ``result``."""
     data = json.loads(canonical_json(payload))  # read-only proxies -> plain dicts
-    result: AllocationResult = _CONVERTER.structure(data, AllocationResult)
+    result: AllocationResult = CONVERTER.structure(data, AllocationResult)
     return result
 
 
@@ -130,14 +133,8 @@ def line_problems(
 
 
 def violation_payload(v: ComplianceViolation) -> dict[str, Any]:
-    """A violation as an audit payload entry."""
-    return {
-        "account_id": v.account_id,
-        "rule": v.rule,
-        "message": v.message,
-        "severity": v.severity,
-        "blocking": v.blocking,
-    }
+    """A violation as an audit payload entry (its `Violation` record, encoded)."""
+    return encode(Violation.of(v))
 
 
 _HEADS = frozenset({EventKind.PREVIEWED, EventKind.FILLS_ALLOCATED})
@@ -187,8 +184,18 @@ class AllocationTrail:
 
     @property
     def payload(self) -> Mapping[str, Any]:
-        """The ``PREVIEWED`` payload."""
+        """The opening event's payload, as stored (prefer `previewed` / `fills_allocated`)."""
         return self.preview.payload
+
+    @property
+    def previewed(self) -> Previewed:
+        """The ``PREVIEWED`` record of an order allocation."""
+        return decode(Previewed, self.preview.payload)
+
+    @property
+    def fills_allocated(self) -> FillsAllocated:
+        """The ``FILLS_ALLOCATED`` record of a fill allocation."""
+        return decode(FillsAllocated, self.preview.payload)
 
     @property
     def created_at(self) -> dt.datetime:
@@ -196,10 +203,9 @@ class AllocationTrail:
         return self.preview.at
 
     @property
-    def modifies(self) -> Mapping[str, Any] | None:
+    def modifies(self) -> Modifies | None:
         """For a modification: the order id, its external id and base version."""
-        found: Mapping[str, Any] | None = self.payload.get("modifies")
-        return found
+        return None if self.is_booking else self.previewed.modifies
 
     @property
     def started_kind(self) -> EventKind:
@@ -212,9 +218,9 @@ class AllocationTrail:
     def external_id(self) -> str:
         """The idempotency key the order (or the block trade) carries."""
         if self.is_booking:
-            return str(self.payload["ticket"]["external_id"])
+            return self.fills_allocated.ticket.external_id
         mod = self.modifies
-        return str(mod["external_id"]) if mod is not None else self.allocation_id
+        return mod.external_id if mod is not None else self.allocation_id
 
     @property
     def committed(self) -> AuditEvent | None:
@@ -233,35 +239,45 @@ class AllocationTrail:
         """The last attempt's number if nothing settled it (it may have booked)."""
         if not self.attempts or self.committed is not None:
             return None
-        last = int(self.attempts[-1].payload["attempt"])
-        failed = self.failed_kind
-        for e in self.events:
-            if (
-                e.kind is failed
-                and e.payload.get("attempt") == last
-                and e.payload.get("outcome") in SETTLED
-            ):
-                return None
+        last = self.attempt_number(self.attempts[-1])
+        if any(f.attempt == last and f.outcome in SETTLED for f in self.failures):
+            return None
         return last
+
+    @staticmethod
+    def attempt_number(started: AuditEvent) -> int:
+        """The number of the attempt *started* opened."""
+        return decode(Attempt, started.payload).attempt
+
+    @property
+    def failures(self) -> tuple[Failed, ...]:
+        """Every ``COMMIT_FAILED`` (or ``BOOK_FAILED``) record: attempts' outcomes, refusals."""
+        failed = self.failed_kind
+        return tuple(decode(Failed, e.payload) for e in self.events if e.kind is failed)
 
     def outcome_unknown(self, attempt: int) -> bool:
         """Whether *attempt* ended ambiguously (``COMMIT_FAILED`` with outcome ``unknown``)."""
-        return any(
-            e.kind is self.failed_kind
-            and e.payload.get("attempt") == attempt
-            and e.payload.get("outcome") == OUTCOME_UNKNOWN
-            for e in self.events
-        )
+        return any(f.attempt == attempt and f.outcome == OUTCOME_UNKNOWN for f in self.failures)
+
+    @property
+    def head(self) -> Previewed | FillsAllocated:
+        """The opening event's record: `Previewed`, or `FillsAllocated` for a booking."""
+        return self.fills_allocated if self.is_booking else self.previewed
+
+    @property
+    def security_id(self) -> str:
+        """The security allocated."""
+        return self.head.security_id
 
     @property
     def side(self) -> Side:
         """The order's side."""
-        return Side(self.payload["side"])
+        return Side(self.head.side)
 
     @property
     def lines(self) -> tuple[OrderLine, ...]:
         """The allocation's non-zero lines, in the result's account order."""
-        result = self.payload["result"]
+        result = self.head.result
         return tuple(
             OrderLine(ident, q)
             for ident, q in zip(result["account_ids"], result["quantity"], strict=True)
@@ -271,6 +287,6 @@ class AllocationTrail:
     @property
     def order(self) -> Order:
         """The allocated order, as previewed (without rebuilding the whole result)."""
-        data = json.loads(canonical_json(self.payload["result"]["order"]))
-        order: Order = _CONVERTER.structure(data, Order)
+        data = json.loads(canonical_json(self.head.result["order"]))
+        order: Order = CONVERTER.structure(data, Order)
         return order

@@ -319,7 +319,13 @@ class MinDispersion(Engine):
             s_cols.append(s)
         return np.column_stack(m_cols), np.column_stack(s_cols)
 
-    def _metric_weights(self, m: FloatArray, w: FloatArray) -> FloatArray:
+    def metric_weights_for(self, m: FloatArray, w: FloatArray) -> FloatArray:
+        """The weight of each metric (columns of *m*) for accounts weighted *w*.
+
+        The given *metric_weights*, or by default each metric divided by its
+        weighted variance before the trade (1 for a metric already level), so
+        that metrics on different scales count alike.
+        """
         if self.metric_weights is not None:
             return np.array([self.metric_weights.get(k, 1.0) for k in self.metrics])
         if len(self.metrics) == 1:
@@ -359,7 +365,7 @@ class MinDispersion(Engine):
             return Ideal(
                 target=zeros, cost=np.ones(n), share=zeros, eligible=np.ones(n, dtype=bool)
             )
-        c = self._metric_weights(m, w)
+        c = self.metric_weights_for(m, w)
         target = None if self.target is None else np.array([self.target[k] for k in self.metrics])
         if target is not None:
             self._check_target_reach(target, m, s, hi, total)

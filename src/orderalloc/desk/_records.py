@@ -1,0 +1,407 @@
+"""The typed trail: one attrs record per event payload the desk writes, and ONE converter.
+
+Every payload the order and post-trade halves of the desk write is built as a
+record below and turned into JSON by `encode`; every payload they read back is
+turned into its record by `decode`. The stored JSON is exactly what the desk
+wrote before these records existed (``tests/desk/test_legacy_trail.py`` reads
+such a trail), by these rules:
+
+* a payload is the record's fields, by name (plus ``source``, the data source
+  stamp, which `~orderalloc.desk._core.DeskCore._event` adds to every event);
+* a field with a default is left out while it holds that default (``modifies``
+  on a first preview, ``price`` on an order's attempt, ``attempt`` on a refusal);
+  a field without one is always written, ``null`` included;
+* numbers, strings and booleans as JSON; NaN as ``null`` (`orderalloc.serialization`);
+* tuples as JSON lists; ``trade_date`` as an ISO date; times as the text the
+  desk wrote (``inputs_as_of``: `~orderalloc.audit.events.format_time`; a fill's
+  ``time``: ``isoformat()``), kept as text so they round-trip to the byte;
+* ``result`` (an `~orderalloc.AllocationResult` or `~orderalloc.FillAllocation`
+  in `orderalloc.serialization`'s JSON), ``params`` and refusal ``problems``
+  are JSON objects kept as they are; `result_from_payload` rebuilds a result.
+
+Reading ignores keys a record does not declare (``source``, or fields a newer
+desk added), so trails only ever gain fields.
+
+**A new desk event:** add its kind to `~orderalloc.audit.EventKind`, a record
+here (and to `RECORDS`), write it with ``self._event(trail, kind, record)``
+and read it with ``decode(Record, event.payload)``; extend the legacy trail
+test if it changes what an old trail means.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
+
+from ..audit import EventKind
+from ..audit.events import _thaw
+from ..serialization import make_converter
+from ..sources.orders import ComplianceViolation, OrderTicket
+from ..sources.trades import BookedTrade, Execution, TradeLine, TradeTicket
+
+__all__ = [
+    "RECORDS",
+    "Attempt",
+    "AttemptStarted",
+    "Booked",
+    "Cancelled",
+    "Committed",
+    "ComplianceChecked",
+    "Failed",
+    "FillRecorded",
+    "FillsAllocated",
+    "Modifies",
+    "Overridden",
+    "Previewed",
+    "TicketRecord",
+    "TradeCancelled",
+    "TradeRecord",
+    "Violation",
+    "decode",
+    "encode",
+]
+
+R = TypeVar("R")
+_T = TypeVar("_T", bound="TradeRecord")
+
+#: A JSON object kept as stored (read-only mapping when read back from a sink).
+JsonObject = Mapping[str, Any]
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Modifies:
+    """What a modification's preview changes: the live order, its allocation and version."""
+
+    order_id: str
+    allocation_id: str
+    external_id: str
+    base_version: int
+
+
+@attrs.frozen(kw_only=True)
+class Previewed:
+    """``PREVIEWED``: the request, the inputs' fingerprint and the whole result."""
+
+    group: str
+    security_id: str
+    side: str
+    quantity: float
+    allocated: float
+    method: str
+    params: JsonObject
+    seed: int | None
+    fingerprint: str
+    inputs_as_of: str
+    result: JsonObject
+    modifies: Modifies | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Violation:
+    """A what-if violation, as ``COMPLIANCE_CHECKED`` and ``OVERRIDDEN`` list it."""
+
+    account_id: str | None
+    rule: str
+    message: str
+    severity: str
+    blocking: bool
+
+    @classmethod
+    def of(cls, v: ComplianceViolation) -> Violation:
+        """The record of *v*."""
+        return cls(
+            account_id=v.account_id,
+            rule=v.rule,
+            message=v.message,
+            severity=v.severity,
+            blocking=v.blocking,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ComplianceChecked:
+    """``COMPLIANCE_CHECKED``: the what-if report and whether the inputs moved."""
+
+    passed: bool
+    blocking: int
+    violations: tuple[Violation, ...]
+    inputs_fingerprint: str
+    inputs_changed: bool
+
+
+@attrs.frozen(kw_only=True)
+class Overridden:
+    """``OVERRIDDEN``: who posted despite blocking violations, and why."""
+
+    by: str
+    comment: str | None
+    violations: tuple[Violation, ...]
+
+
+@attrs.frozen(kw_only=True)
+class Attempt:
+    """The number every attempt event carries: all the lease logic reads of one."""
+
+    attempt: int
+
+
+@attrs.frozen(kw_only=True)
+class AttemptStarted:
+    """``COMMIT_STARTED``, ``MODIFIED``, ``BOOK_STARTED``: attempt n, written before sending."""
+
+    attempt: int
+    external_id: str
+    lines: int
+    quantity: float
+    comment: str | None
+    price: float | None = None  # a block trade's
+
+    @classmethod
+    def of(cls, ticket: OrderTicket | TradeTicket, comment: str | None) -> AttemptStarted:
+        """The attempt that sends *ticket* (numbered 0: `DeskCore._send_once` numbers it)."""
+        return cls(
+            attempt=0,
+            external_id=ticket.external_id,
+            lines=len(ticket.lines),
+            quantity=ticket.quantity,
+            comment=comment,
+            price=ticket.price if isinstance(ticket, TradeTicket) else None,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Committed:
+    """``COMMITTED``: the order as the order system holds it, once per allocation."""
+
+    attempt: int
+    external_id: str | None
+    version: int
+    status: str
+    quantity: float
+    lines: int
+    recovered: bool
+
+
+@attrs.frozen(kw_only=True)
+class Failed:
+    """``COMMIT_FAILED``, ``BOOK_FAILED``: an attempt's outcome, or a refusal by a check.
+
+    An attempt's failure has *attempt*; a refusal (outcome ``refused``) has
+    *check* and what the check found (*age_seconds*, *problems*).
+    """
+
+    outcome: str
+    error: str
+    attempt: int | None = None
+    check: str | None = None
+    age_seconds: float | None = None
+    problems: Any = None
+
+
+@attrs.frozen(kw_only=True)
+class Cancelled:
+    """``CANCELLED``: the order was cancelled."""
+
+    reason: str
+    version: int
+    status: str
+
+
+# --- fills and bookings ---------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class FillRecorded:
+    """A fill: ``FILL_RECORDED`` (with *via*) and each entry of ``FILLS_ALLOCATED.fills``."""
+
+    execution_id: str
+    quantity: float
+    price: float
+    time: str | None
+    via: str | None = None
+
+    @classmethod
+    def of(cls, e: Execution, via: str | None = None) -> FillRecorded:
+        """The record of *e* (recorded by hand when *via* is given)."""
+        time = None if e.time is None else e.time.isoformat()
+        return cls(
+            execution_id=e.execution_id, quantity=e.quantity, price=e.price, time=time, via=via
+        )
+
+    def execution(self, order_id: str) -> Execution:
+        """The execution of *order_id* it records."""
+        return Execution(
+            order_id=order_id,
+            execution_id=self.execution_id,
+            quantity=self.quantity,
+            price=self.price,
+            time=dt.datetime.fromisoformat(self.time) if self.time else None,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class TicketRecord:
+    """The block trade a fill allocation would book: lines as ``[account, face, principal]``."""
+
+    external_id: str
+    price: float
+    trade_date: str | None
+    lines: tuple[tuple[str, float, float | None], ...]
+
+    @classmethod
+    def of(cls, t: TradeTicket) -> TicketRecord:
+        """The record of *t*."""
+        return cls(
+            external_id=t.external_id,
+            price=t.price,
+            trade_date=None if t.trade_date is None else t.trade_date.isoformat(),
+            lines=tuple((ln.account_id, ln.quantity, ln.principal) for ln in t.lines),
+        )
+
+    def ticket(self, security_id: str, side: str, order_id: str) -> TradeTicket:
+        """The trade ticket it records."""
+        return TradeTicket(
+            security_id=security_id,
+            side=side,
+            price=self.price,
+            lines=[TradeLine(a, q, c) for a, q, c in self.lines],
+            external_id=self.external_id,
+            order_id=order_id,
+            trade_date=dt.date.fromisoformat(self.trade_date) if self.trade_date else None,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class FillsAllocated:
+    """``FILLS_ALLOCATED``: the fills, the booking it extends, the result, the block to book."""
+
+    order_id: str
+    order_allocation_id: str
+    group: str
+    security_id: str
+    side: str
+    fills: tuple[FillRecorded, ...]
+    fill_ids: tuple[str, ...]
+    new_fill_ids: tuple[str, ...]
+    previous: str | None
+    method: str
+    ticket: TicketRecord
+    unallocated: float
+    warnings: tuple[str, ...]
+    result: JsonObject
+
+
+@attrs.frozen(kw_only=True)
+class TradeRecord:
+    """A booked block trade, as ``BOOKED`` and ``TRADE_CANCELLED`` record it."""
+
+    trade_id: str
+    external_id: str | None
+    status: str
+    price: float
+    quantity: float
+    lines: int
+
+    @classmethod
+    def of(cls: type[_T], t: BookedTrade, **more: Any) -> _T:
+        """The record of *t* (*more*: a subclass's own fields)."""
+        return cls(
+            trade_id=t.trade_id,
+            external_id=t.external_id,
+            status=t.status,
+            price=t.price,
+            quantity=t.quantity,
+            lines=len(t.lines),
+            **more,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Booked(TradeRecord):
+    """``BOOKED``: the trade, once per fill allocation."""
+
+    attempt: int
+    recovered: bool
+
+
+@attrs.frozen(kw_only=True)
+class TradeCancelled(TradeRecord):
+    """``TRADE_CANCELLED``: the block trade was cancelled."""
+
+    reason: str
+
+
+#: The record of each kind's payload (the basket's events are not typed yet).
+RECORDS: dict[EventKind, type[Any]] = {
+    EventKind.PREVIEWED: Previewed,
+    EventKind.COMPLIANCE_CHECKED: ComplianceChecked,
+    EventKind.OVERRIDDEN: Overridden,
+    EventKind.COMMIT_STARTED: AttemptStarted,
+    EventKind.MODIFIED: AttemptStarted,
+    EventKind.COMMITTED: Committed,
+    EventKind.COMMIT_FAILED: Failed,
+    EventKind.CANCELLED: Cancelled,
+    EventKind.FILL_RECORDED: FillRecorded,
+    EventKind.FILLS_ALLOCATED: FillsAllocated,
+    EventKind.BOOK_STARTED: AttemptStarted,
+    EventKind.BOOKED: Booked,
+    EventKind.BOOK_FAILED: Failed,
+    EventKind.TRADE_CANCELLED: TradeCancelled,
+}
+_RECORD_TYPES = frozenset(RECORDS.values()) | {
+    Attempt,
+    Modifies,
+    Violation,
+    TicketRecord,
+    TradeRecord,
+}
+
+
+# --- the converter --------------------------------------------------------------------------
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = make_converter()
+    # JSON objects kept as they are, both ways (a result is large; it is rebuilt on demand).
+    conv.register_structure_hook_func(lambda t: t == JsonObject, lambda v, _: v)
+    conv.register_unstructure_hook_func(lambda t: t == JsonObject, lambda v: v)
+    conv.register_structure_hook_func(lambda t: t is Any, lambda v, _: v)
+    conv.register_unstructure_hook_factory(
+        lambda t: t in _RECORD_TYPES,
+        lambda t: make_dict_unstructure_fn(t, conv, _cattrs_omit_if_default=True),
+    )
+    # Trails only gain fields: a key a record does not declare is ignored.
+    conv.register_structure_hook_factory(
+        lambda t: t in _RECORD_TYPES,
+        lambda t: make_dict_structure_fn(t, conv, _cattrs_forbid_extra_keys=False),
+    )
+    return conv
+
+
+CONVERTER = _make_converter()
+
+
+def encode(record: object) -> dict[str, Any]:
+    """The payload of *record* (see the module docstring for the rules)."""
+    data: dict[str, Any] = CONVERTER.unstructure(record, type(record))
+    return data
+
+
+# Kept as stored (not copied) when read: large, and rebuilt only on demand.
+_KEPT = frozenset({"result", "params"})
+
+
+def decode(cls: type[R], payload: Mapping[str, Any]) -> R:
+    """The *cls* record of a stored *payload* (keys it does not declare are ignored)."""
+    # Stored payloads are frozen (read-only mappings, tuples): thawed to plain JSON.
+    data = {k: v if k in _KEPT else _thaw(v, k) for k, v in payload.items()}
+    record: R = CONVERTER.structure(data, cls)
+    return record
