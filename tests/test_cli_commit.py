@@ -204,8 +204,10 @@ class TestSourceChoice:
         for _ in range(2):
             result = run("groups", source="auto")
             assert result.exit_code == 0
-            assert "data source: MockAladdin" in result.stderr
-            assert "no ALADDIN_* credentials" in result.stderr
+            said = " ".join(result.stderr.split())
+            assert "data source: MockAladdin" in said
+            assert "no ALADDIN_* credentials" in said
+            assert max(map(len, result.stderr.splitlines())) <= 80
 
     def test_source_is_closed(self, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
         """The command closes the data source it opened, once, and builds only one."""

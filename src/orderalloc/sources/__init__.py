@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import textwrap
 from collections.abc import Mapping
 
 from orderalloc.errors import InvalidInputError
@@ -134,7 +135,9 @@ def default_source(
         why = "no ALADDIN_* credentials are set" if kind == "auto" else "asked for"
     logger.info("data source: %s (%s)", describe_source(source), why)
     if kind == "auto":
-        print(f"orderalloc: data source: {describe_source(source)} (auto: {why})", file=sys.stderr)
+        # A notice for a terminal: wrapped to 80 columns like everything the CLI prints.
+        notice = f"orderalloc: data source: {describe_source(source)} (auto: {why})"
+        print(textwrap.fill(notice, width=80, subsequent_indent="  "), file=sys.stderr)
     return source
 
 
