@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,3 +169,11 @@ def test_cli_json_is_strict(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.exit_code == 0, out.stderr
     strict(out.stdout)
+
+
+def test_cli_json_writer_never_writes_nan(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every --json of the command goes through one writer, which keeps to the NaN rule."""
+    from orderalloc.cli import _echo_json
+
+    _echo_json({"price": float("nan"), "cap": float("inf"), "at": dt.date(2026, 12, 1)})
+    assert strict(capsys.readouterr().out) == {"price": None, "cap": "inf", "at": "2026-12-01"}

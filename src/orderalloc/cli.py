@@ -42,7 +42,7 @@ from .audit import AuditEvent, EventKind, SQLiteAuditSink
 from .audit.sqlite import default_audit_path
 from .desk import Desk, UnknownAllocationError
 from .engines.min_dispersion import WEIGHTINGS
-from .serialization import converter, to_json
+from .serialization import converter, dumps, to_json
 from .solvers.backends import BACKENDS
 from .sources import SOURCE_KINDS, DataSource, MockAladdin, default_source, describe_source
 from .sources.mock import SCENARIOS, WELL_KNOWN
@@ -248,7 +248,8 @@ def _json_option(func: F) -> F:
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+    """*value* as strict JSON (NaN as null: scripts parse it with any parser)."""
+    click.echo(dumps(value, indent=2, default=str))
 
 
 _EPILOG = """\b

@@ -42,7 +42,14 @@ from cattrs.preconf.json import make_converter as _json_converter
 
 from .errors import InvalidInputError, OrderAllocError
 
-__all__ = ["configure_converter", "converter", "from_json", "make_converter", "to_json"]
+__all__ = [
+    "configure_converter",
+    "converter",
+    "dumps",
+    "from_json",
+    "make_converter",
+    "to_json",
+]
 
 T = TypeVar("T")
 
@@ -305,11 +312,26 @@ def to_json(obj: Any, *, indent: int | None = None) -> str:
     """
     data = converter.unstructure(obj)
     try:
-        return json.dumps(data, indent=indent, sort_keys=True, allow_nan=False)
-    except ValueError:  # a NaN or infinity in a free-form field (params, payloads)
-        return json.dumps(_finite_only(data), indent=indent, sort_keys=True, allow_nan=False)
+        return dumps(data, indent=indent)
     except TypeError as exc:
         raise InvalidInputError("obj", type(obj).__name__, f"has no JSON form: {exc}") from None
+
+
+def dumps(
+    data: Any, *, indent: int | None = None, default: Callable[[Any], Any] | None = None
+) -> str:
+    """Plain data (dicts, lists, numbers, text) as strict JSON, by `to_json`'s one rule.
+
+    NaN is written as ``null`` and infinities as ``"inf"`` / ``"-inf"``, so the
+    text never holds the ``NaN`` token no parser must accept. *default* is
+    `json.dumps`' hook for other objects (the CLI passes `str`).
+    """
+    try:
+        return json.dumps(data, indent=indent, sort_keys=True, allow_nan=False, default=default)
+    except ValueError:  # a NaN or infinity somewhere: rewrite them, then write again
+        return json.dumps(
+            _finite_only(data), indent=indent, sort_keys=True, allow_nan=False, default=default
+        )
 
 
 def from_json(text: str | bytes, cls: type[T]) -> T:
