@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from . import _render, errors
-from .audit import AuditEvent, EventKind, SQLiteAuditSink
+from .audit import EventKind, SQLiteAuditSink
 from .audit.sqlite import default_audit_path
-from .desk import Desk, UnknownAllocationError
+from .desk import Desk
 from .engines.min_dispersion import WEIGHTINGS
 from .serialization import converter, dumps, to_json
 from .solvers.backends import BACKENDS
@@ -706,25 +706,6 @@ def cancel(state: _State, order_id: str, reason: str, as_json: bool) -> None:
         click.echo(f"cancelled order {posted.order_id} v{posted.version} [{posted.status}]")
 
 
-@cli.group()
-def audit() -> None:
-    """Read and verify the audit trail."""
-
-
-def _event_json(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "allocation_id": event.allocation_id,
-        "kind": event.kind.value,
-        "at": event.at.isoformat(),
-        "actor": event.actor,
-        "security_id": event.security_id,
-        "order_id": event.order_id,
-        "accounts": len(event.account_ids),
-        "payload": dict(event.payload),
-    }
-
-
 def _when(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
@@ -733,142 +714,6 @@ def _when(value: str | None) -> dt.datetime | None:
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO date or time") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
-@audit.command("list")
-@click.option("--allocation", default=None, help="One allocation id.")
-@click.option("--order", "order_id", default=None, help="One order's whole story.")
-@click.option("--account", default=None, help="The whole story of allocations naming it.")
-@click.option("--security", "security_id", default=None)
-@click.option("--since", default=None, help="ISO date or time (UTC).")
-@click.option("--until", default=None, help="ISO date or time (UTC).")
-@click.option("--kind", type=click.Choice([k.value for k in EventKind]), multiple=True)
-@click.option("--limit", type=int, default=50, show_default=True, help="The latest N.")
-@_json_option
-@pass_state
-def audit_list(
-    state: _State,
-    allocation: str | None,
-    order_id: str | None,
-    account: str | None,
-    security_id: str | None,
-    since: str | None,
-    until: str | None,
-    kind: tuple[str, ...],
-    limit: int,
-    as_json: bool,
-) -> None:
-    """List audit events, oldest first (filters combine)."""
-    events = state.sink.events(
-        allocation_id=allocation,
-        security_id=security_id,
-        since=_when(since),
-        until=_when(until),
-        kinds=[EventKind(k) for k in kind] or None,
-    )
-    if account is not None:
-        # The trail indexes accounts on the events that list them (previews);
-        # the commits, modifications and cancels that followed belong too.
-        named = {e.allocation_id for e in state.sink.events(account_id=account)}
-        story: set[str] = set()
-        for ident in named:
-            story |= {e.event_id for e in _render.order_story(state.sink.events(), ident)}
-        events = [e for e in events if e.event_id in story]
-    if order_id is not None:
-        story = {e.event_id for e in _render.order_story(state.sink.events(), order_id)}
-        events = [e for e in events if e.event_id in story]
-    events = events[-limit:]
-    if as_json:
-        _echo_json([_event_json(e) for e in events])
-        return
-    if not events:
-        click.echo("no events", err=True)
-        return
-    click.echo(_render.events_table(events))
-
-
-@audit.command("show")
-@click.argument("ident", metavar="ID")
-@_json_option
-@pass_state
-def audit_show(state: _State, ident: str, as_json: bool) -> None:
-    """An order's whole story from any of its ids: allocation (or its first 8 characters) or order.
-
-    Every allocation of the order (the preview, each modification) with its
-    events and status, then the latest allocation's lines.
-    """
-    events = _render.order_story(state.sink.events(), ident)
-    if not events:
-        raise UnknownAllocationError(ident)
-    if as_json:
-        _echo_json([_event_json(e) for e in events])
-        return
-    if events[0].kind is EventKind.BASKET_PREVIEWED:  # a basket: its orders' statuses
-        from ._cli_basket import echo_basket_story
-
-        echo_basket_story(state, events)
-        return
-    desk = state.desk()
-    allocations = list(dict.fromkeys(e.allocation_id for e in events))
-    orders = list(dict.fromkeys(e.order_id for e in events if e.order_id))
-    lifecycle = [e for e in events if e.kind not in (EventKind.COMPLIANCE_CHECKED,)]
-    now = lifecycle[-1].kind.value if lifecycle else "?"
-    what = f"order {', '.join(orders)}" if orders else "not committed"
-    click.echo(f"{what}: now {now}; {len(allocations)} allocation(s)")
-    # Pre-trade allocations (the preview, each modification) have a preview;
-    # fill allocations do not.
-    previewed = list(
-        dict.fromkeys(e.allocation_id for e in events if e.kind is EventKind.PREVIEWED)
-    )
-    for alloc in allocations:
-        text = desk.status(alloc)
-        if alloc not in previewed:
-            text += " (fill allocation)"
-        elif (k := previewed.index(alloc)) + 1 < len(previewed):
-            text += f", then modified by {previewed[k + 1][:8]}"
-        click.echo(f"  {alloc}  {text}")
-    click.echo("")
-    click.echo(_render.events_table(events))
-    if previewed:
-        click.echo("")
-        click.echo(_render.result_table(desk.get_preview(previewed[-1]).result, limit=20))
-
-
-@audit.command("verify")
-@click.option(
-    "--expected-head",
-    default=None,
-    metavar="SEQ:HASH",
-    help="A head printed earlier by 'audit head': the chain must still pass through it.",
-)
-@_json_option
-@pass_state
-def audit_verify(state: _State, expected_head: str | None, as_json: bool) -> None:
-    """Recompute the hash chain: any edited, inserted or deleted row fails (exit 6)."""
-    report = state.sink.verify(expected_head=expected_head)
-    if as_json:
-        _echo_json(converter.unstructure(report))
-    else:
-        click.echo(f"ok: {report.count:,} events, chain head #{report.head_seq:,}")
-        click.echo(f"head hash {report.head_hash}")
-
-
-@audit.command("head")
-@_json_option
-@pass_state
-def audit_head(state: _State, as_json: bool) -> None:
-    """Print the verified chain head (SEQ:HASH) to keep as an anchor.
-
-    Record it where the trail's writers cannot reach. Give it back later as
-    'audit verify --expected-head SEQ:HASH': a trail that was truncated, or
-    rewritten with every later hash recomputed, no longer passes through it
-    (exit 6).
-    """
-    report = state.sink.verify()
-    if as_json:
-        _echo_json({**converter.unstructure(report), "anchor": report.anchor})
-    else:
-        click.echo(report.anchor)
 
 
 @cli.command()
@@ -926,6 +771,10 @@ _register_fairness(cli)
 from ._cli_basket import register as _register_baskets  # noqa: E402  # same as above
 
 _register_baskets(cli)
+
+from ._cli_audit import register as _register_audit  # noqa: E402  # same as above
+
+_register_audit(cli)
 
 
 def main() -> None:
