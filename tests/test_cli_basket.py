@@ -70,6 +70,15 @@ class TestPreview:
         assert [o["side"] for o in data["orders"]] == ["BUY", "BUY", "SELL"]
         assert data["strategy"] in ("joint", "sequential")
 
+    def test_param_reaches_the_engine(self, run: Run, basket_csv: Path) -> None:
+        """--param passes any engine parameter; one the engine does not take exits 3 by name."""
+        args = ["basket", "preview", str(basket_csv), "--group", "PUBLICPRE"]
+        ok = run(*args, "--method", "min-dispersion", "--param", "weighting=equal", "--json")
+        assert ok.exit_code == 0, ok.output
+        bad = run(*args, "--method", "min-dispersion", "--param", "tlit=1")
+        assert bad.exit_code == 3
+        assert "tlit" in bad.output
+
     def test_bad_file_is_named(self, run: Run, tmp_path: Path) -> None:
         """A missing column: exit 3, naming the order and the column."""
         path = tmp_path / "bad.csv"

@@ -208,6 +208,7 @@ def _basket_options(func: Any) -> Any:
                 show_default=True,
             ),
             click.option("--metric", default=None, help="Min dispersion: e.g. spread-duration."),
+            _PARAM_OPTION,
             click.option("--seed", type=int, default=None, help="Tie-break seed."),
         ]
     ):
@@ -222,13 +223,14 @@ def _preview(
     method: str,
     strategy: str,
     metric: str | None,
+    extra_params: tuple[str, ...],
     seed: int | None,
 ) -> tuple[BasketDesk, BasketPreview, str]:
-    from .cli import _check_method, _engine_params
+    from .cli import _check_method, _engine_params, _with_params
 
     orders = read_orders(path)
     name = _check_method(method)
-    params = _engine_params(name, metric, None, None, None, None)
+    params = _with_params(_engine_params(name, metric, None, None, None, None), extra_params)
     baskets = BasketDesk(state.desk())
     label = _label(group, orders)
     preview = baskets.preview(
@@ -241,6 +243,15 @@ def _preview(
         **params,
     )
     return baskets, preview, label
+
+
+_PARAM_OPTION = click.option(
+    "--param",
+    "extra_params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any parameter of the method (repeatable); VALUE is JSON or text.",
+)
 
 
 @click.group("basket")
@@ -260,11 +271,12 @@ def preview_command(
     method: str,
     strategy: str,
     metric: str | None,
+    extra_params: tuple[str, ...],
     seed: int | None,
     as_json: bool,
 ) -> None:
     """Allocate a basket file's orders over --group jointly and record it; nothing is sent."""
-    _, preview, _ = _preview(state, file, group, method, strategy, metric, seed)
+    _, preview, _ = _preview(state, file, group, method, strategy, metric, extra_params, seed)
     if as_json:
         from .cli import _echo_json
 
@@ -282,6 +294,7 @@ def preview_command(
     "--strategy", type=click.Choice(["joint", "sequential"]), default="joint", show_default=True
 )
 @click.option("--metric", default=None, help="With a FILE, min dispersion: the metric.")
+@_PARAM_OPTION
 @click.option("--seed", type=int, default=None, help="With a FILE: tie-break seed.")
 @click.option("--comment", default=None, help="A comment for the audit trail.")
 @click.option(
@@ -298,6 +311,7 @@ def commit_command(
     method: str,
     strategy: str,
     metric: str | None,
+    extra_params: tuple[str, ...],
     seed: int | None,
     comment: str | None,
     override_warnings: bool,
@@ -321,7 +335,9 @@ def commit_command(
                 f"booked): resume it with `orderalloc basket commit {open_[-1]}`; previewing "
                 "the file again would book it twice"
             )
-        baskets, preview, _ = _preview(state, path, group, method, strategy, metric, seed)
+        baskets, preview, _ = _preview(
+            state, path, group, method, strategy, metric, extra_params, seed
+        )
         if not as_json:
             _echo_preview(preview)
         click.echo(f"committing basket {preview.basket_id}", err=True)
