@@ -77,6 +77,8 @@ nitpick_ignore_regex = [
     # Private helpers and type variables that show up in signatures but are not API.
     (r"py:.*", r"orderalloc(\..*)?\._.*"),
     (r"py:.*", r"orderalloc\.serialization\.T"),
+    # The rounding's private search state, named bare in `Ideal.moving_mean`'s annotation.
+    (r"py:class", r"MovingMean"),
     # Names in orderalloc.plot's signatures: pathlib's and matplotlib's classes as
     # written under `from __future__ import annotations`, and its Literal aliases.
     (r"py:class", r"Path|Axes|View|Unit"),

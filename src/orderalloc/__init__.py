@@ -2,7 +2,8 @@
 
 The layout, in the order data flows::
 
-    model.py          Security, Account, AccountTable, Order: validated inputs
+    model.py          Security, Account, Order: validated inputs
+    _table.py         AccountTable, as_table: the accounts as columns
     limits.py         each account's legal amounts for one order (cash, holdings, limits)
     engines/          ProRata, CustomWeights, MinDispersion: the ideal split; a registry
     solvers/          the continuous problems: quadratic knapsack, min-dispersion backends
