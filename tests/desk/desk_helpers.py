@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import os
 import random
@@ -10,7 +11,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -18,9 +20,11 @@ import numpy as np
 from orderalloc.audit import AuditEvent, AuditSink, EventKind, VerifyReport
 from orderalloc.errors import AuditSinkError
 from orderalloc.model import AccountTable, Security
+from orderalloc.sources.aladdin import AladdinConfig
 from orderalloc.sources.mock import WELL_KNOWN, MockAladdin, OrderRejectedError
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
 from orderalloc.sources.protocol import DataSource
+from orderalloc.testing.aladdin import AladdinMockHandler, LoopbackServer, Reply, serve
 from orderalloc.testing.recording import RecordingSink
 
 TSY = WELL_KNOWN["TSY"]
@@ -218,3 +222,47 @@ def kill_child_when(
         release.set()
     assert child.returncode == -signal.SIGKILL
     assert "DONE" not in rest
+
+
+class HoldingHandler(AladdinMockHandler):
+    """The mock Aladdin over HTTP, holding the answer of the first request that books.
+
+    *books* says, from the path and body of a request answered 200, whether it
+    booked (a real order post, a batch, a block trade). That request is carried
+    out, `booked` is set, and its answer waits for `release`: the desk's child
+    process is killed while it waits, after Aladdin booked and before the desk
+    heard of it.
+    """
+
+    def __init__(self, source: Any, books: Callable[[str, bytes], bool], **kwargs: Any) -> None:
+        super().__init__(source, **kwargs)
+        self.books = books
+        self.booked = threading.Event()
+        self.release = threading.Event()
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Reply:
+        reply = super().handle(method, path, query, headers, body)
+        if reply.status == 200 and not self.booked.is_set() and self.books(path, body):
+            self.booked.set()
+            self.release.wait(30)  # the child is killed while it waits for this answer
+        return reply
+
+
+@contextlib.contextmanager
+def holding_server(handler: HoldingHandler) -> Iterator[tuple[HoldingHandler, LoopbackServer]]:
+    """*handler* behind a real HTTP server on 127.0.0.1, released when the test ends."""
+    with serve(handler) as server:
+        yield handler, server
+        handler.release.set()
+
+
+def killed_config(handler: AladdinMockHandler, url: str) -> AladdinConfig:
+    """A client configuration for the killed-process tests: no pacing, quick polls."""
+    return handler.config(url, rate_limit=60_000, backoff_initial=0.01, lro_poll_interval=0.01)

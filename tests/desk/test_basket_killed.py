@@ -3,56 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from basket_helpers import BASKET, CountingBook
-from desk_helpers import Clock, kill_child_when
+from desk_helpers import Clock, HoldingHandler, holding_server, kill_child_when, killed_config
 
 from orderalloc.audit import EventKind, SQLiteAuditSink
 from orderalloc.desk import BasketDesk, Desk
-from orderalloc.sources.aladdin import AladdinClient, AladdinConfig
-from orderalloc.testing.aladdin import AladdinMockHandler, LoopbackServer, Reply, serve
+from orderalloc.sources.aladdin import AladdinClient
+from orderalloc.testing.aladdin import LoopbackServer
 
 CHILD = Path(__file__).with_name("basket_child.py")
 
 
-class HoldingHandler(AladdinMockHandler):
-    """Books the first ``orders:batchPost``, signals it, then holds its answer until released."""
-
-    def __init__(self, book: CountingBook) -> None:
-        super().__init__(book, lro_polls=1)
-        self.booked = threading.Event()
-        self.release = threading.Event()
-
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: Sequence[tuple[str, str]],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Reply:
-        reply = super().handle(method, path, query, headers, body)
-        if path.endswith("/orders:batchPost") and not self.booked.is_set():
-            self.booked.set()
-            self.release.wait(30)  # the child is killed while it waits for this answer
-        return reply
+def _books(path: str, body: bytes) -> bool:
+    """An ``orders:batchPost``."""
+    return path.endswith("/orders:batchPost")
 
 
 @pytest.fixture(name="served")
 def _served() -> Iterator[tuple[HoldingHandler, LoopbackServer]]:
     """The holding handler behind a real HTTP server on 127.0.0.1."""
-    handler = HoldingHandler(CountingBook())
-    with serve(handler) as server:
-        yield handler, server
-        handler.release.set()
-
-
-def _config(handler: AladdinMockHandler, url: str) -> AladdinConfig:
-    return handler.config(url, rate_limit=60_000, backoff_initial=0.01, lro_poll_interval=0.01)
+    with holding_server(HoldingHandler(CountingBook(), lro_polls=1, books=_books)) as served:
+        yield served
 
 
 class TestKilledMidSend:
@@ -84,7 +59,10 @@ class TestKilledMidSend:
             # Attempts of the first request only: later ones were never recorded, never sent.
             assert sorted(e.allocation_id for e in started) == sorted(ids[:first])
 
-        with AladdinClient(_config(handler, server.url)) as client, SQLiteAuditSink(path) as sink:
+        with (
+            AladdinClient(killed_config(handler, server.url)) as client,
+            SQLiteAuditSink(path) as sink,
+        ):
             clock.now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=3)  # lease over
             baskets = BasketDesk(Desk(client, sink, actor="parent", clock=clock))
             receipt = baskets.commit(preview.basket_id)

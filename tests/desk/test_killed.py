@@ -3,58 +3,42 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from desk_helpers import TSY, kill_child_when, kinds, orders_for
+from desk_helpers import (
+    TSY,
+    HoldingHandler,
+    holding_server,
+    kill_child_when,
+    killed_config,
+    kinds,
+    orders_for,
+)
 
 from orderalloc.audit import EventKind, SQLiteAuditSink
 from orderalloc.desk import Desk
-from orderalloc.sources.aladdin import AladdinClient, AladdinConfig
+from orderalloc.sources.aladdin import AladdinClient
 from orderalloc.sources.mock import MockAladdin
-from orderalloc.testing.aladdin import AladdinMockHandler, LoopbackServer, Reply, serve
+from orderalloc.testing.aladdin import LoopbackServer
 
 CHILD = Path(__file__).with_name("commit_child.py")
 
 
-class HoldingHandler(AladdinMockHandler):
-    """Books a real (not what-if) order, signals it, then holds the answer until released."""
-
-    def __init__(self, mock: MockAladdin) -> None:
-        super().__init__(mock)
-        self.booked = threading.Event()
-        self.release = threading.Event()
-
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: Sequence[tuple[str, str]],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Reply:
-        reply = super().handle(method, path, query, headers, body)
-        if path.endswith("/order:post") and reply.status == 200:
-            config = json.loads(body).get("postOrderConfig") or {}
-            if not config.get("whatIf"):
-                self.booked.set()
-                self.release.wait(30)  # the child is killed while it waits for this answer
-        return reply
+def _books(path: str, body: bytes) -> bool:
+    """A real order post (not a what-if)."""
+    if not path.endswith("/order:post"):
+        return False
+    config = json.loads(body).get("postOrderConfig") or {}
+    return not config.get("whatIf")
 
 
 @pytest.fixture(name="served")
 def _served() -> Iterator[tuple[HoldingHandler, LoopbackServer]]:
     """The holding handler behind a real HTTP server on 127.0.0.1."""
-    handler = HoldingHandler(MockAladdin())
-    with serve(handler) as server:
-        yield handler, server
-        handler.release.set()
-
-
-def _config(handler: AladdinMockHandler, url: str) -> AladdinConfig:
-    return handler.config(url, rate_limit=60_000, backoff_initial=0.01)
+    with holding_server(HoldingHandler(MockAladdin(), books=_books)) as served:
+        yield served
 
 
 class TestKilledMidCommit:
@@ -66,7 +50,10 @@ class TestKilledMidCommit:
         """A fresh desk records the booked order; exactly one order, one COMMITTED, chain sound."""
         handler, server = served
         path = tmp_path / "audit.sqlite3"
-        with AladdinClient(_config(handler, server.url)) as client, SQLiteAuditSink(path) as sink:
+        with (
+            AladdinClient(killed_config(handler, server.url)) as client,
+            SQLiteAuditSink(path) as sink,
+        ):
             preview = Desk(client, sink, actor="parent").preview("BIG6", TSY, "BUY", 5_000_000)
         aid = preview.allocation_id
 
@@ -79,7 +66,10 @@ class TestKilledMidCommit:
             assert kinds(history)[-1] == "COMMIT_STARTED"
             assert history[-1].actor == "child-process"
 
-        with AladdinClient(_config(handler, server.url)) as client, SQLiteAuditSink(path) as sink:
+        with (
+            AladdinClient(killed_config(handler, server.url)) as client,
+            SQLiteAuditSink(path) as sink,
+        ):
             desk = Desk(client, sink, actor="parent")
             receipt = desk.commit(aid)
             assert receipt.recovered

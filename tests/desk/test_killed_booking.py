@@ -2,56 +2,31 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from desk_helpers import kill_child_when, kinds
+from desk_helpers import HoldingHandler, holding_server, kill_child_when, killed_config, kinds
 
 from orderalloc.audit import EventKind, SQLiteAuditSink
 from orderalloc.desk import Desk
-from orderalloc.sources.aladdin import AladdinClient, AladdinConfig
+from orderalloc.sources.aladdin import AladdinClient
 from orderalloc.sources.mock import WELL_KNOWN, MockAladdin
-from orderalloc.testing.aladdin import AladdinMockHandler, LoopbackServer, Reply, serve
+from orderalloc.testing.aladdin import LoopbackServer
 
 CHILD = Path(__file__).with_name("book_child.py")
 
 
-class HoldingHandler(AladdinMockHandler):
-    """Books a block (trades:batchPost), signals it, then holds the answer until released."""
-
-    def __init__(self, mock: MockAladdin) -> None:
-        super().__init__(mock)
-        self.booked = threading.Event()
-        self.release = threading.Event()
-
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: Sequence[tuple[str, str]],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Reply:
-        reply = super().handle(method, path, query, headers, body)
-        if path.endswith("/trades:batchPost") and reply.status == 200:
-            self.booked.set()
-            self.release.wait(30)  # the child is killed while it waits for this answer
-        return reply
+def _books(path: str, body: bytes) -> bool:
+    """A block trade (``trades:batchPost``)."""
+    return path.endswith("/trades:batchPost")
 
 
 @pytest.fixture(name="served")
 def _served() -> Iterator[tuple[HoldingHandler, LoopbackServer]]:
     """The holding handler behind a real HTTP server on 127.0.0.1."""
-    handler = HoldingHandler(MockAladdin())
-    with serve(handler) as server:
-        yield handler, server
-        handler.release.set()
-
-
-def _config(handler: AladdinMockHandler, url: str) -> AladdinConfig:
-    return handler.config(url, rate_limit=60_000, backoff_initial=0.01, lro_poll_interval=0.01)
+    with holding_server(HoldingHandler(MockAladdin(), books=_books)) as served:
+        yield served
 
 
 class TestKilledMidBooking:
@@ -63,7 +38,10 @@ class TestKilledMidBooking:
         """A fresh desk records the booked trade: one trade, one BOOKED, no re-send, chain sound."""
         handler, server = served
         path = tmp_path / "audit.sqlite3"
-        with AladdinClient(_config(handler, server.url)) as client, SQLiteAuditSink(path) as sink:
+        with (
+            AladdinClient(killed_config(handler, server.url)) as client,
+            SQLiteAuditSink(path) as sink,
+        ):
             desk = Desk(client, sink, actor="parent")
             preview = desk.preview("BIG6", WELL_KNOWN["IG"], "BUY", 10_000_000)
             order_id = desk.commit(preview.allocation_id).order.order_id
@@ -82,7 +60,10 @@ class TestKilledMidBooking:
             assert kinds(history)[-1] == "BOOK_STARTED"
             assert history[-1].actor == "child-process"
 
-        with AladdinClient(_config(handler, server.url)) as client, SQLiteAuditSink(path) as sink:
+        with (
+            AladdinClient(killed_config(handler, server.url)) as client,
+            SQLiteAuditSink(path) as sink,
+        ):
             desk = Desk(client, sink, actor="parent")
             receipt = desk.book(fid)
             assert receipt.recovered
