@@ -266,3 +266,23 @@ def holding_server(handler: HoldingHandler) -> Iterator[tuple[HoldingHandler, Lo
 def killed_config(handler: AladdinMockHandler, url: str) -> AladdinConfig:
     """A client configuration for the killed-process tests: no pacing, quick polls."""
     return handler.config(url, rate_limit=60_000, backoff_initial=0.01, lro_poll_interval=0.01)
+
+
+def assert_attempts_settled(
+    trail: Sequence[AuditEvent], started: Sequence[AuditEvent], done: EventKind
+) -> None:
+    """Attempts are numbered 1, 2, ... and each ends in exactly one definitive outcome.
+
+    The outcome is the success event *done* (COMMITTED, BOOKED) or a failure
+    settled "not_booked" or "rejected"; an unknown outcome is not definitive.
+    """
+    attempts = [int(e.payload["attempt"]) for e in started]
+    assert attempts == list(range(1, len(attempts) + 1))
+    for n in attempts:
+        outcomes = [
+            e
+            for e in trail
+            if e.payload.get("attempt") == n
+            and (e.kind is done or e.payload.get("outcome") in ("not_booked", "rejected"))
+        ]
+        assert len(outcomes) == 1, (n, [(e.kind, dict(e.payload)) for e in trail])

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import attrs
 import pytest
-from desk_helpers import TSY, Clock, DownRemote, FlakySink, StrictBook, orders_for
+from desk_helpers import (
+    TSY,
+    Clock,
+    DownRemote,
+    FlakySink,
+    StrictBook,
+    assert_attempts_settled,
+    orders_for,
+)
 
 from orderalloc.audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink
 from orderalloc.desk import (
@@ -274,19 +282,7 @@ def _check_trail(events: list[AuditEvent], mock: StrictBook, committed_ids: Sequ
             assert len(committed) == 1
             if modifies is None:
                 assert committed[0].order_id == booked[0].order_id
-            attempts = [int(e.payload["attempt"]) for e in started]
-            assert attempts == list(range(1, len(attempts) + 1))
-            for n in attempts:
-                outcomes = [
-                    e
-                    for e in trail
-                    if e.payload.get("attempt") == n
-                    and (
-                        e.kind is EventKind.COMMITTED
-                        or e.payload.get("outcome") in ("not_booked", "rejected")
-                    )
-                ]
-                assert len(outcomes) == 1, (n, [(e.kind, dict(e.payload)) for e in trail])
+            assert_attempts_settled(trail, started, EventKind.COMMITTED)
 
 
 def _faults(rng: random.Random, write: str) -> list[Fault]:
