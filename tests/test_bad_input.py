@@ -44,7 +44,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import orderalloc as oa
-from orderalloc.cli import parse_quantity
+from orderalloc._cli import parse_quantity
 from orderalloc.testing import strategies as oast
 
 #: Seconds one call may take before it counts as a hang (generous: a shared CI box).

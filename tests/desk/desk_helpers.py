@@ -17,9 +17,9 @@ from typing import Any
 import attrs
 import numpy as np
 
+from orderalloc import AccountTable, Security
 from orderalloc.audit import AuditEvent, AuditSink, EventKind, VerifyReport
 from orderalloc.errors import AuditSinkError
-from orderalloc.model import AccountTable, Security
 from orderalloc.sources.aladdin import AladdinConfig
 from orderalloc.sources.mock import WELL_KNOWN, MockAladdin, OrderRejectedError
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport

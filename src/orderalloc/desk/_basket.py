@@ -52,9 +52,11 @@ from typing import Any
 
 import attrs
 
+from .._basket import allocate_basket
+from .._model import AccountTable, Order, Security, Side
+from .._serialization import to_json
 from ..audit import AuditEvent, EventKind
 from ..audit.events import SOURCE_KEY, format_time
-from ..basket import allocate_basket
 from ..errors import (
     AuditSinkError,
     DataSourceError,
@@ -62,8 +64,6 @@ from ..errors import (
     InvalidOrderError,
     InvalidParameterError,
 )
-from ..model import AccountTable, Order, Security, Side
-from ..serialization import to_json
 from ..sources.orders import ComplianceViolation, OrderTicket, PostedOrder
 from ..sources.protocol import BatchOrderSource, read_fresh
 from ._desk import Desk

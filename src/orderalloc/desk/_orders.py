@@ -16,12 +16,12 @@ from typing import Any
 
 import attrs
 
-from ..allocation import allocate
+from .._allocation import allocate
+from .._model import Order, Security, Side
+from .._serialization import to_json
 from ..audit import AuditEvent, EventKind
 from ..audit.events import SOURCE_KEY, format_time
 from ..errors import DeskError
-from ..model import Order, Security, Side
-from ..serialization import to_json
 from ..sources.orders import ComplianceViolation, OrderLine, OrderStatus, OrderTicket, PostedOrder
 from ..sources.protocol import read_fresh
 from ._core import DeskCore

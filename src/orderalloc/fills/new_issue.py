@@ -18,8 +18,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .._model import Order, as_table
 from ..errors import InvalidParameterError
-from ..model import Order, as_table
 from ..typing import BoolArray, FloatArray
 from .allocate import intent_column
 

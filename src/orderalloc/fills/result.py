@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from .._model import Order
 from ..errors import require
-from ..model import Order
 from ..typing import FloatArray, IntArray
 from .fill import Fill, FillReason
 from .ledger import FillLedger
