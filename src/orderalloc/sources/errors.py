@@ -20,15 +20,10 @@ raw socket error) as an unknown outcome.
 
 from __future__ import annotations
 
-from orderalloc.errors import DataSourceError, NotFoundError, OutcomeUnknownError
+from orderalloc.errors import DataSourceError, NotFoundError, OutcomeUnknownError, defined_in
 
-__all__ = [
-    "DataSourceError",
-    "NotFoundError",
-    "OutcomeUnknownError",
-    "RequestRejectedError",
-    "SourceUnavailableError",
-]
+# The port's own errors are listed in orderalloc.errors, which loads them lazily.
+__all__ = ["DataSourceError", "NotFoundError", "OutcomeUnknownError", *defined_in(__name__)]
 
 
 class SourceUnavailableError(DataSourceError):

@@ -23,21 +23,10 @@ log record ever holds a credential: the client never puts headers in them.
 
 from __future__ import annotations
 
-from orderalloc.errors import DataSourceError, NotFoundError, OutcomeUnknownError
+from orderalloc.errors import DataSourceError, NotFoundError, OutcomeUnknownError, defined_in
 from orderalloc.sources.errors import RequestRejectedError, SourceUnavailableError
 
-__all__ = [
-    "AladdinAPIError",
-    "AladdinAuthError",
-    "AladdinConfigError",
-    "AladdinNotFoundError",
-    "AladdinOperationTimeoutError",
-    "AladdinOutcomeUnknownError",
-    "AladdinRateLimitError",
-    "AladdinResponseError",
-    "AladdinServerError",
-    "AladdinTransportError",
-]
+__all__ = defined_in(__name__)  # listed in orderalloc.errors, which loads them lazily
 
 
 class AladdinConfigError(DataSourceError, ValueError):
