@@ -475,3 +475,26 @@ def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     """*items* in slices of at most *size*."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+#: Ids per ``IN (...)`` list of `stored_by_id`: well under SQLite's variable limit
+#: on every SQLite still in use (999 before 3.32).
+IN_CHUNK = 500
+
+
+def stored_by_id(
+    batch: Sequence[AuditEvent], select: Callable[[Sequence[str]], Iterable[Row]]
+) -> dict[str, AuditEvent]:
+    """The stored events whose ids appear in *batch* (what `plan_append` calls *existing*).
+
+    Args:
+        batch: The events to append.
+        select: Reads the stored rows (of `COLUMNS`) whose ``EVENT_ID`` is one of the
+            given ids, at most `IN_CHUNK` of them, inside the append's transaction.
+    """
+    existing: dict[str, AuditEvent] = {}
+    ids = list(dict.fromkeys(e.event_id for e in batch))
+    for part in chunks(ids, IN_CHUNK):
+        for row in select(part):
+            existing[row[1]] = row_to_event(row)
+    return existing

@@ -74,6 +74,7 @@ from ._store import (
     chunks,
     plan_append,
     row_to_event,
+    stored_by_id,
 )
 from .events import AuditEvent
 from .payloads import PayloadRow, check_paths, parse_rows, snowflake_columns
@@ -83,7 +84,6 @@ __all__ = ["SnowflakeAuditSink", "schema_sql"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 _COLS = ", ".join(COLUMNS)
-_IN_CHUNK = 500
 
 
 def schema_sql(table_prefix: str = "ORDERALLOC_AUDIT") -> list[str]:
@@ -214,17 +214,17 @@ class SnowflakeAuditSink(QuerySink):
         with self._transaction() as cur:
             cur.execute(f"UPDATE {self._head_table} SET SEQ = SEQ WHERE ID = 1")  # the lock
             head_seq, head_hash = self._head(cur)
-            existing: dict[str, AuditEvent] = {}
-            ids = list(dict.fromkeys(e.event_id for e in batch))
-            for part in chunks(ids, _IN_CHUNK):
+
+            def select(ids: Sequence[str]) -> list[Any]:
                 ph = self._ph()
                 cur.execute(
                     f"SELECT {_COLS} FROM {self._events_table} "
-                    f"WHERE EVENT_ID IN ({', '.join(ph() for _ in part)})",
-                    tuple(part),
+                    f"WHERE EVENT_ID IN ({', '.join(ph() for _ in ids)})",
+                    tuple(ids),
                 )
-                for row in cur.fetchall():
-                    existing[row[1]] = row_to_event(row)
+                return list(cur.fetchall())
+
+            existing = stored_by_id(batch, select)
             planned = plan_append(batch, existing, head_seq, head_hash, self._key)
             if not planned:
                 return

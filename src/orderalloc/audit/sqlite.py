@@ -29,9 +29,9 @@ from ._store import (
     check_batch,
     check_head_row,
     check_key,
-    chunks,
     plan_append,
     row_to_event,
+    stored_by_id,
 )
 from .events import AuditEvent
 from .payloads import PayloadRow, check_paths, parse_rows, sqlite_columns
@@ -42,8 +42,6 @@ __all__ = ["SQLiteAuditSink", "default_audit_path"]
 _SCHEMA_VERSION = 1
 _COLS = ", ".join(COLUMNS)
 _INSERT_EVENT = f"INSERT INTO AUDIT_EVENT ({_COLS}) VALUES ({', '.join('?' * len(COLUMNS))})"
-# Well under SQLITE_MAX_VARIABLE_NUMBER on every SQLite still in use (999 before 3.32).
-_IN_CHUNK = 500
 
 
 def default_audit_path() -> Path:
@@ -141,17 +139,17 @@ class SQLiteAuditSink(QuerySink):
         if not batch:
             return
         with self._transaction(immediate=True) as conn:
-            existing: dict[str, AuditEvent] = {}
-            ids = list(dict.fromkeys(e.event_id for e in batch))
-            for part in chunks(ids, _IN_CHUNK):
-                marks = ", ".join("?" * len(part))
+
+            def select(ids: Sequence[str]) -> sqlite3.Cursor:
+                marks = ", ".join("?" * len(ids))
                 sql = f"SELECT {_COLS} FROM AUDIT_EVENT WHERE EVENT_ID IN ({marks})"
-                for row in conn.execute(sql, tuple(part)):
-                    existing[row[1]] = row_to_event(row)
+                return conn.execute(sql, tuple(ids))
+
+            existing = stored_by_id(batch, select)
             head_seq, head_hash = conn.execute(
                 "SELECT SEQ, HASH FROM AUDIT_HEAD WHERE ID = 1"
             ).fetchone()
-            if len(existing) < len(ids):  # something new: the chain must take our key
+            if any(e.event_id not in existing for e in batch):  # new: the chain must take our key
                 last = conn.execute(
                     f"SELECT {_COLS} FROM AUDIT_EVENT WHERE SEQ = ?", (head_seq,)
                 ).fetchone()
