@@ -25,13 +25,11 @@ from ._store import (
     Anchor,
     ChainVerifier,
     EventQuery,
-    QuerySink,
-    check_batch,
-    check_head_row,
+    Row,
+    SQLSink,
+    StoredEvent,
     check_key,
-    plan_append,
     row_to_event,
-    stored_by_id,
 )
 from .events import AuditEvent
 from .payloads import PayloadRow, check_paths, parse_rows, sqlite_columns
@@ -54,7 +52,7 @@ def schema_sql() -> str:
     return resources.files(__package__).joinpath("sqlite.sql").read_text(encoding="utf-8")
 
 
-class SQLiteAuditSink(QuerySink):
+class SQLiteAuditSink(SQLSink[sqlite3.Connection]):
     """An append-only, hash-chained audit trail in a SQLite file.
 
     Args:
@@ -133,40 +131,6 @@ class SQLiteAuditSink(QuerySink):
 
     # -- the protocol -----------------------------------------------------------
 
-    def append(self, events: Sequence[AuditEvent]) -> None:
-        """Record *events* in order, atomically; see `AuditSink.append`."""
-        batch = check_batch(events)
-        if not batch:
-            return
-        with self._transaction(immediate=True) as conn:
-
-            def select(ids: Sequence[str]) -> sqlite3.Cursor:
-                marks = ", ".join("?" * len(ids))
-                sql = f"SELECT {_COLS} FROM AUDIT_EVENT WHERE EVENT_ID IN ({marks})"
-                return conn.execute(sql, tuple(ids))
-
-            existing = stored_by_id(batch, select)
-            head_seq, head_hash = conn.execute(
-                "SELECT SEQ, HASH FROM AUDIT_HEAD WHERE ID = 1"
-            ).fetchone()
-            if any(e.event_id not in existing for e in batch):  # new: the chain must take our key
-                last = conn.execute(
-                    f"SELECT {_COLS} FROM AUDIT_EVENT WHERE SEQ = ?", (head_seq,)
-                ).fetchone()
-                check_head_row(last, self._key, repr(self))
-            planned = plan_append(batch, existing, head_seq, head_hash, self._key)
-            if not planned:
-                return
-            conn.executemany(_INSERT_EVENT, [p.to_row() for p in planned])
-            conn.executemany(
-                "INSERT INTO AUDIT_EVENT_ACCOUNT (ACCOUNT_ID, SEQ) VALUES (?, ?)",
-                ((a, p.seq) for p in planned for a in p.event.account_ids),
-            )
-            conn.execute(
-                "UPDATE AUDIT_HEAD SET SEQ = ?, HASH = ? WHERE ID = 1",
-                (planned[-1].seq, planned[-1].hash),
-            )
-
     def select(self, query: EventQuery) -> list[AuditEvent]:
         """The events matching *query*, in append order; see `AuditSink.events`."""
         sql, params = query.sql("AUDIT_EVENT", "AUDIT_EVENT_ACCOUNT", lambda: "?")
@@ -242,6 +206,40 @@ class SQLiteAuditSink(QuerySink):
                 " - (SELECT SENT_SEQ FROM AUDIT_OUTBOX_CURSOR WHERE ID = 1)"
             ).fetchone()
         return int(count)
+
+    # -- the append's statements (see SQLSink) ----------------------------------
+
+    def _locked(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._transaction(immediate=True)
+
+    def _head(self, tx: sqlite3.Connection) -> tuple[int, str]:
+        seq, digest = tx.execute("SELECT SEQ, HASH FROM AUDIT_HEAD WHERE ID = 1").fetchone()
+        return seq, digest
+
+    def _rows_with_ids(self, tx: sqlite3.Connection, ids: Sequence[str]) -> sqlite3.Cursor:
+        marks = ", ".join("?" * len(ids))
+        return tx.execute(
+            f"SELECT {_COLS} FROM AUDIT_EVENT WHERE EVENT_ID IN ({marks})", tuple(ids)
+        )
+
+    def _row_at(self, tx: sqlite3.Connection, seq: int) -> Row | None:
+        row: Row | None = tx.execute(
+            f"SELECT {_COLS} FROM AUDIT_EVENT WHERE SEQ = ?", (seq,)
+        ).fetchone()
+        return row
+
+    def _insert(
+        self, tx: sqlite3.Connection, planned: Sequence[StoredEvent], head_seq: int
+    ) -> None:
+        tx.executemany(_INSERT_EVENT, [p.to_row() for p in planned])
+        tx.executemany(
+            "INSERT INTO AUDIT_EVENT_ACCOUNT (ACCOUNT_ID, SEQ) VALUES (?, ?)",
+            ((a, p.seq) for p in planned for a in p.event.account_ids),
+        )
+        tx.execute(
+            "UPDATE AUDIT_HEAD SET SEQ = ?, HASH = ? WHERE ID = 1",
+            (planned[-1].seq, planned[-1].hash),
+        )
 
     # -- plumbing ---------------------------------------------------------------
 
