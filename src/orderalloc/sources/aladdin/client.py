@@ -57,11 +57,11 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
-from orderalloc._closing import Closing
 from orderalloc.model import AccountTable, Security
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
 from orderalloc.sources.trades import BookedTrade, Execution, TradeTicket
 
+from ..._closing import Closing
 from .config import AladdinConfig
 from .errors import AladdinResponseError
 from .plans import Plan, Plans, Sleep, Step
