@@ -45,9 +45,9 @@ class _ShortCash(BatchFaults):
         return attrs.evolve(table, cash=np.asarray(table.cash) * 0.1)
 
 
-def main() -> None:
+def record(sink: RecordingSink) -> None:
+    """Record the fixture's baskets in *sink* (a fresh mock per part, a fake clock)."""
     clock = Clock()
-    sink = RecordingSink()
     lease = dt.timedelta(minutes=2)
 
     def baskets(source: object, batch_size: int = 1000) -> BasketDesk:
@@ -95,6 +95,10 @@ def main() -> None:
     source.plan = []
     desk.commit(preview.basket_id)
 
+
+def main() -> None:
+    sink = RecordingSink()
+    record(sink)
     with OUT.open("w", encoding="utf-8") as f:
         for event in sink.events():
             f.write(event.canonical_json() + "\n")
