@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from orderalloc.audit import AuditEvent, AuditSink, EventKind, VerifyReport
+from orderalloc.audit import AuditEvent, AuditSink, EventKind, OutboxSink, VerifyReport
 from orderalloc.audit.events import SOURCE_KEY, canonical_json, parse_time
 from orderalloc.desk import Desk
 from orderalloc.desk._records import RECORDS, decode, encode
@@ -172,6 +172,43 @@ class DownRemote(RecordingSink):
         if self.down:
             raise AuditSinkError("injected: remote unreachable")
         super().append(events)
+
+
+def campaign_sink(
+    seed: int, flaky_rate: Callable[[], float]
+) -> tuple[AuditSink, DownRemote | None]:
+    """A fault campaign's audit trail for *seed*: in memory, flaky, or an outbox, remote down.
+
+    One seed in three each; the flaky sink's rate is drawn by *flaky_rate*
+    (only for it, so the other schedules draw nothing more). Returns the sink
+    and, for the outbox, its remote (`assert_outbox_delivers` brings it back).
+    """
+    kind = seed % 3
+    if kind == 0:
+        return RecordingSink(), None
+    if kind == 1:
+        return FlakySink(rate=flaky_rate(), seed=seed), None
+    remote = DownRemote()
+    return OutboxSink(remote, ":memory:"), remote
+
+
+def assert_outbox_delivers(
+    sink: AuditSink,
+    remote: DownRemote,
+    events: Sequence[AuditEvent],
+    head_hash: str | None = None,
+) -> None:
+    """Once the remote is back, the outbox delivers every event of *events*, in order, and no more.
+
+    With *head_hash*, the remote's chain ends at it too (the same trail, to the hash).
+    """
+    assert isinstance(sink, OutboxSink)
+    remote.down = False
+    sink.flush()
+    assert sink.pending() == 0
+    assert [e.event_id for e in remote.events()] == [e.event_id for e in events]
+    if head_hash is not None:
+        assert remote.verify().head_hash == head_hash
 
 
 class StrictBook(MockAladdin):
