@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
-from ..lots import _LazyKeys
+from ..lots._keys import _LazyKeys
 from ..typing import BoolArray, FloatArray, IntArray
 
 __all__ = ["FillRotation", "Tickets", "rotate_fill", "ticket_sets"]
