@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
+import json
 import os
 import random
 import signal
@@ -12,12 +13,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
 
-from orderalloc.audit import AuditEvent, AuditSink, EventKind, VerifyReport
+from orderalloc.audit import AuditEvent, AuditSink, EventKind, OutboxSink, VerifyReport
+from orderalloc.audit.events import SOURCE_KEY, canonical_json, parse_time
+from orderalloc.desk import Desk
+from orderalloc.desk._records import RECORDS, decode, encode
 from orderalloc.errors import AuditSinkError
 from orderalloc.model import AccountTable, Security
 from orderalloc.sources.aladdin import AladdinConfig
@@ -169,6 +174,43 @@ class DownRemote(RecordingSink):
         super().append(events)
 
 
+def campaign_sink(
+    seed: int, flaky_rate: Callable[[], float]
+) -> tuple[AuditSink, DownRemote | None]:
+    """A fault campaign's audit trail for *seed*: in memory, flaky, or an outbox, remote down.
+
+    One seed in three each; the flaky sink's rate is drawn by *flaky_rate*
+    (only for it, so the other schedules draw nothing more). Returns the sink
+    and, for the outbox, its remote (`assert_outbox_delivers` brings it back).
+    """
+    kind = seed % 3
+    if kind == 0:
+        return RecordingSink(), None
+    if kind == 1:
+        return FlakySink(rate=flaky_rate(), seed=seed), None
+    remote = DownRemote()
+    return OutboxSink(remote, ":memory:"), remote
+
+
+def assert_outbox_delivers(
+    sink: AuditSink,
+    remote: DownRemote,
+    events: Sequence[AuditEvent],
+    head_hash: str | None = None,
+) -> None:
+    """Once the remote is back, the outbox delivers every event of *events*, in order, and no more.
+
+    With *head_hash*, the remote's chain ends at it too (the same trail, to the hash).
+    """
+    assert isinstance(sink, OutboxSink)
+    remote.down = False
+    sink.flush()
+    assert sink.pending() == 0
+    assert [e.event_id for e in remote.events()] == [e.event_id for e in events]
+    if head_hash is not None:
+        assert remote.verify().head_hash == head_hash
+
+
 class StrictBook(MockAladdin):
     """A mock that counts attempts to post an external id it already holds a live order for.
 
@@ -286,3 +328,44 @@ def assert_attempts_settled(
             and (e.kind is done or e.payload.get("outcome") in ("not_booked", "rejected"))
         ]
         assert len(outcomes) == 1, (n, [(e.kind, dict(e.payload)) for e in trail])
+
+
+def read_trail(path: Path) -> list[AuditEvent]:
+    """The events of a pinned trail (one canonical JSON event per line), in the order written."""
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row: dict[str, Any] = json.loads(line)
+        events.append(
+            AuditEvent(
+                event_id=row["event_id"],
+                allocation_id=row["allocation_id"],
+                kind=row["kind"],
+                actor=row["actor"],
+                payload=row["payload"],
+                at=parse_time(row["at"]),
+                account_ids=row["account_ids"],
+                security_id=row["security_id"],
+                order_id=row["order_id"],
+            )
+        )
+    return events
+
+
+def assert_records_round_trip(events: Sequence[AuditEvent]) -> None:
+    """Each payload reads as its kind's record and writes back to the same JSON, to the byte."""
+    for event in events:
+        record = decode(RECORDS[event.kind], event.payload)
+        again = {**encode(record), SOURCE_KEY: event.payload[SOURCE_KEY]}
+        assert canonical_json(again) == canonical_json(event.payload), event.kind
+
+
+def reading_desk(events: Sequence[AuditEvent], scenario: str = "default") -> Desk:
+    """A desk whose trail holds *events*: its mock (*scenario*) knows none of their orders."""
+    sink = RecordingSink()
+    sink.append(events)
+    return Desk(MockAladdin(scenario), sink, actor="auditor")
+
+
+def of_kind(events: Sequence[AuditEvent], kind: EventKind) -> list[AuditEvent]:
+    """The events of *kind*, in order."""
+    return [e for e in events if e.kind is kind]

@@ -15,10 +15,17 @@ import time
 from collections.abc import Sequence
 
 import pytest
-from desk_helpers import Clock, DownRemote, FlakySink, assert_attempts_settled, kinds
+from desk_helpers import (
+    Clock,
+    FlakySink,
+    assert_attempts_settled,
+    assert_outbox_delivers,
+    campaign_sink,
+    kinds,
+)
 from test_desk_faults import LEASE, Held, _inner, _retry
 
-from orderalloc.audit import AuditEvent, AuditSink, EventKind, OutboxSink
+from orderalloc.audit import AuditEvent, AuditSink, EventKind
 from orderalloc.desk import (
     BookingReceipt,
     CommitFailedError,
@@ -284,16 +291,7 @@ def _run_booking(seed: int, mock: StrictBlotter, held: Held) -> dict[str, int]:
         seed=seed,
         slow_calls=rng.choice((0, 1, 2, 4, 8)),
     )
-    kind = seed % 3
-    remote: DownRemote | None = None
-    sink: AuditSink
-    if kind == 0:
-        sink = RecordingSink()
-    elif kind == 1:
-        sink = FlakySink(rate=0.0, seed=seed)
-    else:
-        remote = DownRemote()
-        sink = OutboxSink(remote, ":memory:")
+    sink, remote = campaign_sink(seed, lambda: 0.0)
     clock = Clock()
     desk = _desk(source, sink, clock)
     quantity = rng.choice((2_000_000, 10_000_000, 25_000_000))
@@ -333,12 +331,8 @@ def _run_booking(seed: int, mock: StrictBlotter, held: Held) -> dict[str, int]:
     assert report.count == len(events)
     lost = 0
     if remote is not None:
-        assert isinstance(sink, OutboxSink)
-        remote.down = False
-        sink.flush()
+        assert_outbox_delivers(sink, remote, events)
         lost = len(events) - len(remote.events())
-        assert sink.pending() == 0
-        assert [e.event_id for e in remote.events()] == [e.event_id for e in events]
     slow = [f for f in source.injected if f.mode is FaultMode.SLOW and f.method == "book_trade"]
     return {
         "bookings": len(booked),

@@ -16,14 +16,15 @@ import pytest
 from desk_helpers import (
     TSY,
     Clock,
-    DownRemote,
     FlakySink,
     StrictBook,
     assert_attempts_settled,
+    assert_outbox_delivers,
+    campaign_sink,
     orders_for,
 )
 
-from orderalloc.audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink
+from orderalloc.audit import AuditEvent, AuditSink, EventKind, SQLiteAuditSink
 from orderalloc.desk import (
     CommitFailedError,
     CommitInProgressError,
@@ -312,16 +313,7 @@ def _run_schedule(seed: int, mock: StrictBook, held: Held) -> dict[str, int]:
         seed=seed,
         slow_calls=rng.choice((0, 1, 2, 4, 8)),
     )
-    kind = seed % 3
-    remote: DownRemote | None = None
-    sink: AuditSink
-    if kind == 0:
-        sink = RecordingSink()
-    elif kind == 1:
-        sink = FlakySink(rate=rng.choice((0.1, 0.25)), seed=seed)
-    else:
-        remote = DownRemote()
-        sink = OutboxSink(remote, ":memory:")
+    sink, remote = campaign_sink(seed, lambda: rng.choice((0.1, 0.25)))
     clock = Clock()
     desk = Desk(
         source,
@@ -384,12 +376,7 @@ def _run_schedule(seed: int, mock: StrictBook, held: Held) -> dict[str, int]:
     report = sink.verify()
     assert report.count == len(events)
     if remote is not None:
-        assert isinstance(sink, OutboxSink)
-        remote.down = False
-        sink.flush()
-        assert sink.pending() == 0
-        assert [e.event_id for e in remote.events()] == [e.event_id for e in events]
-        assert remote.verify().head_hash == report.head_hash
+        assert_outbox_delivers(sink, remote, events, report.head_hash)
     slow = [f for f in source.injected if f.mode is FaultMode.SLOW and f.method in WRITES]
     return {
         "faults": len(source.injected),

@@ -52,7 +52,11 @@ The layout::
     _orders.py    preview, what-if, commit, modify, cancel; the order route
     _fills.py     fills, fill allocations, bookings; the trade route
     _basket.py    BasketDesk: a basket previewed and committed as one unit
-                  (orders:batchPost), exactly once per order
+                  (orders:batchPost), exactly once per order; the facade
+    _basket_checks.py  the basket's checks before a request is sent: age,
+                  fresh inputs, the basket's cash as a whole, compliance
+    _basket_commit.py  the basket's requests: attempts recorded before
+                  each is sent, orders looked up after a failure
     _core.py      the exactly-once core: attempts recorded before sending,
                   looked up after an ambiguous failure, leases; recording
     _outcomes.py  what a failed send means (not booked, unknown, rejected),

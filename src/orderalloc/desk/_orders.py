@@ -10,17 +10,19 @@ same lines).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+from typing_extensions import Self
 
 from ..allocation import allocate
 from ..audit import AuditEvent, EventKind
 from ..audit.events import SOURCE_KEY, format_time
-from ..errors import DeskError
 from ..model import Order, Security, Side
+from ..result import AllocationResult
 from ..serialization import to_json
 from ..sources.orders import ComplianceViolation, OrderLine, OrderStatus, OrderTicket, PostedOrder
 from ..sources.protocol import read_fresh
@@ -149,14 +151,30 @@ class OrderDesk(DeskCore):
         result = allocate(
             order, accounts, method=request.method, seed=request.seed, **request.params
         )
+        event, preview = self._previewed(
+            request, result, fingerprint(order, accounts), as_of=as_of, at=self._now()
+        )
+        self._record([event])
+        return preview
+
+    def _previewed(
+        self,
+        request: PreviewRequest,
+        result: AllocationResult,
+        digest: str,
+        *,
+        as_of: dt.datetime,
+        at: dt.datetime,
+        **basket: Any,
+    ) -> tuple[AuditEvent, Preview]:
+        """The ``PREVIEWED`` event of *result* under a new allocation id, and its `Preview`.
+
+        *digest* is the fingerprint of the inputs read at *as_of*; *basket* is
+        an order's ``basket_id`` and ``basket_position`` in a basket
+        (`~orderalloc.desk.BasketDesk`, which records the event with its basket's).
+        """
         allocation_id = str(uuid.uuid4())
-        digest = fingerprint(order, accounts)
-        created = self._now()
-        allocated = [
-            ident
-            for ident, q in zip(result.account_ids, result.quantity.tolist(), strict=True)
-            if q > 0
-        ]
+        order = result.order
         previewed = Previewed(
             group=request.group,
             security_id=request.security_id,
@@ -169,26 +187,32 @@ class OrderDesk(DeskCore):
             fingerprint=digest,
             inputs_as_of=format_time(as_of),
             result=jsonable(to_json(result)),
-            modifies=modifies,
+            modifies=request.modifies,
+            **basket,
         )
+        allocated = [
+            ident
+            for ident, q in zip(result.account_ids, result.quantity.tolist(), strict=True)
+            if q > 0
+        ]
         event = AuditEvent(
             allocation_id=allocation_id,
             kind=EventKind.PREVIEWED,
             actor=self._actor,
             payload={**encode(previewed), SOURCE_KEY: self._source_stamp},
-            at=created,
+            at=at,
             account_ids=allocated,
             security_id=request.security_id,
-            order_id=live,
+            order_id=None if request.modifies is None else request.modifies.order_id,
         )
-        self._record([event])
-        return Preview(
+        preview = Preview(
             allocation_id=allocation_id,
             group=request.group,
             result=result,
             created_at=event.at,
             fingerprint=digest,
         )
+        return event, preview
 
     # --- commit -------------------------------------------------------------------------
 
@@ -233,27 +257,19 @@ class OrderDesk(DeskCore):
         trail = self._trail(allocation_id)
         if trail.committed is not None:
             return self._already_committed(trail, trail.committed)
-        lines = trail.lines
-        if not lines:
+        if not trail.lines:
             raise NothingToCommitError(f"preview {allocation_id} allocated nothing: no order")
-        ticket = OrderTicket(
-            security_id=trail.security_id,
-            side=trail.side,
-            lines=lines,
-            external_id=trail.external_id,
-            comment=comment,
-        )
-        route = _OrderRoute(self, trail, ticket)
+        route = _OrderRoute.of(self, trail, comment)
         if trail.attempts:
             resumed = self._recovered(route)
             if resumed is not None:
                 return resumed
-        overridden, checks = self._check(trail, ticket, override_warnings, comment)
+        overridden, checks = self._check(trail, route.ticket, override_warnings, comment)
         return self._send_once(
             route,
             checks,
             overridden,
-            AttemptStarted.of(ticket, comment),
+            AttemptStarted.of(route.ticket, comment),
         )
 
     def _check(
@@ -265,11 +281,7 @@ class OrderDesk(DeskCore):
     ) -> tuple[tuple[ComplianceViolation, ...], list[AuditEvent]]:
         """Age, inputs, compliance; the violations overridden and the events to record."""
         aid = trail.allocation_id
-        age = self._now() - trail.created_at
-        if age > self._max_age:
-            error: DeskError = StalePreviewError(aid, age, self._max_age)
-            self._refuse(trail, "stale", error, {"age_seconds": age.total_seconds()})
-            raise error
+        self._check_age(trail)
         order = trail.order
         # Fresh reads (no client cache): a change since the preview must show here.
         security: Security = read_fresh(self._source, "security", order.security.id)
@@ -282,9 +294,34 @@ class OrderDesk(DeskCore):
             error = InputsChangedError(aid, problems)
             self._refuse(trail, "inputs_changed", error, {"problems": problems})
             raise error
+        return self._compliance(trail, ticket, fingerprint(fresh, accounts), override, comment)
+
+    def _check_age(self, trail: AllocationTrail) -> None:
+        """Refuse (and record the refusal of) a preview older than ``max_age``."""
+        age = self._now() - trail.created_at
+        if age > self._max_age:
+            error = StalePreviewError(trail.allocation_id, age, self._max_age)
+            self._refuse(trail, "stale", error, {"age_seconds": age.total_seconds()})
+            raise error
+
+    def _compliance(
+        self,
+        trail: AllocationTrail,
+        ticket: OrderTicket,
+        digest: str,
+        override: bool,
+        comment: str | None,
+        *,
+        basket_id: str | None = None,
+    ) -> tuple[tuple[ComplianceViolation, ...], list[AuditEvent]]:
+        """The what-if of *ticket*: refused on blocking violations unless *override*.
+
+        *digest* is the fingerprint of the fresh inputs the lines were checked
+        on. Returns the violations overridden and the events to record with
+        the attempt (``COMPLIANCE_CHECKED``, and ``OVERRIDDEN`` if any).
+        """
         report = self._source.what_if(ticket)
         blocking = tuple(v for v in report.violations if v.blocking)
-        digest = fingerprint(fresh, accounts)
         checked = self._event(
             trail,
             EventKind.COMPLIANCE_CHECKED,
@@ -293,12 +330,13 @@ class OrderDesk(DeskCore):
                 blocking=len(blocking),
                 violations=tuple(Violation.of(v) for v in report.violations),
                 inputs_fingerprint=digest,
-                inputs_changed=digest != previewed.fingerprint,
+                inputs_changed=digest != trail.previewed.fingerprint,
+                basket_id=basket_id,
             ),
         )
         if blocking and not override:
             quantities = {line.account_id: line.quantity for line in ticket.lines}
-            error = ComplianceRefusedError(aid, report.violations, quantities)
+            error = ComplianceRefusedError(trail.allocation_id, report.violations, quantities)
             self._refuse(trail, "compliance", error, {}, before=[checked])
             raise error
         events = [checked]
@@ -436,13 +474,7 @@ class OrderDesk(DeskCore):
             trail = self._trail(allocation_id)
             if trail.committed is not None or trail.open_attempt is None:
                 continue
-            ticket = OrderTicket(
-                security_id=trail.security_id,
-                side=trail.side,
-                lines=trail.lines,
-                external_id=trail.external_id,
-            )
-            receipt = self._recovered(_OrderRoute(self, trail, ticket))
+            receipt = self._recovered(_OrderRoute.of(self, trail))
             if receipt is not None and trail.previewed.quantity == float(quantity):
                 return receipt
             if receipt is None:  # its lease has passed and no change is visible
@@ -499,6 +531,23 @@ class _OrderRoute:
     desk: OrderDesk
     trail: AllocationTrail
     ticket: OrderTicket
+
+    @classmethod
+    def of(
+        cls, desk: OrderDesk, trail: AllocationTrail, comment: str | None = None, **more: Any
+    ) -> Self:
+        """The route of *trail*'s order: its lines in a ticket carrying *comment*.
+
+        *more* are a subclass's own fields (a basket's order: its basket).
+        """
+        ticket = OrderTicket(
+            security_id=trail.security_id,
+            side=trail.side,
+            lines=trail.lines,
+            external_id=trail.external_id,
+            comment=comment,
+        )
+        return cls(desk, trail, ticket, **more)
 
     def send(self) -> PostedOrder:
         source = self.desk.source

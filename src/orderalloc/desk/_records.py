@@ -1,16 +1,17 @@
 """The typed trail: one attrs record per event payload the desk writes, and ONE converter.
 
-Every payload the order and post-trade halves of the desk write is built as a
+Every payload the order, post-trade and basket parts of the desk write is built as a
 record below and turned into JSON by `encode`; every payload they read back is
 turned into its record by `decode`. The stored JSON is exactly what the desk
-wrote before these records existed (``tests/desk/test_legacy_trail.py`` reads
-such a trail), by these rules:
+wrote before these records existed (``tests/desk/test_legacy_trail.py`` and
+``tests/desk/test_basket_trail.py`` read such trails), by these rules:
 
 * a payload is the record's fields, by name (plus ``source``, the data source
   stamp, which `~orderalloc.desk._core.DeskCore._event` adds to every event);
 * a field with a default is left out while it holds that default (``modifies``
-  on a first preview, ``price`` on an order's attempt, ``attempt`` on a refusal);
-  a field without one is always written, ``null`` included;
+  on a first preview, ``price`` on an order's attempt, ``attempt`` on a refusal,
+  ``basket_id`` outside a basket); a field without one is always written,
+  ``null`` included;
 * numbers, strings and booleans as JSON; NaN as ``null`` (`orderalloc.serialization`);
 * tuples as JSON lists; ``trade_date`` as an ISO date; times as the text the
   desk wrote (``inputs_as_of``: `~orderalloc.audit.events.format_time`; a fill's
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import cattrs
@@ -48,6 +49,8 @@ __all__ = [
     "RECORDS",
     "Attempt",
     "AttemptStarted",
+    "BasketCommitted",
+    "BasketPreviewed",
     "Booked",
     "Cancelled",
     "Committed",
@@ -66,11 +69,26 @@ __all__ = [
     "encode",
 ]
 
+if TYPE_CHECKING:
+    from attrs import AttrsInstance
+
 R = TypeVar("R")
+_A = TypeVar("_A", bound="AttrsInstance")
 _T = TypeVar("_T", bound="TradeRecord")
 
 #: A JSON object kept as stored (read-only mapping when read back from a sink).
 JsonObject = Mapping[str, Any]
+
+
+def _copied(cls: type[_A], value: object, **more: Any) -> _A:
+    """The *cls* record of *value*: each field of *cls* read from *value* by name, *more* aside.
+
+    Records that mirror a value (a violation, a booked trade) name their fields
+    as the value does; *more* gives the fields it does not hold as they are
+    recorded (``lines`` as a count, a subclass's own fields).
+    """
+    names = (f.name for f in attrs.fields(cls) if f.name not in more)
+    return cls(**{name: getattr(value, name) for name in names}, **more)
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -102,6 +120,8 @@ class Previewed:
     inputs_as_of: str
     result: JsonObject
     modifies: Modifies | None = None
+    basket_id: str | None = None  # an order of a basket:
+    basket_position: int | None = None  # its place in the basket
 
 
 @attrs.frozen(kw_only=True)
@@ -117,13 +137,7 @@ class Violation:
     @classmethod
     def of(cls, v: ComplianceViolation) -> Violation:
         """The record of *v*."""
-        return cls(
-            account_id=v.account_id,
-            rule=v.rule,
-            message=v.message,
-            severity=v.severity,
-            blocking=v.blocking,
-        )
+        return _copied(cls, v)
 
 
 @attrs.frozen(kw_only=True)
@@ -135,6 +149,7 @@ class ComplianceChecked:
     violations: tuple[Violation, ...]
     inputs_fingerprint: str
     inputs_changed: bool
+    basket_id: str | None = None  # an order of a basket
 
 
 @attrs.frozen(kw_only=True)
@@ -163,6 +178,8 @@ class AttemptStarted:
     quantity: float
     comment: str | None
     price: float | None = None  # a block trade's
+    basket_id: str | None = None  # an order of a basket:
+    request: int | None = None  # the post request (0, 1, ...) it travels in
 
     @classmethod
     def of(cls, ticket: OrderTicket | TradeTicket, comment: str | None) -> AttemptStarted:
@@ -313,15 +330,7 @@ class TradeRecord:
     @classmethod
     def of(cls: type[_T], t: BookedTrade, **more: Any) -> _T:
         """The record of *t* (*more*: a subclass's own fields)."""
-        return cls(
-            trade_id=t.trade_id,
-            external_id=t.external_id,
-            status=t.status,
-            price=t.price,
-            quantity=t.quantity,
-            lines=len(t.lines),
-            **more,
-        )
+        return _copied(cls, t, lines=len(t.lines), **more)
 
 
 @attrs.frozen(kw_only=True)
@@ -339,7 +348,36 @@ class TradeCancelled(TradeRecord):
     reason: str
 
 
-#: The record of each kind's payload (the basket's events are not typed yet).
+# --- baskets --------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class BasketPreviewed:
+    """``BASKET_PREVIEWED`` (under the basket's id): the request and its orders' allocations."""
+
+    group: str
+    method: str
+    strategy: str
+    use_proceeds: bool
+    params: JsonObject
+    seed: int | None
+    orders: tuple[str, ...]  # the orders' allocation ids, in the basket's order
+    objective_name: str
+    objective: float | None  # None: not finite
+    objective_sequential: float | None
+    warnings: tuple[str, ...]
+    label: str | None
+
+
+@attrs.frozen(kw_only=True)
+class BasketCommitted:
+    """``BASKET_COMMITTED``: every order of the basket booked; allocation id -> order id."""
+
+    orders: Mapping[str, str]
+    recovered: int  # how many were found by look-up
+
+
+#: The record of each kind's payload.
 RECORDS: dict[EventKind, type[Any]] = {
     EventKind.PREVIEWED: Previewed,
     EventKind.COMPLIANCE_CHECKED: ComplianceChecked,
@@ -355,6 +393,8 @@ RECORDS: dict[EventKind, type[Any]] = {
     EventKind.BOOKED: Booked,
     EventKind.BOOK_FAILED: Failed,
     EventKind.TRADE_CANCELLED: TradeCancelled,
+    EventKind.BASKET_PREVIEWED: BasketPreviewed,
+    EventKind.BASKET_COMMITTED: BasketCommitted,
 }
 _RECORD_TYPES = frozenset(RECORDS.values()) | {
     Attempt,

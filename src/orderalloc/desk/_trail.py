@@ -2,7 +2,7 @@
 
 The desk's modules keep the flow (preview, checks, commit, recovery); this
 module keeps the shapes: the inputs' fingerprint, the allocation result as a
-JSON payload and back, violations as payloads, the re-check of allocated lines
+JSON payload and back, the re-check of allocated lines
 on fresh inputs, and `AllocationTrail`, an allocation's events read back from a
 sink. Everything here is private; the names the desk exports live in
 `orderalloc.desk`.
@@ -26,7 +26,7 @@ from ..model import AccountTable, Order, Side
 from ..reasons import Reason
 from ..result import AllocationResult
 from ..serialization import to_json
-from ..sources.orders import ComplianceViolation, OrderLine
+from ..sources.orders import OrderLine
 from ._outcomes import OUTCOME_UNKNOWN, SETTLED
 from ._records import (
     CONVERTER,
@@ -35,9 +35,7 @@ from ._records import (
     FillsAllocated,
     Modifies,
     Previewed,
-    Violation,
     decode,
-    encode,
 )
 
 __all__ = [
@@ -47,7 +45,6 @@ __all__ = [
     "jsonable",
     "line_problems",
     "result_from_payload",
-    "violation_payload",
 ]
 
 
@@ -130,11 +127,6 @@ def line_problems(
             f"{q[i]:,.0f} no longer fits: at most {float(bounds.cap[i]):,.0f} now ({why})"
         )
     return problems
-
-
-def violation_payload(v: ComplianceViolation) -> dict[str, Any]:
-    """A violation as an audit payload entry (its `Violation` record, encoded)."""
-    return encode(Violation.of(v))
 
 
 _HEADS = frozenset({EventKind.PREVIEWED, EventKind.FILLS_ALLOCATED})
