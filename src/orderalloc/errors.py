@@ -218,53 +218,53 @@ def _short_repr(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# Error classes defined next to the code that raises them: name -> module. Loaded
-# on first use (the desk, the sources and the Aladdin client are costly imports).
-_ELSEWHERE: dict[str, str] = {
-    "InvalidFillError": "orderalloc.fills.fill",
-    "OrderRejectedError": "orderalloc.sources.mock",
-    "InvariantError": "orderalloc.testing.checks",
-    "RequestRefusedError": "orderalloc.testing.aladdin.replies",
-    **dict.fromkeys(
-        ("RequestRejectedError", "SourceUnavailableError"), "orderalloc.sources.errors"
+# The error classes defined next to the code that raises them, by module: the one
+# list of their names. Loaded on first use (the desk, the sources and the Aladdin
+# client are costly imports); the modules whose ``__all__`` is their errors take
+# it from here (`defined_in`).
+_ELSEWHERE: dict[str, tuple[str, ...]] = {
+    "orderalloc.fills.fill": ("InvalidFillError",),
+    "orderalloc.sources.mock": ("OrderRejectedError",),
+    "orderalloc.testing.checks": ("InvariantError",),
+    "orderalloc.testing.aladdin.replies": ("RequestRefusedError",),
+    "orderalloc.sources.errors": ("RequestRejectedError", "SourceUnavailableError"),
+    "orderalloc.sources.aladdin.errors": (
+        "AladdinAPIError",
+        "AladdinAuthError",
+        "AladdinConfigError",
+        "AladdinNotFoundError",
+        "AladdinOperationTimeoutError",
+        "AladdinOutcomeUnknownError",
+        "AladdinRateLimitError",
+        "AladdinResponseError",
+        "AladdinServerError",
+        "AladdinTransportError",
     ),
-    **dict.fromkeys(
-        (
-            "AladdinAPIError",
-            "AladdinAuthError",
-            "AladdinConfigError",
-            "AladdinNotFoundError",
-            "AladdinOperationTimeoutError",
-            "AladdinOutcomeUnknownError",
-            "AladdinRateLimitError",
-            "AladdinResponseError",
-            "AladdinServerError",
-            "AladdinTransportError",
-        ),
-        "orderalloc.sources.aladdin.errors",
-    ),
-    **dict.fromkeys(
-        (
-            "BasketIncompleteError",
-            "CommitFailedError",
-            "CommitInProgressError",
-            "CommitOutcomeUnknownError",
-            "ComplianceRefusedError",
-            "FillsChangedError",
-            "InputsChangedError",
-            "NothingToBookError",
-            "NothingToCommitError",
-            "StalePreviewError",
-            "UnknownAllocationError",
-            "UnknownOrderError",
-        ),
-        "orderalloc.desk.errors",
+    "orderalloc.desk.errors": (
+        "BasketIncompleteError",
+        "CommitFailedError",
+        "CommitInProgressError",
+        "CommitOutcomeUnknownError",
+        "ComplianceRefusedError",
+        "FillsChangedError",
+        "InputsChangedError",
+        "NothingToBookError",
+        "NothingToCommitError",
+        "StalePreviewError",
+        "UnknownAllocationError",
+        "UnknownOrderError",
     ),
 }
+_HOME = {name: module for module, names in _ELSEWHERE.items() for name in names}
+
+
+def defined_in(module: str) -> list[str]:
+    """The error classes *module* defines (listed once, here), for its ``__all__``."""
+    return list(_ELSEWHERE[module])
 
 
 def __getattr__(name: str) -> Any:
-    module = _ELSEWHERE.get(name)
+    module = _HOME.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
@@ -273,4 +273,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ELSEWHERE))
+    return sorted(set(globals()) | set(_HOME))

@@ -12,8 +12,10 @@ from orderalloc.errors import DataSourceError, OutcomeUnknownError
 from orderalloc.sources.aladdin import (
     AladdinAPIError,
     AladdinAuthError,
+    AladdinNotFoundError,
     AladdinOutcomeUnknownError,
     AladdinRateLimitError,
+    AladdinResponseError,
     AladdinServerError,
     AladdinTransportError,
 )
@@ -85,3 +87,25 @@ class TestOutcomes:
         again = pickle.loads(pickle.dumps(SourceUnavailableError("down", sent=False)))
         assert again.sent is False
         assert str(again) == "down"
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            AladdinTransportError("read timed out", request_id="r-9", attempts=3, sent=False),
+            AladdinResponseError("nodes: not a list", request_id="r-2", path="/m", status=200),
+            _api(AladdinAPIError, 400),
+            _api(AladdinNotFoundError, 404),
+            _api(AladdinOutcomeUnknownError, 504),
+            AladdinServerError(
+                status=503, code=14, message="down", request_id="r-3", path="p", retry_after=2.5
+            ),
+        ],
+        ids=lambda e: type(e).__name__,
+    )
+    def test_aladdin_errors_pickle_with_their_fields(self, error: Exception) -> None:
+        """An Aladdin error crosses a process boundary with its class, message and every field."""
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error)
+        assert str(again) == str(error)
+        assert vars(again) == vars(error)
+        assert vars(again)  # the fields are there, not just the message

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
-from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 import attrs
-from typing_extensions import Self
 
+from .._closing import Closing
 from .events import AuditEvent, EventKind
 
 __all__ = ["AuditSink", "VerifyReport"]
@@ -42,7 +41,7 @@ class VerifyReport:
 
 
 @runtime_checkable
-class AuditSink(Protocol):
+class AuditSink(Closing, Protocol):
     """**Protocol:** an append-only, hash-chained store of `AuditEvent`.
 
     Every event is recorded *before* the allocation it describes is executed
@@ -140,14 +139,3 @@ class AuditSink(Protocol):
     def close(self) -> None:
         """Release the sink's connections; closing twice is allowed."""
         ...
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -67,12 +67,11 @@ from ._store import (
     Anchor,
     ChainVerifier,
     EventQuery,
-    QuerySink,
-    check_batch,
-    check_head_row,
+    Row,
+    SQLSink,
+    StoredEvent,
     check_key,
     chunks,
-    plan_append,
     row_to_event,
 )
 from .events import AuditEvent
@@ -83,7 +82,6 @@ __all__ = ["SnowflakeAuditSink", "schema_sql"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 _COLS = ", ".join(COLUMNS)
-_IN_CHUNK = 500
 
 
 def schema_sql(table_prefix: str = "ORDERALLOC_AUDIT") -> list[str]:
@@ -117,7 +115,7 @@ def _placeholders(paramstyle: str) -> Callable[[], Callable[[], str]]:
     return lambda: lambda: "%s"  # pyformat / format: the connector's default
 
 
-class SnowflakeAuditSink(QuerySink):
+class SnowflakeAuditSink(SQLSink[Any]):
     """An append-only, hash-chained audit trail in three Snowflake tables.
 
     Args:
@@ -206,68 +204,6 @@ class SnowflakeAuditSink(QuerySink):
 
     # -- the protocol -----------------------------------------------------------
 
-    def append(self, events: Sequence[AuditEvent]) -> None:
-        """Record *events* in order, atomically; see `AuditSink.append`."""
-        batch = check_batch(events)
-        if not batch:
-            return
-        with self._transaction() as cur:
-            cur.execute(f"UPDATE {self._head_table} SET SEQ = SEQ WHERE ID = 1")  # the lock
-            head_seq, head_hash = self._head(cur)
-            existing: dict[str, AuditEvent] = {}
-            ids = list(dict.fromkeys(e.event_id for e in batch))
-            for part in chunks(ids, _IN_CHUNK):
-                ph = self._ph()
-                cur.execute(
-                    f"SELECT {_COLS} FROM {self._events_table} "
-                    f"WHERE EVENT_ID IN ({', '.join(ph() for _ in part)})",
-                    tuple(part),
-                )
-                for row in cur.fetchall():
-                    existing[row[1]] = row_to_event(row)
-            planned = plan_append(batch, existing, head_seq, head_hash, self._key)
-            if not planned:
-                return
-            ph = self._ph()
-            cur.execute(f"SELECT {_COLS} FROM {self._events_table} WHERE SEQ = {ph()}", (head_seq,))
-            last = cur.fetchall()
-            check_head_row(last[0] if last else None, self._key, repr(self))
-            inserted = 0
-            for part in chunks(planned, self._batch_size):
-                ph = self._ph()
-                values = ", ".join(
-                    "(" + ", ".join(ph() for _ in COLUMNS) + ")" for _ in range(len(part))
-                )
-                cur.execute(
-                    f"INSERT INTO {self._events_table} ({_COLS}) "
-                    f"SELECT {', '.join('v.' + c for c in COLUMNS)} "
-                    f"FROM (VALUES {values}) AS v({_COLS}) "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM {self._events_table} t "
-                    "WHERE t.EVENT_ID = v.EVENT_ID)",
-                    tuple(value for p in part for value in p.to_row()),
-                )
-                inserted += _rowcount(cur)
-            if inserted != len(planned):
-                raise AuditSinkError(
-                    f"inserted {inserted} of {len(planned)} events: another writer changed "
-                    f"{self._events_table} while the head was locked (rolled back; retry)"
-                )
-            ph = self._ph()
-            cur.execute(
-                f"INSERT INTO {self._accounts_table} (ACCOUNT_ID, SEQ) "
-                f"SELECT f.VALUE::VARCHAR, t.SEQ FROM {self._events_table} t, "
-                "LATERAL FLATTEN(INPUT => PARSE_JSON(t.ACCOUNT_IDS)) f "
-                f"WHERE t.SEQ > {ph()} AND t.SEQ <= {ph()} "
-                # Idempotent like the events insert: a retried statement adds nothing.
-                f"AND NOT EXISTS (SELECT 1 FROM {self._accounts_table} a WHERE a.SEQ = t.SEQ)",
-                (head_seq, planned[-1].seq),
-            )
-            ph = self._ph()
-            cur.execute(
-                f"UPDATE {self._head_table} SET SEQ = {ph()}, HASH = {ph()} WHERE ID = 1",
-                (planned[-1].seq, planned[-1].hash),
-            )
-
     def select(self, query: EventQuery) -> list[AuditEvent]:
         """The events matching *query*, in append order; see `AuditSink.events`."""
         with self._cursor() as cur:
@@ -350,6 +286,60 @@ class SnowflakeAuditSink(QuerySink):
             self._closed = True
             self._drop_connection()
 
+    # -- the append's statements (see SQLSink; `_head` and `_locked` below) -----
+
+    def _rows_with_ids(self, tx: Any, ids: Sequence[str]) -> list[Row]:
+        ph = self._ph()
+        tx.execute(
+            f"SELECT {_COLS} FROM {self._events_table} "
+            f"WHERE EVENT_ID IN ({', '.join(ph() for _ in ids)})",
+            tuple(ids),
+        )
+        return list(tx.fetchall())
+
+    def _row_at(self, tx: Any, seq: int) -> Row | None:
+        ph = self._ph()
+        tx.execute(f"SELECT {_COLS} FROM {self._events_table} WHERE SEQ = {ph()}", (seq,))
+        rows = tx.fetchall()
+        return rows[0] if rows else None
+
+    def _insert(self, tx: Any, planned: Sequence[StoredEvent], head_seq: int) -> None:
+        inserted = 0
+        for part in chunks(planned, self._batch_size):
+            ph = self._ph()
+            values = ", ".join(
+                "(" + ", ".join(ph() for _ in COLUMNS) + ")" for _ in range(len(part))
+            )
+            tx.execute(
+                f"INSERT INTO {self._events_table} ({_COLS}) "
+                f"SELECT {', '.join('v.' + c for c in COLUMNS)} "
+                f"FROM (VALUES {values}) AS v({_COLS}) "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self._events_table} t "
+                "WHERE t.EVENT_ID = v.EVENT_ID)",
+                tuple(value for p in part for value in p.to_row()),
+            )
+            inserted += _rowcount(tx)
+        if inserted != len(planned):
+            raise AuditSinkError(
+                f"inserted {inserted} of {len(planned)} events: another writer changed "
+                f"{self._events_table} while the head was locked (rolled back; retry)"
+            )
+        ph = self._ph()
+        tx.execute(
+            f"INSERT INTO {self._accounts_table} (ACCOUNT_ID, SEQ) "
+            f"SELECT f.VALUE::VARCHAR, t.SEQ FROM {self._events_table} t, "
+            "LATERAL FLATTEN(INPUT => PARSE_JSON(t.ACCOUNT_IDS)) f "
+            f"WHERE t.SEQ > {ph()} AND t.SEQ <= {ph()} "
+            # Idempotent like the events insert: a retried statement adds nothing.
+            f"AND NOT EXISTS (SELECT 1 FROM {self._accounts_table} a WHERE a.SEQ = t.SEQ)",
+            (head_seq, planned[-1].seq),
+        )
+        ph = self._ph()
+        tx.execute(
+            f"UPDATE {self._head_table} SET SEQ = {ph()}, HASH = {ph()} WHERE ID = 1",
+            (planned[-1].seq, planned[-1].hash),
+        )
+
     # -- plumbing ---------------------------------------------------------------
 
     def _head(self, cur: Any) -> tuple[int, str]:
@@ -406,10 +396,12 @@ class SnowflakeAuditSink(QuerySink):
                     cur.close()
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Any]:
+    def _locked(self) -> Iterator[Any]:
+        """A transaction holding the trail's write lock (the module docstring's step 1)."""
         with self._cursor() as cur:
             cur.execute("BEGIN")
             try:
+                cur.execute(f"UPDATE {self._head_table} SET SEQ = SEQ WHERE ID = 1")  # the lock
                 yield cur
             except BaseException:
                 with contextlib.suppress(Exception):

@@ -25,12 +25,10 @@ from ._store import (
     Anchor,
     ChainVerifier,
     EventQuery,
-    QuerySink,
-    check_batch,
-    check_head_row,
+    Row,
+    SQLSink,
+    StoredEvent,
     check_key,
-    chunks,
-    plan_append,
     row_to_event,
 )
 from .events import AuditEvent
@@ -42,8 +40,6 @@ __all__ = ["SQLiteAuditSink", "default_audit_path"]
 _SCHEMA_VERSION = 1
 _COLS = ", ".join(COLUMNS)
 _INSERT_EVENT = f"INSERT INTO AUDIT_EVENT ({_COLS}) VALUES ({', '.join('?' * len(COLUMNS))})"
-# Well under SQLITE_MAX_VARIABLE_NUMBER on every SQLite still in use (999 before 3.32).
-_IN_CHUNK = 500
 
 
 def default_audit_path() -> Path:
@@ -56,7 +52,7 @@ def schema_sql() -> str:
     return resources.files(__package__).joinpath("sqlite.sql").read_text(encoding="utf-8")
 
 
-class SQLiteAuditSink(QuerySink):
+class SQLiteAuditSink(SQLSink[sqlite3.Connection]):
     """An append-only, hash-chained audit trail in a SQLite file.
 
     Args:
@@ -135,40 +131,6 @@ class SQLiteAuditSink(QuerySink):
 
     # -- the protocol -----------------------------------------------------------
 
-    def append(self, events: Sequence[AuditEvent]) -> None:
-        """Record *events* in order, atomically; see `AuditSink.append`."""
-        batch = check_batch(events)
-        if not batch:
-            return
-        with self._transaction(immediate=True) as conn:
-            existing: dict[str, AuditEvent] = {}
-            ids = list(dict.fromkeys(e.event_id for e in batch))
-            for part in chunks(ids, _IN_CHUNK):
-                marks = ", ".join("?" * len(part))
-                sql = f"SELECT {_COLS} FROM AUDIT_EVENT WHERE EVENT_ID IN ({marks})"
-                for row in conn.execute(sql, tuple(part)):
-                    existing[row[1]] = row_to_event(row)
-            head_seq, head_hash = conn.execute(
-                "SELECT SEQ, HASH FROM AUDIT_HEAD WHERE ID = 1"
-            ).fetchone()
-            if len(existing) < len(ids):  # something new: the chain must take our key
-                last = conn.execute(
-                    f"SELECT {_COLS} FROM AUDIT_EVENT WHERE SEQ = ?", (head_seq,)
-                ).fetchone()
-                check_head_row(last, self._key, repr(self))
-            planned = plan_append(batch, existing, head_seq, head_hash, self._key)
-            if not planned:
-                return
-            conn.executemany(_INSERT_EVENT, [p.to_row() for p in planned])
-            conn.executemany(
-                "INSERT INTO AUDIT_EVENT_ACCOUNT (ACCOUNT_ID, SEQ) VALUES (?, ?)",
-                ((a, p.seq) for p in planned for a in p.event.account_ids),
-            )
-            conn.execute(
-                "UPDATE AUDIT_HEAD SET SEQ = ?, HASH = ? WHERE ID = 1",
-                (planned[-1].seq, planned[-1].hash),
-            )
-
     def select(self, query: EventQuery) -> list[AuditEvent]:
         """The events matching *query*, in append order; see `AuditSink.events`."""
         sql, params = query.sql("AUDIT_EVENT", "AUDIT_EVENT_ACCOUNT", lambda: "?")
@@ -244,6 +206,40 @@ class SQLiteAuditSink(QuerySink):
                 " - (SELECT SENT_SEQ FROM AUDIT_OUTBOX_CURSOR WHERE ID = 1)"
             ).fetchone()
         return int(count)
+
+    # -- the append's statements (see SQLSink) ----------------------------------
+
+    def _locked(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._transaction(immediate=True)
+
+    def _head(self, tx: sqlite3.Connection) -> tuple[int, str]:
+        seq, digest = tx.execute("SELECT SEQ, HASH FROM AUDIT_HEAD WHERE ID = 1").fetchone()
+        return seq, digest
+
+    def _rows_with_ids(self, tx: sqlite3.Connection, ids: Sequence[str]) -> sqlite3.Cursor:
+        marks = ", ".join("?" * len(ids))
+        return tx.execute(
+            f"SELECT {_COLS} FROM AUDIT_EVENT WHERE EVENT_ID IN ({marks})", tuple(ids)
+        )
+
+    def _row_at(self, tx: sqlite3.Connection, seq: int) -> Row | None:
+        row: Row | None = tx.execute(
+            f"SELECT {_COLS} FROM AUDIT_EVENT WHERE SEQ = ?", (seq,)
+        ).fetchone()
+        return row
+
+    def _insert(
+        self, tx: sqlite3.Connection, planned: Sequence[StoredEvent], head_seq: int
+    ) -> None:
+        tx.executemany(_INSERT_EVENT, [p.to_row() for p in planned])
+        tx.executemany(
+            "INSERT INTO AUDIT_EVENT_ACCOUNT (ACCOUNT_ID, SEQ) VALUES (?, ?)",
+            ((a, p.seq) for p in planned for a in p.event.account_ids),
+        )
+        tx.execute(
+            "UPDATE AUDIT_HEAD SET SEQ = ?, HASH = ? WHERE ID = 1",
+            (planned[-1].seq, planned[-1].hash),
+        )
 
     # -- plumbing ---------------------------------------------------------------
 

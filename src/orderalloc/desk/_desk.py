@@ -13,8 +13,8 @@ import datetime as dt
 import getpass
 import warnings
 from collections.abc import Callable
-from types import TracebackType
 
+from .._closing import Closing
 from ..audit import AuditEvent, AuditSink, EventKind, SQLiteAuditSink
 from ..sources import source_stamp
 from ..sources.protocol import DataSource
@@ -36,7 +36,7 @@ def _default_actor() -> str:
         return "unknown"
 
 
-class Desk(OrderDesk, PostTrade):
+class Desk(OrderDesk, PostTrade, Closing):
     """Previews, commits, modifies and cancels orders, recording each step before it happens.
 
     Every decision is read back from the audit trail, not from memory: a
@@ -95,17 +95,6 @@ class Desk(OrderDesk, PostTrade):
         """Close the audit sink if the desk opened it (the default one)."""
         if self._owns_sink:
             self._sink.close()
-
-    def __enter__(self) -> Desk:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- reading the trail --------------------------------------------------------------
 

@@ -12,26 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..audit.events import format_time
-from ..errors import DeskError
+from ..errors import DeskError, defined_in
 from ..sources.orders import ComplianceViolation
 
 if TYPE_CHECKING:
     from ._values import CommitReceipt
 
-__all__ = [
-    "BasketIncompleteError",
-    "CommitFailedError",
-    "CommitInProgressError",
-    "CommitOutcomeUnknownError",
-    "ComplianceRefusedError",
-    "FillsChangedError",
-    "InputsChangedError",
-    "NothingToBookError",
-    "NothingToCommitError",
-    "StalePreviewError",
-    "UnknownAllocationError",
-    "UnknownOrderError",
-]
+__all__ = defined_in(__name__)  # listed in orderalloc.errors, which loads them lazily
 
 
 class UnknownAllocationError(DeskError, LookupError):

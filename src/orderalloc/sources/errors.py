@@ -20,18 +20,37 @@ raw socket error) as an unknown outcome.
 
 from __future__ import annotations
 
-from orderalloc.errors import DataSourceError, NotFoundError, OutcomeUnknownError
+from orderalloc.errors import (
+    DataSourceError,
+    NotFoundError,
+    OrderAllocError,
+    OutcomeUnknownError,
+    defined_in,
+)
 
-__all__ = [
-    "DataSourceError",
-    "NotFoundError",
-    "OutcomeUnknownError",
-    "RequestRejectedError",
-    "SourceUnavailableError",
-]
+# The port's own errors are listed in orderalloc.errors, which loads them lazily.
+__all__ = ["DataSourceError", "NotFoundError", "OutcomeUnknownError", *defined_in(__name__)]
 
 
-class SourceUnavailableError(DataSourceError):
+class _KeywordFieldsError(OrderAllocError):
+    """Base of the errors with keyword-only arguments: pickled by their state.
+
+    `BaseException` pickles by calling ``cls(*args)`` again, which a
+    constructor with keyword-only arguments refuses (and one that builds its
+    message from its fields would word it twice). These errors are rebuilt
+    from their ``args`` and attributes instead, without calling ``__init__``:
+    a ``sent=False`` or a request id survives the trip to another process.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[_KeywordFieldsError], args: tuple[object, ...]) -> _KeywordFieldsError:
+    return cls.__new__(cls, *args)
+
+
+class SourceUnavailableError(_KeywordFieldsError, DataSourceError):
     """Raised by a data source it could not reach, or that did not answer in time.
 
     A connection that could not be opened (the request never left: pass
@@ -57,15 +76,6 @@ class SourceUnavailableError(DataSourceError):
         super().__init__(message)
         if sent is not None:  # a subclass may have set it before calling here
             self.sent = sent
-
-    def __reduce__(self) -> tuple[object, ...]:  # keyword-only argument: pickle it too
-        return (_rebuild_unavailable, (type(self), str(self), self.sent))
-
-
-def _rebuild_unavailable(
-    cls: type[SourceUnavailableError], message: str, sent: bool | None
-) -> SourceUnavailableError:
-    return cls(message, sent=sent)
 
 
 class RequestRejectedError(DataSourceError):

@@ -38,34 +38,34 @@ __all__ = ["aladdin_fault_error"]
 def aladdin_fault_error(method: str, n: int, mode: FaultMode) -> Exception:
     """The error the *n*-th call of *method* raises in *mode*, as the Aladdin client's."""
     where = f"{method} call {n}"
+
+    def answered(
+        kind: type[AladdinAPIError], status: int | None, code: str | None, what: str
+    ) -> AladdinAPIError:
+        """Aladdin's error answer to this call, as injected (no request id)."""
+        return kind(
+            status=status,
+            code=code,
+            message=f"injected: {where} {what}",
+            request_id=None,
+            path=method,
+        )
+
     if mode is FaultMode.BEFORE:
         return AladdinTransportError(
             f"injected: {where} could not connect (never sent)", request_id=None, sent=False
         )
     if mode is FaultMode.REJECT:
-        return AladdinAPIError(
-            status=400,
-            code="INVALID_ARGUMENT",
-            message=f"injected: {where} refused",
-            request_id=None,
-            path=method,
-        )
+        return answered(AladdinAPIError, 400, "INVALID_ARGUMENT", "refused")
     if mode is FaultMode.SLOW:
         if method not in WRITES:
             return AladdinTransportError(f"injected: {where} timed out", request_id=None)
-        return AladdinOutcomeUnknownError(
-            status=None,
-            code=None,
-            message=f"injected: {where} timed out after the request was sent; "
+        return answered(
+            AladdinOutcomeUnknownError,
+            None,
+            None,
+            "timed out after the request was sent; "
             "the write may have been applied: look the order up before retrying",
-            request_id=None,
-            path=method,
         )
     kind = AladdinOutcomeUnknownError if method in WRITES else AladdinServerError
-    return kind(
-        status=503,
-        code="UNAVAILABLE",
-        message=f"injected: {where} was carried out, then the answer was lost",
-        request_id=None,
-        path=method,
-    )
+    return answered(kind, 503, "UNAVAILABLE", "was carried out, then the answer was lost")

@@ -61,6 +61,7 @@ from orderalloc.model import AccountTable, Security
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
 from orderalloc.sources.trades import BookedTrade, Execution, TradeTicket
 
+from ..._closing import Closing
 from .config import AladdinConfig
 from .errors import AladdinResponseError
 from .plans import Plan, Plans, Sleep, Step
@@ -136,7 +137,7 @@ class _AladdinBase(Transport):
             raise
 
 
-class AladdinClient(_AladdinBase):
+class AladdinClient(_AladdinBase, Closing):
     """A synchronous `~orderalloc.sources.DataSource` backed by Aladdin.
 
     Thread-safe: one client may serve many threads; the rate limit, token and
@@ -170,12 +171,6 @@ class AladdinClient(_AladdinBase):
         """Close the HTTP client if this instance created it."""
         if self._owns_client:
             self._client.close()
-
-    def __enter__(self) -> AladdinClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # --- the Protocol -------------------------------------------------------------------
 

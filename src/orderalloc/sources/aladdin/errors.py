@@ -23,21 +23,14 @@ log record ever holds a credential: the client never puts headers in them.
 
 from __future__ import annotations
 
-from orderalloc.errors import DataSourceError, NotFoundError, OutcomeUnknownError
-from orderalloc.sources.errors import RequestRejectedError, SourceUnavailableError
+from orderalloc.errors import DataSourceError, NotFoundError, OutcomeUnknownError, defined_in
+from orderalloc.sources.errors import (
+    RequestRejectedError,
+    SourceUnavailableError,
+    _KeywordFieldsError,
+)
 
-__all__ = [
-    "AladdinAPIError",
-    "AladdinAuthError",
-    "AladdinConfigError",
-    "AladdinNotFoundError",
-    "AladdinOperationTimeoutError",
-    "AladdinOutcomeUnknownError",
-    "AladdinRateLimitError",
-    "AladdinResponseError",
-    "AladdinServerError",
-    "AladdinTransportError",
-]
+__all__ = defined_in(__name__)  # listed in orderalloc.errors, which loads them lazily
 
 
 class AladdinConfigError(DataSourceError, ValueError):
@@ -75,20 +68,8 @@ class AladdinTransportError(SourceUnavailableError):
         self.sent = sent
         super().__init__(f"{message} (request id {request_id}, {attempts} attempt(s))")
 
-    def __reduce__(self) -> tuple[object, ...]:  # keyword-only arguments: pickle by fields
-        return (_rebuild_transport, (str(self), self.request_id, self.attempts, self.sent))
 
-
-def _rebuild_transport(
-    text: str, request_id: str | None, attempts: int, sent: bool | None
-) -> AladdinTransportError:
-    error = AladdinTransportError.__new__(AladdinTransportError)
-    DataSourceError.__init__(error, text)
-    error.request_id, error.attempts, error.sent = request_id, attempts, sent
-    return error
-
-
-class AladdinResponseError(DataSourceError):
+class AladdinResponseError(_KeywordFieldsError, DataSourceError):
     """Raised when a successful answer is not JSON or not the published shape.
 
     Attributes:
@@ -115,18 +96,6 @@ class AladdinResponseError(DataSourceError):
     def __str__(self) -> str:  # the client fills in the request id after structuring
         return self._text()
 
-    def __reduce__(self) -> tuple[object, ...]:  # keyword-only arguments: pickle by fields
-        return (
-            _rebuild_response,
-            (self.detail, self.request_id, self.path, self.status),
-        )
-
-
-def _rebuild_response(
-    detail: str, request_id: str | None, path: str, status: int | None
-) -> AladdinResponseError:
-    return AladdinResponseError(detail, request_id=request_id, path=path, status=status)
-
 
 class AladdinOperationTimeoutError(OutcomeUnknownError):
     """Raised when a long-running operation is not ``done`` before the deadline.
@@ -148,7 +117,7 @@ class AladdinOperationTimeoutError(OutcomeUnknownError):
         )
 
 
-class AladdinAPIError(DataSourceError):
+class AladdinAPIError(_KeywordFieldsError, DataSourceError):
     """Aladdin answered a request with an error status.
 
     Attributes:
@@ -184,26 +153,6 @@ class AladdinAPIError(DataSourceError):
         status = f"HTTP {self.status}" if self.status is not None else "error"
         code = f" code={self.code!r}" if self.code is not None else ""
         return f"{where}{status}{code}: {self.message} (request id {self.request_id})"
-
-    def __reduce__(self) -> tuple[object, ...]:  # keyword-only __init__: pickle by fields
-        return (
-            _rebuild,
-            (
-                type(self),
-                {
-                    "status": self.status,
-                    "code": self.code,
-                    "message": self.message,
-                    "request_id": self.request_id,
-                    "path": self.path,
-                    "retry_after": self.retry_after,
-                },
-            ),
-        )
-
-
-def _rebuild(cls: type[AladdinAPIError], fields: dict[str, object]) -> AladdinAPIError:
-    return cls(**fields)  # type: ignore[arg-type]
 
 
 class AladdinAuthError(AladdinAPIError, RequestRejectedError):
