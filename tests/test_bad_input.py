@@ -44,7 +44,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import orderalloc as oa
-from orderalloc.cli import parse_quantity
+from orderalloc._cli import parse_quantity
 from orderalloc.testing import strategies as oast
 
 #: Seconds one call may take before it counts as a hang (generous: a shared CI box).
@@ -664,7 +664,8 @@ def extreme_cases(
     # here by a smaller bound on the documented ranges). Both engines are driven
     # over the plausible ranges until that is fixed.
     full = False
-    m = oa.model
+    from orderalloc import _model as m  # the documented ranges
+
     prices = [m.MIN_PRICE, 1.0, 99.5, m.MAX_PRICE] if full else [1e-2, 1.0, 99.5, 1e4]
     analytics = (
         [-m.MAX_METRIC, -3.0, 0.5, 4.0, m.MAX_METRIC] if full else [-1e3, -3.0, 0.5, 4.0, 1e3]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from orderalloc.cli import cli, parse_quantity
+from orderalloc._cli import cli, parse_quantity
 
 IG = "037833DX5"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from orderalloc._cli import cli
 from orderalloc._cli_basket import _label, read_orders
 from orderalloc.audit import SQLiteAuditSink
-from orderalloc.cli import cli
 from orderalloc.desk import BasketDesk, BasketIncompleteError, Desk
 from orderalloc.errors import InvalidInputError
 from orderalloc.sources.mock import MockAladdin

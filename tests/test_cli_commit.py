@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 import orderalloc
-import orderalloc.cli as cli_module
+import orderalloc._cli as cli_module
+from orderalloc import AllocationResult
+from orderalloc._cli import EXIT_BOOKED_BUT, cli
 from orderalloc.audit import SQLiteAuditSink
-from orderalloc.cli import EXIT_BOOKED_BUT, cli
 from orderalloc.errors import AuditIntegrityError
-from orderalloc.result import AllocationResult
 from orderalloc.sources.mock import MockAladdin
 
 IG = "037833DX5"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from orderalloc.cli import cli
+from orderalloc._cli import cli
 
 PAGE = Path(__file__).parent.parent / "docs" / "reference" / "cli.md"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from orderalloc.cli import cli
+from orderalloc._cli import cli
 
 IG = "037833DX5"
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import orderalloc as oa
-from orderalloc.cli import cli
+from orderalloc._cli import cli
 
 IG = "037833DX5"
 
@@ -239,7 +239,7 @@ class TestInterrupt:
         A warning came first, and the audit trail holds no half record and verifies.
         """
         db = tmp_path / "audit.sqlite3"
-        args = [sys.executable, "-m", "orderalloc.cli", "--audit-db", str(db), "--source", "mock"]
+        args = [sys.executable, "-m", "orderalloc", "--audit-db", str(db), "--source", "mock"]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
         proc = subprocess.Popen(
             [

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import orderalloc as oa
-from orderalloc.cli import cli
+from orderalloc._cli import cli
 from orderalloc.engines import Ideal, Problem, registry
 from orderalloc.engines.min_dispersion import WEIGHTINGS
 from orderalloc.engines.proportional import proportional_ideal

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 import orderalloc as oa
+from orderalloc._cli import cli
 from orderalloc.audit import sqlite as sqlite_module
-from orderalloc.cli import cli
 from orderalloc.desk import Desk
 
 IG = "037833DX5"

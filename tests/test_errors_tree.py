@@ -21,6 +21,8 @@ _LINE = re.compile(
 def _every_module() -> None:
     """Import every module of the package, so every error class is defined."""
     for info in pkgutil.walk_packages(orderalloc.__path__, "orderalloc."):
+        if info.name == "orderalloc.__main__":  # runs the command
+            continue
         try:
             importlib.import_module(info.name)
         except ImportError:  # an optional extra (snowflake, ...) is not installed

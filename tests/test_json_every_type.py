@@ -12,7 +12,7 @@ import attrs
 import pytest
 
 import orderalloc as oa
-from orderalloc.serialization import REDACTED
+from orderalloc._serialization import REDACTED
 from orderalloc.sources import MockAladdin
 from orderalloc.sources.aladdin.config import Secret
 
@@ -158,7 +158,7 @@ def test_cli_json_is_strict(tmp_path: Path) -> None:
     """What `--json` prints (which scripts parse) is strict JSON too."""
     from click.testing import CliRunner
 
-    from orderalloc.cli import cli
+    from orderalloc._cli import cli
 
     db = tmp_path / "audit.sqlite3"
     out = CliRunner().invoke(
@@ -173,7 +173,7 @@ def test_cli_json_is_strict(tmp_path: Path) -> None:
 
 def test_cli_json_writer_never_writes_nan(capsys: pytest.CaptureFixture[str]) -> None:
     """Every --json of the command goes through one writer, which keeps to the NaN rule."""
-    from orderalloc.cli import _echo_json
+    from orderalloc._cli import _echo_json
 
     _echo_json({"price": float("nan"), "cap": float("inf"), "at": dt.date(2026, 12, 1)})
     assert strict(capsys.readouterr().out) == {"price": None, "cap": "inf", "at": "2026-12-01"}

@@ -21,8 +21,8 @@ _ADAPTERS = (
     "orderalloc.desk",
     "orderalloc.audit",
     "orderalloc.sources",
-    "orderalloc.serialization",
-    "orderalloc.cli",
+    "orderalloc._serialization",
+    "orderalloc._cli",
     "scipy",
     "cvxpy",
     "threadpoolctl",
@@ -57,12 +57,12 @@ class TestLazyImports:
         """A bare `import orderalloc` loads no numpy, attrs or engine; the first use does."""
         loaded = _fresh(
             "import json, sys, orderalloc as oa\n"
-            "heavy = ('numpy', 'attrs', 'orderalloc.engines', 'orderalloc.model')\n"
+            "heavy = ('numpy', 'attrs', 'orderalloc.engines', 'orderalloc._model')\n"
             "before = [m for m in heavy if m in sys.modules]\n"
             "oa.MinDispersion\n"
             "print(json.dumps([before, [m for m in heavy if m in sys.modules]]))"
         )
-        assert loaded == [[], ["numpy", "attrs", "orderalloc.engines", "orderalloc.model"]]
+        assert loaded == [[], ["numpy", "attrs", "orderalloc.engines", "orderalloc._model"]]
 
     def test_allocate_loads_no_adapter(self) -> None:
         """Allocating with the default engine still imports no adapter."""
@@ -86,8 +86,8 @@ class TestLazyImports:
 
     def test_lazy_names_are_the_adapters_objects(self) -> None:
         """A lazily loaded name is the very object its module defines, presented as orderalloc.X."""
+        from orderalloc._serialization import to_json
         from orderalloc.desk import Desk
-        from orderalloc.serialization import to_json
         from orderalloc.sources import MockAladdin
 
         assert oa.Desk is Desk

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orderalloc import FillReason, Reason
-from orderalloc.reasons import CodedReason
+from orderalloc import CodedReason, FillReason, Reason
 
 #: The codes already written to audit trails: appending is allowed, moving is not.
 STORED = {

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import orderalloc as oa
-from orderalloc.result import DEFERRED_FIELDS
+from orderalloc._result import DEFERRED_FIELDS
 
 BOND = oa.Security(
     id="B", price=99.0, min_piece=2_000, increment=1_000, analytics={"spread_duration": 5.0}

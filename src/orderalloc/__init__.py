@@ -2,37 +2,39 @@
 
 The layout, in the order data flows::
 
-    model.py          Security, Account, Order: validated inputs
+    _model.py         Security, Account, Order: validated inputs
     _table.py         AccountTable, as_table: the accounts as columns
     limits.py         each account's legal amounts for one order (cash, holdings, limits)
     engines/          ProRata, CustomWeights, MinDispersion: the ideal split; a registry
     solvers/          the continuous problems: quadratic knapsack, min-dispersion backends
     lots.py           denominations: legal amounts with the exact total
-    basket.py         allocate_basket: many orders of one group, cash shared across them
-    switches.py       Switch: sell A, buy B paired per account (a basket option)
+    _basket.py        allocate_basket: many orders of one group, cash shared across them
+    _switches.py      Switch: sell A, buy B paired per account (a basket option)
     parallel.py       executor= scale-out: the same basket over many groups
-    result.py         AllocationResult: columns, reasons, dispersion summary
-    reasons.py        why each account got what it got
-    serialization.py  JSON for every public type
+    _result.py        AllocationResult: columns, reasons, dispersion summary
+    _reasons.py       why each account got what it got
+    _serialization.py JSON for every public type
     sources/          the DataSource protocol, the Aladdin client, the mock
     audit/            the AuditSink protocol, SQLite (default), Snowflake, outbox
     desk/             preview -> what-if -> commit -> modify / cancel, fills booked,
                       baskets committed as one unit; audited
     fills/            post-trade: fills allocated to the intent, rotation ledger, prices
     fairness/         analytics over the audit trail: fill rates, shortfalls, permutation test
-    cli.py            the ``orderalloc`` command
+    _cli.py           the ``orderalloc`` command (``python -m orderalloc``)
     testing/          strategies, invariant checks and fakes for users' tests
+    plot.py, typing.py, errors.py: matplotlib figures, type aliases, the error tree
 
-Everything public is importable from here; subpackages hold the adapters.
+Everything public is importable from here. A module whose name starts with an
+underscore is an implementation detail: import its names from ``orderalloc``. The
+public modules are the subpackages above and ``errors``, ``limits``, ``lots``,
+``parallel``, ``plot`` and ``typing``, each documented in the API reference.
 """
-
-from __future__ import annotations
 
 import typing as _typing
 
 # Only the errors load with the package: they are plain classes (no numpy), and
 # callers name them in ``except`` clauses. Everything else, engines included,
-# loads on first use through `__getattr__` (see _LAZY).
+# loads on first use through `__getattr__` (see `_lazy_map`).
 from .errors import (
     AllocationError,
     AuditIntegrityError,
@@ -53,12 +55,17 @@ from .errors import (
 )
 
 if _typing.TYPE_CHECKING:
-    # Everything below is imported on first use (see _LAZY); type checkers
+    # Everything below is imported on first use (see `_lazy_map`); type checkers
     # see it here as if it were imported eagerly.
     from . import desk, engines, limits, lots
-    from .allocation import allocate
+    from ._allocation import allocate
+    from ._basket import BasketResult, allocate_basket
+    from ._model import Account, AccountLimits, AccountTable, Order, Security, Side, as_table
+    from ._reasons import CodedReason, Reason
+    from ._result import Allocation, AllocationResult, DispersionSummary, SolverInfo
+    from ._serialization import from_json, to_json
+    from ._switches import Switch
     from .audit import AuditEvent, AuditSink, EventKind, OutboxSink, SQLiteAuditSink, VerifyReport
-    from .basket import BasketResult, allocate_basket
     from .desk import (
         BasketDesk,
         BasketIncompleteError,
@@ -89,11 +96,7 @@ if _typing.TYPE_CHECKING:
         allocate_fills,
         new_issue_intent,
     )
-    from .model import Account, AccountLimits, AccountTable, Order, Security, Side, as_table
     from .parallel import allocate_basket_many
-    from .reasons import Reason
-    from .result import Allocation, AllocationResult, DispersionSummary, SolverInfo
-    from .serialization import from_json, to_json
     from .sources import (
         AsyncDataSource,
         AsyncMockAladdin,
@@ -115,7 +118,6 @@ if _typing.TYPE_CHECKING:
         AladdinOutcomeUnknownError,
         AsyncAladdinClient,
     )
-    from .switches import Switch
 
     __version__: str
 
@@ -124,92 +126,34 @@ if _typing.TYPE_CHECKING:
 # the executor scale-out) cost most of a second and an engine needs none of
 # them; the engines themselves need numpy and attrs, which a script that only
 # names an error, or the CLI's ``--help``, should not pay for either.
-# Name -> module (a name that is itself a submodule maps to its own name).
-_LAZY: dict[str, str] = {
-    **{name: name for name in ("desk", "engines", "limits", "lots")},
-    "allocate": "allocation",
-    **dict.fromkeys(("BasketResult", "allocate_basket"), "basket"),
-    **dict.fromkeys(("CustomWeights", "Engine", "MinDispersion", "ProRata"), "engines"),
-    **dict.fromkeys(
-        (
-            "Fill",
-            "FillAllocation",
-            "FillLedger",
-            "FillReason",
-            "InvalidFillError",
-            "NewIssueIntent",
-            "allocate_fills",
-            "new_issue_intent",
-        ),
-        "fills",
-    ),
-    **dict.fromkeys(
-        ("Account", "AccountLimits", "AccountTable", "Order", "Security", "Side", "as_table"),
-        "model",
-    ),
-    "Reason": "reasons",
-    **dict.fromkeys(
-        ("Allocation", "AllocationResult", "DispersionSummary", "SolverInfo"), "result"
-    ),
-    "Switch": "switches",
-    **dict.fromkeys(
-        ("AuditEvent", "AuditSink", "EventKind", "OutboxSink", "SQLiteAuditSink", "VerifyReport"),
-        "audit",
-    ),
-    **dict.fromkeys(
-        (
-            "BasketDesk",
-            "BasketIncompleteError",
-            "BasketPreview",
-            "BasketReceipt",
-            "CommitFailedError",
-            "CommitInProgressError",
-            "CommitOutcomeUnknownError",
-            "CommitReceipt",
-            "ComplianceRefusedError",
-            "Desk",
-            "InputsChangedError",
-            "NothingToCommitError",
-            "Preview",
-            "StalePreviewError",
-            "UnknownAllocationError",
-            "UnknownOrderError",
-        ),
-        "desk",
-    ),
-    "allocate_basket_many": "parallel",
-    **dict.fromkeys(
-        ("FairnessReport", "FairnessTrail", "PermutationResult", "analyse_fairness"), "fairness"
-    ),
-    **dict.fromkeys(("from_json", "to_json"), "serialization"),
-    **dict.fromkeys(
-        (
-            "AsyncDataSource",
-            "AsyncMockAladdin",
-            "ComplianceViolation",
-            "DataSource",
-            "MockAladdin",
-            "OrderLine",
-            "OrderStatus",
-            "OrderTicket",
-            "PostedOrder",
-            "WhatIfReport",
-            "default_source",
-            "describe_source",
-        ),
-        "sources",
-    ),
-    **dict.fromkeys(
-        (
-            "AladdinAPIError",
-            "AladdinClient",
-            "AladdinConfig",
-            "AladdinOutcomeUnknownError",
-            "AsyncAladdinClient",
-        ),
-        "sources.aladdin",
-    ),
-}
+#
+# Which module holds which name is written once, in the ``TYPE_CHECKING`` block
+# above (type checkers read it as eager imports); `_lazy_map` reads the same
+# block at the first lookup, the way SPEC 1's ``lazy_loader.attach_stub`` reads
+# a stub.
+_LAZY: dict[str, str] = {}
+
+
+def _lazy_map() -> dict[str, str]:
+    """Name -> submodule (relative), from this file's ``TYPE_CHECKING`` imports.
+
+    A name that is itself a submodule (``desk``, ``engines``) maps to its own name.
+    """
+    if not _LAZY:
+        import ast
+        from pathlib import Path
+
+        source = Path(__file__).read_text(encoding="utf-8")
+        block = next(
+            node
+            for node in ast.parse(source).body
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "_typing.TYPE_CHECKING"
+        )
+        for node in block.body:
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                for alias in node.names:
+                    _LAZY[alias.name] = node.module or alias.name
+    return _LAZY
 
 
 def _present(obj: _typing.Any) -> _typing.Any:
@@ -233,7 +177,7 @@ def _present(obj: _typing.Any) -> _typing.Any:
 
 
 def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
+    module = _lazy_map().get(name)
     if module is not None:
         import importlib
         import sys
@@ -244,7 +188,7 @@ def __getattr__(name: str) -> _typing.Any:
         # Every public name whose module is now loaded (the desk loads the
         # sources and the audit events, say) presents itself as orderalloc.X
         # at once, so signatures that mention it read that way too.
-        for other, where in _LAZY.items():
+        for other, where in _lazy_map().items():
             loaded = sys.modules.get(f"{__name__}.{where}")
             if loaded is not None and other not in globals() and hasattr(loaded, other):
                 globals()[other] = _present(getattr(loaded, other))
@@ -289,6 +233,7 @@ __all__ = [
     "BasketPreview",
     "BasketReceipt",
     "BasketResult",
+    "CodedReason",
     "CommitFailedError",
     "CommitInProgressError",
     "CommitOutcomeUnknownError",
@@ -366,6 +311,6 @@ __all__ = [
 ]
 
 for _name in __all__:
-    if _name not in _LAZY and _name != "__version__":
+    if _name in globals():  # loaded with the package: the errors
         _present(globals()[_name])
 del _name

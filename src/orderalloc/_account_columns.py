@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import attrs
 import numpy as np
 
-from .reasons import CodedReason
+from ._reasons import CodedReason
 
 if TYPE_CHECKING:
     from .typing import BoolArray, FloatArray, IntArray

@@ -2,7 +2,7 @@
 
 Kept apart from ``cli.py`` (which registers them) so that reading the trail and
 making orders change independently. ``cli.py`` imports this module at its end,
-so the helpers it shares (`orderalloc.cli._echo_json`, ...) are read from it
+so the helpers it shares (`orderalloc._cli._echo_json`, ...) are read from it
 when a command runs.
 """
 
@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import _render
+from ._serialization import converter
 from .audit import AuditEvent, EventKind
 from .desk import UnknownAllocationError
-from .serialization import converter
 
 if TYPE_CHECKING:
-    from .cli import _State
+    from ._cli import _State
 
-# The group's context object is the `orderalloc.cli._State`.
+# The group's context object is the `orderalloc._cli._State`.
 _pass_state = click.pass_obj
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
@@ -28,13 +28,13 @@ __all__ = ["register"]
 
 
 def _echo_json(value: Any) -> None:
-    from .cli import _echo_json as echo
+    from ._cli import _echo_json as echo
 
     echo(value)
 
 
 def _when(value: str | None) -> Any:
-    from .cli import _when as when
+    from ._cli import _when as when
 
     return when(value)
 

@@ -31,7 +31,7 @@ from .desk import BasketDesk, BasketPreview, BasketReceipt
 from .errors import DeskError, InvalidInputError
 
 if TYPE_CHECKING:
-    from .cli import _State
+    from ._cli import _State
 
 __all__ = ["echo_basket_story", "read_orders", "register"]
 
@@ -47,7 +47,7 @@ def read_orders(path: Path) -> list[tuple[str, str, float]]:
         InvalidInputError: The file cannot be read, or a row lacks a column or
             holds a bad value (named with its row).
     """
-    from .cli import parse_quantity
+    from ._cli import parse_quantity
 
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -226,7 +226,7 @@ def _preview(
     extra_params: tuple[str, ...],
     seed: int | None,
 ) -> tuple[BasketDesk, BasketPreview, str]:
-    from .cli import _check_method, _engine_params, _with_params
+    from ._cli import _check_method, _engine_params, _with_params
 
     orders = read_orders(path)
     name = _check_method(method)
@@ -278,7 +278,7 @@ def preview_command(
     """Allocate a basket file's orders over --group jointly and record it; nothing is sent."""
     _, preview, _ = _preview(state, file, group, method, strategy, metric, extra_params, seed)
     if as_json:
-        from .cli import _echo_json
+        from ._cli import _echo_json
 
         _echo_json(_preview_json(preview))
     else:
@@ -347,7 +347,7 @@ def commit_command(
         basket_id = target
     receipt = baskets.commit(basket_id, comment=comment, override_warnings=override_warnings)
     if as_json:
-        from .cli import _echo_json
+        from ._cli import _echo_json
 
         _echo_json(_receipt_json(receipt))
     else:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from .cli import _State
+    from ._cli import _State
 
 __all__ = ["register"]
 
@@ -139,7 +139,7 @@ def report_command(
     limit: int,
 ) -> None:
     """The fairness review of GROUP over a period: text, --json, and --html for the file."""
-    from .cli import _when  # the order commands' ISO date or time, UTC if naive
+    from ._cli import _when  # the order commands' ISO date or time, UTC if naive
     from .fairness import analyse_fairness
 
     if prices_file is not None and source_prices:

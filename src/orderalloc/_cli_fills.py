@@ -3,7 +3,7 @@
 Kept apart from ``cli.py`` (which registers them) so that the order commands
 and these change independently. The demo's post-trade part (`demo_post_trade`)
 lives here too. ``cli.py`` imports this module at its end, so the helpers it
-shares (`orderalloc.cli._echo_json`, ...) are read from it when a command runs.
+shares (`orderalloc._cli._echo_json`, ...) are read from it when a command runs.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from .sources.mock import MockAladdin
 from .sources.trades import Execution
 
 if TYPE_CHECKING:
-    from .cli import _State
+    from ._cli import _State
 
-# The group's context object is the `orderalloc.cli._State`.
+# The group's context object is the `orderalloc._cli._State`.
 _pass_state = click.pass_obj
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 
@@ -45,7 +45,7 @@ def _parse_fill(text: str) -> tuple[float, float]:
     if not sep:
         raise click.BadParameter(f"{text!r}: write QUANTITY@PRICE, e.g. 2mm@99.10")
     try:
-        from .cli import parse_quantity
+        from ._cli import parse_quantity
 
         return parse_quantity(quantity), float(price)
     except ValueError as exc:
@@ -248,13 +248,13 @@ def book_command(
 
 
 def _echo_json(value: Any) -> None:
-    from .cli import _echo_json as echo
+    from ._cli import _echo_json as echo
 
     echo(value)
 
 
 def _after_booking(step: str, action: Any) -> None:
-    from .cli import _after_booking as after
+    from ._cli import _after_booking as after
 
     after(step, action)
 

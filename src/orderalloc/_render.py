@@ -23,11 +23,11 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .reasons import Reason
+from ._reasons import Reason
 
 if TYPE_CHECKING:
+    from ._result import AllocationResult, DispersionSummary
     from .audit import AuditEvent
-    from .result import AllocationResult, DispersionSummary
 
 __all__ = [
     "events_table",

@@ -4,7 +4,7 @@ One idea: the columnar shape the engines work on (numpy arrays, one value per
 account), validated column by column and vectorised so that a 100,000-account
 table costs a few array operations per column; `as_table` turns `Account`
 objects, a mapping of columns or a pandas DataFrame into one. The single
-account's validators it shares live in `orderalloc.model`.
+account's validators it shares live in `orderalloc._model`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from .errors import InvalidAccountError, require
-from .model import (
+from ._model import (
     ALL_SECURITIES,
     MAX_AMOUNT,
     MAX_METRIC,
@@ -27,6 +26,7 @@ from .model import (
     AccountLimits,
     _is_number,
 )
+from .errors import InvalidAccountError, require
 from .typing import ArrayLike, BoolArray, FloatArray
 
 if TYPE_CHECKING:

@@ -33,8 +33,8 @@ from functools import cached_property
 import attrs
 import numpy as np
 
-from .model import AccountTable, Order, Security, Side
-from .reasons import Reason
+from ._model import AccountTable, Order, Security, Side
+from ._reasons import Reason
 from .typing import BoolArray, FloatArray, IntArray
 
 __all__ = ["TradeBounds", "trade_bounds"]

@@ -34,11 +34,11 @@ from typing import Any, TypeVar
 import attrs
 from threadpoolctl import threadpool_limits
 
-from .allocation import _engine_for
-from .basket import BasketResult, allocate_basket
+from ._allocation import _engine_for
+from ._basket import BasketResult, allocate_basket
+from ._model import Order, as_table
+from ._switches import Switch
 from .errors import InvalidInputError, InvalidParameterError
-from .model import Order, as_table
-from .switches import Switch
 
 __all__ = ["allocate_basket_many", "run_tasks", "task_seed"]
 

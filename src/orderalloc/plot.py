@@ -38,10 +38,10 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingExtraError("orderalloc.plot", "matplotlib", "plot") from exc
 
+from ._reasons import Reason
 from ._render import weighting_label as _weighting_label
+from ._result import AllocationResult
 from .errors import InvalidParameterError
-from .reasons import Reason
-from .result import AllocationResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from orderalloc.model import AccountTable, Security
+from orderalloc import AccountTable, Security
 from orderalloc.sources.aladdin.errors import (
     AladdinAPIError,
     AladdinOutcomeUnknownError,

@@ -19,12 +19,12 @@ from typing import Any
 import attrs
 import numpy as np
 
+from orderalloc import AccountTable, Security
 from orderalloc.audit import AuditEvent, AuditSink, EventKind, OutboxSink, VerifyReport
 from orderalloc.audit.events import SOURCE_KEY, canonical_json, parse_time
 from orderalloc.desk import Desk
 from orderalloc.desk._records import RECORDS, decode, encode
 from orderalloc.errors import AuditSinkError
-from orderalloc.model import AccountTable, Security
 from orderalloc.sources.aladdin import AladdinConfig
 from orderalloc.sources.mock import WELL_KNOWN, MockAladdin, OrderRejectedError
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport

@@ -11,6 +11,7 @@ import pytest
 from basket_helpers import BASKET, BatchFaults, CountingBook
 from desk_helpers import Clock, kinds
 
+from orderalloc import AccountTable, Side
 from orderalloc.desk import (
     BasketDesk,
     BasketIncompleteError,
@@ -21,7 +22,6 @@ from orderalloc.desk import (
     UnknownAllocationError,
 )
 from orderalloc.errors import InvalidOrderError, InvalidParameterError
-from orderalloc.model import AccountTable, Side
 from orderalloc.sources.orders import OrderTicket, PostedOrder
 from orderalloc.testing.faults import Fault, FaultMode, FaultySource
 from orderalloc.testing.recording import RecordingSink

@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from orderalloc import Side
 from orderalloc.desk import Desk
 from orderalloc.engines import ProRata, register
 from orderalloc.engines.base import Ideal, Problem
 from orderalloc.engines.proportional import proportional_ideal
-from orderalloc.model import Side
 from orderalloc.sources.mock import WELL_KNOWN, MockAladdin
 from orderalloc.testing.recording import RecordingSink
 

@@ -11,8 +11,8 @@ import pytest
 from _year import FAVOURED, trade_year, trading_days
 from click.testing import CliRunner
 
+from orderalloc._cli import cli
 from orderalloc.audit import SQLiteAuditSink
-from orderalloc.cli import cli
 
 
 @pytest.fixture(name="db", scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from orderalloc.model import AccountTable
+from orderalloc import AccountTable
 
 
 def assert_tables_equal(got: object, want: object, security_id: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from orderalloc import Side
 from orderalloc.errors import InvalidOrderError
-from orderalloc.model import Side
 from orderalloc.sources.orders import (
     ComplianceViolation,
     OrderLine,

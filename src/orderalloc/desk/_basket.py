@@ -36,12 +36,12 @@ from typing import Any
 
 import attrs
 
+from .._basket import allocate_basket
+from .._model import AccountTable, Order, Security, Side
+from .._serialization import to_json
 from ..audit import AuditEvent, EventKind
 from ..audit.events import SOURCE_KEY
-from ..basket import allocate_basket
 from ..errors import AuditSinkError, DataSourceError, InvalidOrderError, InvalidParameterError
-from ..model import AccountTable, Order, Security, Side
-from ..serialization import to_json
 from ._basket_checks import check_basket
 from ._basket_commit import Progress, Unit, resume, send_request
 from ._desk import Desk

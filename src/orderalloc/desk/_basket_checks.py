@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from .._model import AccountTable, Order, Security, Side
 from ..audit import AuditEvent
-from ..model import AccountTable, Order, Security, Side
 from ..sources.orders import ComplianceViolation
 from ..sources.protocol import read_fresh
 from ._basket_commit import Unit

@@ -29,10 +29,10 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from .._model import AccountTable, Order
 from ..audit import AuditEvent, AuditSink, EventKind
 from ..audit.events import SOURCE_KEY, format_time
 from ..errors import AuditSinkError, DeskError
-from ..model import AccountTable, Order
 from ..sources.orders import ComplianceViolation
 from ..sources.protocol import DataSource, read_fresh
 from ._outcomes import (

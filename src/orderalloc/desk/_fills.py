@@ -39,14 +39,14 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .._model import Order
+from .._serialization import from_json, to_json
 from ..audit import AuditEvent, EventKind, canonical_json
 from ..audit.events import SOURCE_KEY
 from ..errors import DeskError, InvalidParameterError
 from ..fills import Fill, FillAllocation, FillLedger
 from ..fills import allocate_fills as _allocate_fills
 from ..fills.pricing import split_cents, vwap
-from ..model import Order
-from ..serialization import from_json, to_json
 from ..sources import describe_source
 from ..sources.orders import ComplianceViolation
 from ..sources.protocol import TradeSource

@@ -18,12 +18,12 @@ from typing import Any
 import attrs
 from typing_extensions import Self
 
-from ..allocation import allocate
+from .._allocation import allocate
+from .._model import Order, Security, Side
+from .._result import AllocationResult
+from .._serialization import to_json
 from ..audit import AuditEvent, EventKind
 from ..audit.events import SOURCE_KEY, format_time
-from ..model import Order, Security, Side
-from ..result import AllocationResult
-from ..serialization import to_json
 from ..sources.orders import ComplianceViolation, OrderLine, OrderStatus, OrderTicket, PostedOrder
 from ..sources.protocol import read_fresh
 from ._core import DeskCore

@@ -12,12 +12,12 @@ wrote before these records existed (``tests/desk/test_legacy_trail.py`` and
   on a first preview, ``price`` on an order's attempt, ``attempt`` on a refusal,
   ``basket_id`` outside a basket); a field without one is always written,
   ``null`` included;
-* numbers, strings and booleans as JSON; NaN as ``null`` (`orderalloc.serialization`);
+* numbers, strings and booleans as JSON; NaN as ``null`` (`orderalloc._serialization`);
 * tuples as JSON lists; ``trade_date`` as an ISO date; times as the text the
   desk wrote (``inputs_as_of``: `~orderalloc.audit.events.format_time`; a fill's
   ``time``: ``isoformat()``), kept as text so they round-trip to the byte;
 * ``result`` (an `~orderalloc.AllocationResult` or `~orderalloc.FillAllocation`
-  in `orderalloc.serialization`'s JSON), ``params`` and refusal ``problems``
+  in `orderalloc._serialization`'s JSON), ``params`` and refusal ``problems``
   are JSON objects kept as they are; `result_from_payload` rebuilds a result.
 
 Reading ignores keys a record does not declare (``source``, or fields a newer
@@ -39,9 +39,9 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
+from .._serialization import make_converter
 from ..audit import EventKind
 from ..audit.events import _thaw
-from ..serialization import make_converter
 from ..sources.orders import ComplianceViolation, OrderTicket
 from ..sources.trades import BookedTrade, Execution, TradeLine, TradeTicket
 

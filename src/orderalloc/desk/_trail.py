@@ -20,12 +20,12 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .._model import AccountTable, Order, Side
+from .._reasons import Reason
+from .._result import AllocationResult
+from .._serialization import to_json
 from ..audit import AuditEvent, EventKind, canonical_json
 from ..limits import trade_bounds
-from ..model import AccountTable, Order, Side
-from ..reasons import Reason
-from ..result import AllocationResult
-from ..serialization import to_json
 from ..sources.orders import OrderLine
 from ._outcomes import OUTCOME_UNKNOWN, SETTLED
 from ._records import (

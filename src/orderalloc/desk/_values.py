@@ -6,9 +6,9 @@ import datetime as dt
 
 import attrs
 
-from ..basket import BasketResult
+from .._basket import BasketResult
+from .._result import AllocationResult
 from ..fills import FillAllocation
-from ..result import AllocationResult
 from ..sources.orders import ComplianceViolation, PostedOrder
 from ..sources.trades import BookedTrade, Execution, TradeTicket
 

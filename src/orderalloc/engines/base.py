@@ -4,7 +4,7 @@ An engine only decides the *ideal* split (`Ideal`): a continuous amount per
 account within its cap, and how much a face of deviation from it costs. The
 rest is the same for every engine and lives here, once:
 
-1. the accounts become columns (`orderalloc.model.as_table`);
+1. the accounts become columns (`orderalloc._model.as_table`);
 2. every account's legal set is computed (`orderalloc.limits.trade_bounds`);
 3. the engine computes its ideal split (`Engine.ideal`);
 4. the ideal is made tradable with the exact total (`orderalloc.lots.round_to_lots`);
@@ -22,13 +22,13 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
+from .._model import AccountTable, Order, Side, as_table
+from .._reasons import Reason
+from .._result import AllocationResult, SolverInfo, dispersion_summary
 from .._rounding_search import MovingMean
 from ..errors import InvalidOrderError, InvalidParameterError
 from ..limits import TradeBounds, trade_bounds
 from ..lots import Rounding, round_to_lots
-from ..model import AccountTable, Order, Side, as_table
-from ..reasons import Reason
-from ..result import AllocationResult, SolverInfo, dispersion_summary
 from ..typing import BoolArray, FloatArray, IntArray
 
 __all__ = ["Engine", "Ideal", "Problem", "canonical_order", "reordered", "rounding_gap"]
@@ -362,7 +362,7 @@ def default_seed(order: Order) -> int:
 
 
 def explain(q: FloatArray, ideal: Ideal, bounds: TradeBounds, problem: Problem) -> FloatArray:
-    """The `Reason` code of every line (vectorised; see `orderalloc.reasons.Reason`)."""
+    """The `Reason` code of every line (vectorised; see `orderalloc._reasons.Reason`)."""
     t, share = ideal.target, ideal.share
     tol = 1e-6 * max(problem.order.quantity, 1.0) / max(bounds.n, 1)
     tol = max(tol, 1e-6)

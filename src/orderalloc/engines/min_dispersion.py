@@ -37,10 +37,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._reasons import Reason
+from .._result import SolverInfo
 from .._rounding_search import MovingMean
 from ..errors import InvalidParameterError, SolverError
-from ..reasons import Reason
-from ..result import SolverInfo
 from ..solvers.backends import BACKENDS, DEFAULT_FALLBACK_ORDER, solve_with_fallback
 from ..solvers.problem import (
     DispersionProblem,

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._model import Side
 from ..errors import InvalidParameterError
-from ..model import Side
 from ..solvers.knapsack import solve_quadratic_knapsack
 from ..typing import FloatArray
 from .base import Engine, Ideal, Problem

@@ -27,12 +27,12 @@ from typing import Any, cast
 import attrs
 import numpy as np
 
+from .._model import AccountTable, Order, Side, as_table
+from .._result import AllocationResult
 from ..engines.base import default_seed
 from ..engines.min_dispersion import MinDispersion
 from ..errors import InvalidParameterError
 from ..limits import TradeBounds, trade_bounds
-from ..model import AccountTable, Order, Side, as_table
-from ..result import AllocationResult
 from ..typing import FloatArray
 from .fill import Fill, FillReason
 from .ledger import FillLedger, book_key

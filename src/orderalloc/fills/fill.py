@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
+from .._reasons import CodedReason, describe
 from ..errors import InvalidInputError
-from ..reasons import CodedReason, describe
 
 __all__ = ["Fill", "FillReason"]
 

@@ -19,8 +19,8 @@ import attrs
 import numpy as np
 
 from .._account_columns import AccountColumns
+from .._model import Order, as_table
 from ..errors import InvalidParameterError
-from ..model import Order, as_table
 from ..typing import BoolArray, FloatArray
 from .allocate import intent_column
 

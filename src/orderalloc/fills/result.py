@@ -20,8 +20,8 @@ import attrs
 import numpy as np
 
 from .._account_columns import AccountLines
+from .._model import Order
 from ..errors import require
-from ..model import Order
 from ..typing import FloatArray, IntArray
 from .fill import Fill, FillReason
 from .ledger import FillLedger

@@ -19,8 +19,8 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from orderalloc._model import Side
 from orderalloc.errors import InvalidOrderError
-from orderalloc.model import Side
 
 
 class _AccountLine(Protocol):

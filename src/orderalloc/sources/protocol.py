@@ -24,7 +24,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from orderalloc.model import AccountTable, Security
+from orderalloc._model import AccountTable, Security
 
 from .orders import OrderTicket, PostedOrder, WhatIfReport
 from .trades import BookedTrade, Execution, TradeTicket

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 
 import attrs
 
+from orderalloc._model import Side
 from orderalloc.errors import InvalidOrderError
-from orderalloc.model import Side
 
 from .orders import _external_id, _side, account_lines, ticket_fields
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from .._model import Side, as_table
+from .._reasons import Reason
+from .._result import AllocationResult
 from ..errors import OrderAllocError
-from ..model import Side, as_table
-from ..reasons import Reason
-from ..result import AllocationResult
 
 __all__ = ["InvariantError", "check_allocation"]
 

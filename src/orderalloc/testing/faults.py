@@ -49,8 +49,8 @@ from typing import Any, TypeVar
 
 import attrs
 
+from orderalloc._model import AccountTable, Security
 from orderalloc.errors import DataSourceError, InvalidParameterError
-from orderalloc.model import AccountTable, Security
 from orderalloc.sources.errors import (
     OutcomeUnknownError,
     RequestRejectedError,

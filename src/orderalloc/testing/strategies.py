@@ -29,7 +29,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingExtraError("orderalloc.testing.strategies", "hypothesis", "testing") from exc
 
-from ..model import Account, AccountLimits, AccountTable, Order, Security, Side
+from .._model import Account, AccountLimits, AccountTable, Order, Security, Side
 
 __all__ = [
     "accounts",

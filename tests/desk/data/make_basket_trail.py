@@ -24,9 +24,9 @@ import numpy as np
 from basket_helpers import BASKET, BatchFaults, CountingBook
 from desk_helpers import Clock
 
+from orderalloc._model import AccountTable
 from orderalloc.desk import BasketDesk, Desk
 from orderalloc.errors import DeskError
-from orderalloc.model import AccountTable
 from orderalloc.testing.recording import RecordingSink
 
 OUT = Path(__file__).with_name("basket_trail.jsonl")

@@ -57,7 +57,7 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
-from orderalloc.model import AccountTable, Security
+from orderalloc._model import AccountTable, Security
 from orderalloc.sources.orders import OrderTicket, PostedOrder, WhatIfReport
 from orderalloc.sources.trades import BookedTrade, Execution, TradeTicket
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 import numpy as np
 
-from orderalloc.model import AccountTable, Security, Side
+from orderalloc._model import AccountTable, Security, Side
 from orderalloc.sources import orders as o
 from orderalloc.sources import trades as t
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from orderalloc.model import AccountTable, Security
+from orderalloc._model import AccountTable, Security
 from orderalloc.sources import orders as o
 from orderalloc.sources import trades as t
 

@@ -137,7 +137,7 @@ class Book:
     def _load_orders(self) -> None:
         if self.path is None or not self.path.exists():
             return
-        from orderalloc.serialization import converter
+        from orderalloc._serialization import converter
 
         for row in json.loads(self.path.read_text()):
             ticket = converter.structure(row["ticket"], OrderTicket)
@@ -152,7 +152,7 @@ class Book:
         """Write the orders file (when there is one)."""
         if self.path is None:
             return
-        from orderalloc.serialization import converter
+        from orderalloc._serialization import converter
 
         rows = [
             {

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 import attrs
 import numpy as np
 
+from orderalloc._model import AccountTable, Security
 from orderalloc.errors import InvalidInputError, NotFoundError
-from orderalloc.model import AccountTable, Security
 from orderalloc.typing import BoolArray, FloatArray
 
 __all__ = [

@@ -21,8 +21,8 @@ from pathlib import Path
 import attrs
 import numpy as np
 
+from orderalloc._model import AccountTable, Security, Side
 from orderalloc.errors import NotFoundError
-from orderalloc.model import AccountTable, Security, Side
 from orderalloc.sources.orders import (
     ComplianceViolation,
     OrderStatus,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from orderalloc.model import Side
+from orderalloc._model import Side
 from orderalloc.sources.mock import GroupData, MockAladdin
 from orderalloc.sources.orders import (
     ComplianceViolation,

@@ -6,10 +6,10 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from ._result import AllocationResult
 from .engines import get
 from .engines.base import Engine
 from .errors import InvalidParameterError
-from .result import AllocationResult
 
 __all__ = ["allocate"]
 

@@ -62,15 +62,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from .allocation import _engine_for
+from ._allocation import _engine_for
+from ._model import AccountTable, Order, Side, as_table
+from ._reasons import Reason
+from ._result import AllocationResult, DispersionSummary, dispersion_summary
+from ._switches import PairedBuy, Switch, nearest_legal
 from .engines import MinDispersion
 from .engines.base import Engine
 from .errors import InvalidOrderError, InvalidParameterError, require
 from .limits import trade_bounds
-from .model import AccountTable, Order, Side, as_table
-from .reasons import Reason
-from .result import AllocationResult, DispersionSummary, dispersion_summary
-from .switches import PairedBuy, Switch, nearest_legal
 from .typing import FloatArray, IntArray
 
 if TYPE_CHECKING:

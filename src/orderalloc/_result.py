@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 import numpy as np
 
+from ._model import Order
+from ._reasons import Reason
 from .errors import require
-from .model import Order
-from .reasons import Reason
 from .typing import FloatArray, IntArray
 
 if TYPE_CHECKING:

@@ -271,7 +271,7 @@ def _check_result(result: Any) -> None:
 
 
 def _post_checks() -> dict[Any, Callable[[Any], None]]:
-    from .result import AllocationResult
+    from ._result import AllocationResult
 
     return {AllocationResult: _check_result}
 

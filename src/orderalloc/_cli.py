@@ -38,11 +38,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from . import _render, errors
+from ._serialization import converter, dumps, to_json
 from .audit import EventKind, SQLiteAuditSink
 from .audit.sqlite import default_audit_path
 from .desk import Desk
 from .engines.min_dispersion import WEIGHTINGS
-from .serialization import converter, dumps, to_json
 from .solvers.backends import BACKENDS
 from .sources import SOURCE_KINDS, DataSource, MockAladdin, default_source, describe_source
 from .sources.mock import SCENARIOS, WELL_KNOWN
@@ -780,7 +780,3 @@ _register_audit(cli)
 def main() -> None:
     """Entry point of the ``orderalloc`` console script."""
     cli(prog_name="orderalloc")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

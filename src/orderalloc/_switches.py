@@ -28,11 +28,11 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
+from ._model import Order, Security, Side
+from ._reasons import Reason
 from .engines.base import Engine, Ideal, Problem
 from .errors import InvalidOrderError, InvalidParameterError
 from .limits import TradeBounds
-from .model import Order, Security, Side
-from .reasons import Reason
 from .typing import FloatArray
 
 __all__ = ["Switch"]
