@@ -15,6 +15,7 @@ import math
 import attrs
 import numpy as np
 
+from .._bisection import Bracket, bisect
 from ..typing import FloatArray, IntArray
 from ._greedy import _ACTIVE_SMALL, _breakpoint, _fill, _repair
 from ._keys import _LazyKeys
@@ -101,33 +102,23 @@ def _lagrangian(
     lam_lo, lam_hi, q_lo, q_hi = bracket
     # Bisect on the accounts that still differ between the two ends.
     active = np.flatnonzero(q_lo != q_hi)
-    fixed = float(q_lo.sum() - q_lo[active].sum())
+    ends = Bracket(lam_lo, lam_hi, q_lo, q_hi, active, float(q_lo.sum() - q_lo[active].sum()))
     unit = min(legal.m, legal.d)
-    for _ in range(200):
+
+    def nearest(lam: float, rows: IntArray) -> FloatArray:
+        return legal.take(rows).nearest(t[rows] + lam * r[rows])
+
+    def few_left(b: Bracket) -> bool:
         # Stop when few accounts, and few moves between the two ends, are left.
-        moves = float(q_hi[active].sum() - q_lo[active].sum()) / unit
-        if active.size <= _ACTIVE_SMALL and moves <= _MAX_FILL_MOVES:
-            break
-        lam = 0.5 * (lam_lo + lam_hi)
-        if lam in (lam_lo, lam_hi):
-            break
-        sub = legal.take(active)
-        qa = sub.nearest(t[active] + lam * r[active])
-        s_mid = fixed + float(qa.sum())
-        if s_mid <= total:
-            lam_lo = lam
-            q_lo[active] = qa
-            if s_mid == total:
-                return q_lo, True, None, None
-        else:
-            lam_hi = lam
-            q_hi[active] = qa
-        moving = q_lo[active] != q_hi[active]
-        fixed += float(q_lo[active][~moving].sum())
-        active = active[moving]
-    dual = _DualBracket(lam_lo, lam_hi, q_lo.copy(), active)
+        moves = float(b.q_hi[b.rows].sum() - b.q_lo[b.rows].sum()) / unit
+        return b.rows.size <= _ACTIVE_SMALL and moves <= _MAX_FILL_MOVES
+
+    if bisect(ends, total, nearest, few_left):
+        return q_lo, True, None, None
+    active = ends.rows
+    dual = _DualBracket(ends.lam_lo, ends.lam_hi, q_lo.copy(), active)
     # Greedy fill from below in the order of each move's multiplier.
-    q, optimal = _fill(q_lo, t, r, legal, total, active, keys, lam_hi)
+    q, optimal = _fill(q_lo, t, r, legal, total, active, keys, ends.lam_hi)
     # Every account outside `active` is where the multiplier puts it at both ends
     # of the bracket; only `active` and the accounts the fill moved can take part
     # in an improving swap (see `_exchange`).
