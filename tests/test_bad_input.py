@@ -40,7 +40,7 @@ import click
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import orderalloc as oa
@@ -651,29 +651,22 @@ class TestInvalidInputs:
 def extreme_cases(
     draw: st.DrawFn, *, method: str
 ) -> tuple[oa.Order, list[oa.Account], str, dict[str, Any]]:
-    """A valid order and group with values at the ends of their ranges.
+    """A valid order and group with values at the ends of their documented ranges.
 
-    Both engines are driven over wide but desk-plausible ranges: NAV
-    1e3..1e12, metrics and analytics up to 1e3, prices 1e-2..1e4, orders up
-    to 1e10. Beyond them, denomination rounding (``orderalloc.lots``, issue
-    10) still overflows or runs unbounded on
-    centres of 1e20 and more; its loops are bounded there, not here.
+    Both engines are driven over the full ranges of `orderalloc._model`: NAV
+    1e-6..1e15, metrics and analytics up to 1e9, prices 1e-6..1e6, orders up
+    to 1e15 face. There a min-dispersion centre can lie 1e30 face and more
+    from the order, beyond what floats resolve of the rounding's multiplier;
+    the rounding then starts from the continuous optimum instead (issue 11).
     """
-    # Pro-rata over the full ranges (orders of 1e15 face) once passed; since the
-    # rounding rework of issue 10 it exhausts memory there (reported, not hidden
-    # here by a smaller bound on the documented ranges). Both engines are driven
-    # over the plausible ranges until that is fixed.
-    full = False
     from orderalloc import _model as m  # the documented ranges
 
-    prices = [m.MIN_PRICE, 1.0, 99.5, m.MAX_PRICE] if full else [1e-2, 1.0, 99.5, 1e4]
-    analytics = (
-        [-m.MAX_METRIC, -3.0, 0.5, 4.0, m.MAX_METRIC] if full else [-1e3, -3.0, 0.5, 4.0, 1e3]
-    )
-    navs = [m.MIN_NAV, 1.0, 1e6, m.MAX_AMOUNT] if full else [1e3, 1e6, 1e9, 1e12]
-    metrics = [-m.MAX_METRIC, -1.0, 0.0, 4.2, m.MAX_METRIC] if full else [-1e3, -1.0, 0.0, 4.2, 1e3]
-    amounts = [0.0, 1e6, m.MAX_AMOUNT] if full else [0.0, 1e6, 1e12]
-    quantities = [1_000.0, 1e6, 1e12, m.MAX_AMOUNT] if full else [1_000.0, 1e6, 1e10]
+    prices = [m.MIN_PRICE, 1.0, 99.5, m.MAX_PRICE]
+    analytics = [-m.MAX_METRIC, -3.0, 0.5, 4.0, m.MAX_METRIC]
+    navs = [m.MIN_NAV, 1.0, 1e6, m.MAX_AMOUNT]
+    metrics = [-m.MAX_METRIC, -1.0, 0.0, 4.2, m.MAX_METRIC]
+    amounts = [0.0, 1e6, m.MAX_AMOUNT]
+    quantities = [1_000.0, 1e6, 1e12, m.MAX_AMOUNT]
     sec = oa.Security(
         id="B",
         price=draw(st.sampled_from(prices)),
@@ -694,6 +687,23 @@ def extreme_cases(
     order = oa.Order(security=sec, side=side, quantity=draw(st.sampled_from(quantities)))
     params: dict[str, Any] = {"metric": "sd"} if method == "min_dispersion" else {}
     return order, accounts, method, params
+
+
+#: Found by `extreme_cases`: the centre of min dispersion lies ~1e31 face out, where the
+#: multiplier no longer moves the split, and the rounding's fill walked 1e12 single moves.
+_FAR_CENTRE = (
+    oa.Order(
+        security=oa.Security(id="B", price=1e-6, analytics={"sd": -3.0}),
+        side="BUY",
+        quantity=1e15,
+    ),
+    [
+        oa.Account(id=f"A{i}", nav=1e15, holdings={"B": 0.0}, metrics={"sd": sd})
+        for i, sd in enumerate([-1e9, -1e9, 1e9])
+    ],
+    "min_dispersion",
+    {"metric": "sd"},
+)
 
 
 class TestValidInputs:
@@ -717,6 +727,7 @@ class TestValidInputs:
             assert kind == "accepted", f"{method}: {kind}: {exc!r}"
 
     @given(case=extreme_cases(method="pro_rata") | extreme_cases(method="min_dispersion"))
+    @example(case=_FAR_CENTRE)
     def test_extreme_inputs_accepted(
         self, case: tuple[oa.Order, list[oa.Account], str, dict[str, Any]]
     ) -> None:

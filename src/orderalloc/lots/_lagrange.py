@@ -21,6 +21,8 @@ from ._problem import _Problem
 
 _MAX_FILL_MOVES = 4096  # ... and below this many single moves between the bracket's ends
 
+_MAX_FILL_WALK = 1_000_000  # single moves the fill may take after the bisection
+
 _MAX_DOUBLINGS = 160  # 4**160 ~ 1e96: far past any multiplier floats can resolve
 
 
@@ -96,6 +98,11 @@ def _lagrangian(
 
     if bisect(ends, total, nearest, few_left):
         return q_lo, True, None, None
+    if (total - float(q_lo.sum())) / unit > _MAX_FILL_WALK:
+        # The multiplier no longer moves the split (a centre so far out that
+        # floats cannot resolve it) with the order still far off: the fill would
+        # walk there one move at a time.
+        raise _NoBracketError
     active = ends.rows
     # Greedy fill from below in the order of each move's multiplier.
     q, optimal = _fill(problem, q_lo, total, active, ends.lam_hi)
