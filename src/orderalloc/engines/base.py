@@ -25,10 +25,10 @@ import numpy as np
 from .._model import AccountTable, Order, Side, as_table
 from .._reasons import Reason
 from .._result import AllocationResult, SolverInfo, dispersion_summary
-from .._rounding_search import MovingMean
 from ..errors import InvalidOrderError, InvalidParameterError
 from ..limits import TradeBounds, trade_bounds
 from ..lots import Rounding, round_to_lots
+from ..lots._centre import MovingMean
 from ..typing import BoolArray, FloatArray, IntArray
 
 __all__ = ["Engine", "Ideal", "Problem", "canonical_order", "reordered", "rounding_gap"]

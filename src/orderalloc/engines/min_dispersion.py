@@ -39,8 +39,8 @@ import numpy as np
 
 from .._reasons import Reason
 from .._result import SolverInfo
-from .._rounding_search import MovingMean
 from ..errors import InvalidParameterError, SolverError
+from ..lots._centre import MovingMean
 from ..solvers.backends import BACKENDS, DEFAULT_FALLBACK_ORDER, solve_with_fallback
 from ..solvers.problem import (
     DispersionProblem,
