@@ -11,6 +11,7 @@ from orderalloc import lots
 from orderalloc.limits import trade_bounds
 from orderalloc.lots._keys import _LazyKeys
 from orderalloc.lots._legal import _Legal
+from orderalloc.lots._problem import _Problem
 from orderalloc.lots._swaps import _exchange
 from orderalloc.testing import strategies as oast
 
@@ -38,8 +39,8 @@ def test_no_balanced_swap_improves_the_result(
     result = lots.round_to_lots(t, a, bounds, order.quantity, ids=table.ids, seed=seed)
     assert bool(np.all(bounds.is_legal(result.q)))
     assert result.total <= order.quantity
-    keys = _LazyKeys(table.ids, seed)
-    _, applied = _exchange(result.q, t, a, _Legal.of(bounds), keys)
+    problem = _Problem(t, a, 0.5 / a, _Legal.of(bounds), _LazyKeys(table.ids, seed))
+    _, applied = _exchange(problem, result.q)
     assert applied == 0
 
 

@@ -222,6 +222,18 @@ class Engine(abc.ABC):
 CANONICAL_MAX_ACCOUNTS = 50_000
 
 
+def _account_row(table: AccountTable, field: str, key: str) -> int:
+    """The row of account *key*, named in parameter *field* (weights by account id).
+
+    Raises:
+        InvalidParameterError: No account of *table* has that id.
+    """
+    try:
+        return table.index(key)
+    except KeyError:
+        raise InvalidParameterError(field, key, "is not an account of this allocation") from None
+
+
 def canonical_order(table: AccountTable) -> IntArray | None:
     """Rows sorted by (NAV, id), or None if already so or the group is large.
 

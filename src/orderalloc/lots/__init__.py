@@ -51,6 +51,7 @@ The layout, one step per private module::
 
     _round.py        round_to_lots and Rounding: which steps run for which group
     _legal.py        the legal sets as arrays (nearest, next up, next down), the cost
+    _problem.py      _Problem: the ideal, the costs, the legal sets and tie keys together
     _keys.py         tie_keys: tie-breaks by account id and seed
     _lagrange.py     step 1: the multiplier search, and the dual bound
     _greedy.py       steps 2 and 3: the greedy fill and the repair

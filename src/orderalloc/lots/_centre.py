@@ -18,7 +18,7 @@ from collections.abc import Callable
 import attrs
 
 from ..typing import FloatArray, IntArray
-from ._exact import _EXACT_BUDGET, _WINDOW_ROUNDS, _exact_split, _options
+from ._exact import _WINDOW_ROUNDS, _exact_split, _options, _totals, _window_width
 from ._keys import _key_order, _LazyKeys
 from ._legal import _Legal
 
@@ -40,8 +40,7 @@ def _centre_small(
     """
     order = _key_order(keys, live)
     total = float(q.sum())
-    size = int(total // math.gcd(int(legal.m), int(legal.d))) + 1
-    cells = size * sum(_options(legal, i, total, None, 0).size for i in order)
+    cells = _totals(legal, total) * sum(_options(legal, i, total, None, 0).size for i in order)
     points = min(40, _CENTRE_CELLS // max(cells, 1))
     if points < 8:
         return None
@@ -76,8 +75,7 @@ def _recentre_small(
         t2 = recentre(q)
         found = _exact_split(t2, a, legal, total, order, None, 0)
         if found is None:
-            size = int(total // math.gcd(int(legal.m), int(legal.d))) + 1
-            width = (_EXACT_BUDGET // (size * max(live.size, 1)) - 4) // 2
+            width = _window_width(legal, total, live.size)
             if width < 1:
                 break
             found = _exact_split(t2, a, legal, total, order, q, width)

@@ -23,6 +23,16 @@ _EXACT_BUDGET = 4_000_000  # ... while options x totals stays within this many c
 _WINDOW_ROUNDS = 4
 
 
+def _totals(legal: _Legal, total: float) -> int:
+    """How many totals the programme tracks: 0 to *total* in units of gcd(min piece, increment)."""
+    return int(total // math.gcd(int(legal.m), int(legal.d))) + 1
+
+
+def _window_width(legal: _Legal, total: float, n: int) -> int:
+    """The widest window (steps either side of a start) that keeps *n* menus within budget."""
+    return (_EXACT_BUDGET // (_totals(legal, total) * max(n, 1)) - 4) // 2
+
+
 def _options(legal: _Legal, i: int, limit: float, around: float | None, width: int) -> FloatArray:
     """Account *i*'s legal amounts up to *limit*; within *width* steps of *around* if given.
 
@@ -69,7 +79,7 @@ def _exact_split(
     """
     m, d = int(legal.m), int(legal.d)
     unit = math.gcd(m, d)
-    size = int(total // unit) + 1
+    size = _totals(legal, total)
     if size * max(len(order), 1) > budget:
         return None  # every menu holds at least 0: over budget before any is built
     menus = []

@@ -15,8 +15,8 @@ import math
 import numpy as np
 
 from ..typing import FloatArray, IntArray
-from ._keys import _LazyKeys
-from ._legal import _cost_delta, _Legal
+from ._legal import _cost_delta
+from ._problem import _Problem
 
 _ACTIVE_SMALL = 48  # below this many accounts on the margin, switch to the exact heap fill
 
@@ -37,14 +37,7 @@ def _up1(q: float, low: float, top: float, full: float, d: float) -> float:
 
 
 def _fill(
-    q: FloatArray,
-    t: FloatArray,
-    r: FloatArray,
-    legal: _Legal,
-    total: float,
-    first: IntArray,
-    keys: _LazyKeys,
-    lam_cap: float,
+    problem: _Problem, q: FloatArray, total: float, first: IntArray, lam_cap: float
 ) -> tuple[FloatArray, bool]:
     """Take up-moves in multiplier order while they fit in what is left.
 
@@ -56,6 +49,7 @@ def _fill(
     Returns the amounts and whether every move was taken in order with none
     skipped for being too large (then the result is a Lagrangian minimiser).
     """
+    t, r, legal, keys = problem.t, problem.r, problem.legal, problem.keys
     q = q.copy()
     skipped = False
     left = total - float(q.sum())
@@ -125,10 +119,9 @@ def _fill(
     return q, not skipped
 
 
-def _repair(
-    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, total: float, keys: _LazyKeys
-) -> FloatArray:
+def _repair(problem: _Problem, q: FloatArray, total: float) -> FloatArray:
     """Step 3: close a gap smaller than any move with one move up and moves down."""
+    t, a, legal = problem.t, problem.a, problem.legal
     left = total - float(q.sum())
     if left <= 0:
         return q

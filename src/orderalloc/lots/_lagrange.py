@@ -12,31 +12,16 @@ from __future__ import annotations
 
 import math
 
-import attrs
 import numpy as np
 
+from .._bisection import Bracket, bisect
 from ..typing import FloatArray, IntArray
 from ._greedy import _ACTIVE_SMALL, _breakpoint, _fill, _repair
-from ._keys import _LazyKeys
-from ._legal import _Legal
+from ._problem import _Problem
 
 _MAX_FILL_MOVES = 4096  # ... and below this many single moves between the bracket's ends
 
 _MAX_DOUBLINGS = 160  # 4**160 ~ 1e96: far past any multiplier floats can resolve
-
-
-@attrs.frozen(eq=False)
-class _DualBracket:
-    """Where the multiplier search ended, for the dual bound.
-
-    Every account outside *active* has the same nearest amount (in *q_lo*)
-    anywhere between *lam_lo* and *lam_hi*.
-    """
-
-    lam_lo: float
-    lam_hi: float
-    q_lo: FloatArray
-    active: IntArray
 
 
 _Bracket = tuple[float, float, FloatArray, FloatArray]
@@ -55,24 +40,18 @@ def _multiplier(ideal: FloatArray, t: FloatArray, r: FloatArray, hi: FloatArray)
 
 
 def _place(
-    t: FloatArray,
-    a: FloatArray,
-    r: FloatArray,
-    legal: _Legal,
-    total: float,
-    keys: _LazyKeys,
-    lam0: float,
-) -> tuple[FloatArray, bool, IntArray | None, _DualBracket | None]:
+    problem: _Problem, total: float, lam0: float
+) -> tuple[FloatArray, bool, IntArray | None, Bracket | None]:
     """Steps 1 to 3 for one total.
 
     Returns the amounts, True when they are a Lagrangian minimiser, the
     accounts an improving swap may involve (None: any account may), and the
-    multiplier bracket for the dual bound.
+    multiplier bracket for the dual bound (`_dual_bound`).
     """
-    q, optimal, touched, dual = _lagrangian(t, r, legal, total, keys, lam0)
+    q, optimal, touched, dual = _lagrangian(problem, total, lam0)
     if float(q.sum()) == total:
         return q, optimal, touched, dual
-    repaired = _repair(q, t, a, legal, total, keys)
+    repaired = _repair(problem, q, total)
     if not np.array_equal(repaired, q):
         # The repair moves accounts off the multiplier's split (down moves taken
         # anywhere): after it, a swap may involve any account.
@@ -81,62 +60,54 @@ def _place(
 
 
 def _lagrangian(
-    t: FloatArray, r: FloatArray, legal: _Legal, total: float, keys: _LazyKeys, lam0: float
-) -> tuple[FloatArray, bool, IntArray | None, _DualBracket | None]:
+    problem: _Problem, total: float, lam0: float
+) -> tuple[FloatArray, bool, IntArray | None, Bracket | None]:
     """Steps 1 and 2: nearest legal amounts at the multiplier that meets the total.
 
     The search starts at *lam0*, the multiplier of the continuous optimum, so
     the nearest legal amounts are already within a few moves of the total.
+    Every account outside the final bracket's rows has the same nearest amount
+    anywhere between its ends: the bracket is returned for the dual bound.
     """
+    t, r, legal = problem.t, problem.r, problem.legal
     q = legal.nearest(t + lam0 * r)
     s = float(q.sum())
     if s == total:
         return q, True, None, None
-    bracket = _quick_bracket(q, s, t, r, legal, total, lam0)
+    bracket = _quick_bracket(problem, q, s, total, lam0)
     if bracket is None:
-        found = _doubling_bracket(q, s, t, r, legal, total, lam0)
+        found = _doubling_bracket(problem, q, s, total, lam0)
         if isinstance(found, np.ndarray):  # landed on the total exactly
             return found, True, None, None
         bracket = found
     lam_lo, lam_hi, q_lo, q_hi = bracket
     # Bisect on the accounts that still differ between the two ends.
     active = np.flatnonzero(q_lo != q_hi)
-    fixed = float(q_lo.sum() - q_lo[active].sum())
+    ends = Bracket(lam_lo, lam_hi, q_lo, q_hi, active, float(q_lo.sum() - q_lo[active].sum()))
     unit = min(legal.m, legal.d)
-    for _ in range(200):
+
+    def nearest(lam: float, rows: IntArray) -> FloatArray:
+        return legal.take(rows).nearest(t[rows] + lam * r[rows])
+
+    def few_left(b: Bracket) -> bool:
         # Stop when few accounts, and few moves between the two ends, are left.
-        moves = float(q_hi[active].sum() - q_lo[active].sum()) / unit
-        if active.size <= _ACTIVE_SMALL and moves <= _MAX_FILL_MOVES:
-            break
-        lam = 0.5 * (lam_lo + lam_hi)
-        if lam in (lam_lo, lam_hi):
-            break
-        sub = legal.take(active)
-        qa = sub.nearest(t[active] + lam * r[active])
-        s_mid = fixed + float(qa.sum())
-        if s_mid <= total:
-            lam_lo = lam
-            q_lo[active] = qa
-            if s_mid == total:
-                return q_lo, True, None, None
-        else:
-            lam_hi = lam
-            q_hi[active] = qa
-        moving = q_lo[active] != q_hi[active]
-        fixed += float(q_lo[active][~moving].sum())
-        active = active[moving]
-    dual = _DualBracket(lam_lo, lam_hi, q_lo.copy(), active)
+        moves = float(b.q_hi[b.rows].sum() - b.q_lo[b.rows].sum()) / unit
+        return b.rows.size <= _ACTIVE_SMALL and moves <= _MAX_FILL_MOVES
+
+    if bisect(ends, total, nearest, few_left):
+        return q_lo, True, None, None
+    active = ends.rows
     # Greedy fill from below in the order of each move's multiplier.
-    q, optimal = _fill(q_lo, t, r, legal, total, active, keys, lam_hi)
+    q, optimal = _fill(problem, q_lo, total, active, ends.lam_hi)
     # Every account outside `active` is where the multiplier puts it at both ends
     # of the bracket; only `active` and the accounts the fill moved can take part
     # in an improving swap (see `_exchange`).
     touched = np.union1d(active, np.flatnonzero(q != q_lo))
-    return q, optimal, touched, dual
+    return q, optimal, touched, ends
 
 
 def _quick_bracket(
-    q: FloatArray, s: float, t: FloatArray, r: FloatArray, legal: _Legal, total: float, lam0: float
+    problem: _Problem, q: FloatArray, s: float, total: float, lam0: float
 ) -> _Bracket | None:
     """Bracket the multiplier from each account's next breakpoint, in one pass.
 
@@ -144,6 +115,7 @@ def _quick_bracket(
     nearest breakpoint moves the total past the order: no search over all
     accounts is needed, only over those whose breakpoint lies in between.
     """
+    t, r, legal = problem.t, problem.r, problem.legal
     need = math.ceil(abs(total - s) / min(legal.m, legal.d))
     if s < total:
         brk = _breakpoint(q, legal.up(q), t, r)
@@ -173,7 +145,7 @@ def _quick_bracket(
 
 
 def _doubling_bracket(
-    q: FloatArray, s: float, t: FloatArray, r: FloatArray, legal: _Legal, total: float, lam0: float
+    problem: _Problem, q: FloatArray, s: float, total: float, lam0: float
 ) -> _Bracket | FloatArray:
     """Bracket the multiplier by steps that grow fourfold (the general fallback).
 
@@ -182,6 +154,7 @@ def _doubling_bracket(
     floats) it raises `_NoBracketError`, and the caller rounds from the continuous
     optimum instead of the centre.
     """
+    t, r, legal = problem.t, problem.r, problem.legal
     step = max(abs(total - s) / float(r.sum()), abs(lam0) * 1e-12, np.finfo(float).tiny)
     lam_lo, lam_hi = (lam0, np.inf) if s < total else (-np.inf, lam0)
     q_lo, q_hi = (q, None) if s < total else (None, q)
@@ -208,19 +181,19 @@ def _doubling_bracket(
     raise _NoBracketError
 
 
-def _dual_bound(
-    t: FloatArray, a: FloatArray, r: FloatArray, legal: _Legal, total: float, br: _DualBracket
-) -> float:
+def _dual_bound(problem: _Problem, total: float, br: Bracket) -> float:
     """A lower bound on the cost of every legal split of *total* (Lagrangian dual).
 
     ``D(lam) = lam * total + sum_i min_q (a_i (q - t_i)^2 - lam * q)`` over each
     account's legal set is below the cost of any legal split adding up to
     *total*, for every *lam*; the inner minimum is the nearest legal amount to
-    ``t_i + lam * r_i``. Accounts outside the bracket's active set contribute
-    a fixed amount, so the search for the best *lam* (the concave maximum,
-    where the nearest amounts cross *total*) runs on the active accounts only.
+    ``t_i + lam * r_i``. Accounts outside the bracket's rows (where the
+    multiplier search ended) contribute a fixed amount, so the search for the
+    best *lam* (the concave maximum, where the nearest amounts cross *total*)
+    runs on those rows only.
     """
-    act = br.active
+    t, a, r, legal = problem.t, problem.a, problem.r, problem.legal
+    act = br.rows
     fixed = np.ones(t.size, dtype=bool)
     fixed[act] = False
     q_f = br.q_lo[fixed]

@@ -14,25 +14,24 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import numpy as np
 
-from ..typing import FloatArray, IntArray
-from ._keys import _LazyKeys, _SubsetKeys
+from ..typing import BoolArray, FloatArray, IntArray
 from ._lagrange import _lagrangian, _NoBracketError
-from ._legal import _cost, _Legal
+from ._legal import _Legal
+from ._problem import _Problem
 from ._swaps import _polish
 
 _OPEN_SET_MAX_ACCOUNTS = 1_000  # the open-set search runs up to this size
 
 
-def _open_sets(
-    q: FloatArray, t: FloatArray, a: FloatArray, r: FloatArray, legal: _Legal, keys: _LazyKeys
-) -> FloatArray:
+def _open_sets(problem: _Problem, q: FloatArray) -> FloatArray:
     """Polish by moving between sets of open accounts (`open_set_search`)."""
-    better, moves = open_set_search(q, t, a, r, legal, keys)
+    better, moves = open_set_search(problem, q)
     if moves:
-        better = _polish(better, t, a, legal, keys)
-    return better if _cost(better, t, a) < _cost(q, t, a) else q
+        better = _polish(problem, better)
+    return better if problem.cost(better) < problem.cost(q) else q
 
 
 _OPEN_ROUNDS = 12  # open-set moves applied at most
@@ -43,13 +42,7 @@ _OPEN_PAIRS = 12  # ... the cheapest this many also tried in pairs
 
 
 def solve_open_set(
-    t: FloatArray,
-    r: FloatArray,
-    legal: _Legal,
-    total: float,
-    keys: _LazyKeys,
-    is_open: np.ndarray,
-    sold: np.ndarray,
+    problem: _Problem, total: float, is_open: BoolArray, sold: BoolArray
 ) -> FloatArray | None:
     """The cheapest split with exactly the accounts *is_open* in their ranges, *sold* sold out.
 
@@ -58,6 +51,7 @@ def solve_open_set(
     Lagrangian rounding solves exactly. None when no such split adds up to
     *total*.
     """
+    t, legal = problem.t, problem.legal
     q = np.zeros_like(t)
     q[sold] = legal.full[sold]
     rows = np.flatnonzero(is_open)
@@ -76,9 +70,8 @@ def solve_open_set(
     inf = np.full(rows.size, np.inf)
     sub = _Legal(d, d, np.where(has, d, np.inf), np.where(has, span, -np.inf), inf)
     try:
-        y, _, _, _ = _lagrangian(
-            t[rows] - legal.low[rows], r[rows], sub, rest, _SubsetKeys(keys, rows), 0.0
-        )
+        shifted = attrs.evolve(problem.take(rows, sub), t=t[rows] - legal.low[rows])
+        y, _, _, _ = _lagrangian(shifted, rest, 0.0)
     except _NoBracketError:
         return None
     if float(y.sum()) != rest:
@@ -87,14 +80,7 @@ def solve_open_set(
     return q
 
 
-def open_set_search(
-    q: FloatArray,
-    t: FloatArray,
-    a: FloatArray,
-    r: FloatArray,
-    legal: _Legal,
-    keys: _LazyKeys,
-) -> tuple[FloatArray, int]:
+def open_set_search(problem: _Problem, q: FloatArray) -> tuple[FloatArray, int]:
     """Improve *q* by changing which accounts are closed, open or sold out.
 
     Every account is in one of three states: closed (0), open (within its
@@ -108,6 +94,7 @@ def open_set_search(
     and the search repeats. Returns the amounts and the moves applied; the
     total never changes.
     """
+    t, a, legal, keys = problem.t, problem.a, problem.legal, problem.keys
     total = float(q.sum())
     in_range = (q >= legal.low) & (q <= legal.top) & (q > 0)
     state = np.where(in_range, _OPEN, np.where(q > 0, _SOLD, _CLOSED))
@@ -119,10 +106,10 @@ def open_set_search(
     own[_OPEN] = np.where(has_range, a * (near - t) ** 2, np.inf)
     can_sell = np.isfinite(legal.full) & (legal.full <= total)
     own[_SOLD] = np.where(can_sell, a * (np.where(can_sell, legal.full, 0.0) - t) ** 2, np.inf)
-    best_q = _solve_states(t, r, legal, total, keys, state)
-    if best_q is None or _cost(best_q, t, a) >= _cost(q, t, a):
+    best_q = _solve_states(problem, total, state)
+    if best_q is None or problem.cost(best_q) >= problem.cost(q):
         best_q = q
-    best = _cost(best_q, t, a)
+    best = problem.cost(best_q)
     applied = 0
     rows = np.arange(q.size)
     for _ in range(_OPEN_ROUNDS):
@@ -148,10 +135,10 @@ def open_set_search(
             trial = state.copy()
             for i, target in move:
                 trial[i] = target
-            cand = _solve_states(t, r, legal, total, keys, trial)
+            cand = _solve_states(problem, total, trial)
             if cand is None:
                 continue
-            c = _cost(cand, t, a)
+            c = problem.cost(cand)
             if c < best * (1 - 1e-12) and (found is None or c < found[0]):
                 found = (c, move, cand)
         if found is None:
@@ -167,13 +154,6 @@ def open_set_search(
 _CLOSED, _OPEN, _SOLD = 0, 1, 2
 
 
-def _solve_states(
-    t: FloatArray,
-    r: FloatArray,
-    legal: _Legal,
-    total: float,
-    keys: _LazyKeys,
-    state: IntArray,
-) -> FloatArray | None:
+def _solve_states(problem: _Problem, total: float, state: IntArray) -> FloatArray | None:
     """`solve_open_set` for a state per account (closed, open, sold out)."""
-    return solve_open_set(t, r, legal, total, keys, state == _OPEN, state == _SOLD)
+    return solve_open_set(problem, total, state == _OPEN, state == _SOLD)

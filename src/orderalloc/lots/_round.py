@@ -15,15 +15,17 @@ from collections.abc import Callable, Sequence
 import attrs
 import numpy as np
 
+from .._bisection import Bracket
 from ..limits import TradeBounds
 from ..typing import FloatArray, IntArray
 from ._centre import MovingMean, _centre_small, _recentre_small
 from ._coarse import _coarse_round
-from ._exact import _EXACT_BUDGET, _EXACT_MAX_ACCOUNTS, _WINDOW_ROUNDS, _exact_split
-from ._keys import _key_order, _LazyKeys, _SubsetKeys
-from ._lagrange import _dual_bound, _DualBracket, _multiplier, _NoBracketError, _place
-from ._legal import _cost, _Legal
+from ._exact import _EXACT_MAX_ACCOUNTS, _WINDOW_ROUNDS, _exact_split, _window_width
+from ._keys import _key_order, _LazyKeys
+from ._lagrange import _dual_bound, _multiplier, _NoBracketError, _place
+from ._legal import _Legal
 from ._open_search import _OPEN_SET_MAX_ACCOUNTS, _open_sets
+from ._problem import _Problem
 from ._reach import _largest_total, _reconstruct
 from ._swaps import _WIDE_MAX_ACCOUNTS, _exchange, _wide_exchange
 
@@ -113,12 +115,12 @@ def round_to_lots(
         The amounts; ``residual`` is what could not be placed.
     """
     legal = _Legal.of(bounds)
-    r = 0.5 / a
     keys = _LazyKeys(ids, seed)
+    problem = _Problem(t, a, 0.5 / a, legal, keys)
     cap = bounds.max_legal
     exact = False
     best_effort = False
-    dual: _DualBracket | None = None
+    dual: Bracket | None = None
     exchanges = 0
     live = np.flatnonzero(cap > 0)
     small = None
@@ -126,12 +128,12 @@ def round_to_lots(
         q, exact = cap.copy(), True  # every account at its largest amount: the only split
     else:
         if live.size <= _EXACT_MAX_ACCOUNTS:
-            small = _round_small(t, a, r, legal, total, keys, live, ideal)
+            small = _round_small(problem, total, live, ideal)
         if small is not None:
             q, exact, dual = small
         else:
             q, exact, dual, best_effort, exchanges = _round_large(
-                t, a, r, legal, total, keys, ideal, bounds.max_legal
+                problem, total, ideal, bounds.max_legal
             )
     objective_bound = math.nan
     if objective is not None and recentre is not None and small is not None and not best_effort:
@@ -142,11 +144,11 @@ def round_to_lots(
             q = _recentre_small(q, a, legal, keys, live, objective, recentre)
         else:
             q, objective_bound = centred
-    cost = float(np.sum(a * (q - t) ** 2))
+    cost = problem.cost(q)
     if exact:
         bound = cost
     elif dual is not None and float(q.sum()) == total:
-        bound = min(cost, _dual_bound(t, a, r, legal, total, dual))
+        bound = min(cost, _dual_bound(problem, total, dual))
     else:
         bound = math.nan
     return Rounding(
@@ -163,15 +165,8 @@ def round_to_lots(
 
 
 def _round_small(
-    t: FloatArray,
-    a: FloatArray,
-    r: FloatArray,
-    legal: _Legal,
-    total: float,
-    keys: _LazyKeys,
-    live: IntArray,
-    ideal: FloatArray | None,
-) -> tuple[FloatArray, bool, _DualBracket | None] | None:
+    problem: _Problem, total: float, live: IntArray, ideal: FloatArray | None
+) -> tuple[FloatArray, bool, Bracket | None] | None:
     """Exact rounding of a small group: the dynamic programme over totals.
 
     With every legal amount on each account's menu the answer is the optimum
@@ -180,64 +175,56 @@ def _round_small(
     the optimum touches a window's edge (exact over that neighbourhood; the
     dual bound says how far from optimal it can be). None: not affordable.
     """
-    order = _key_order(keys, live)
+    t, a, legal = problem.t, problem.a, problem.legal
+    order = _key_order(problem.keys, live)
     found = _exact_split(t, a, legal, total, order, None, 0)
     if found is not None:
         return found[0], True, None
-    size = int(total // math.gcd(int(legal.m), int(legal.d))) + 1
-    width = (_EXACT_BUDGET // (size * max(live.size, 1)) - 4) // 2
+    width = _window_width(legal, total, live.size)
     # Start from the large-group rounding (the largest legal total, a local optimum).
-    start, optimal, dual, best_effort, _ = _round_large(
-        t, a, r, legal, total, keys, ideal, legal.max_legal
-    )
+    start, optimal, dual, best_effort, _ = _round_large(problem, total, ideal, legal.max_legal)
     if optimal:
         return start, True, None
     if best_effort:
         return None
-    coarse = _coarse_round(t, a, r, legal, float(start.sum()), order, keys)
-    if coarse is not None and _cost(coarse, t, a) < _cost(start, t, a):
+    coarse = _coarse_round(problem, float(start.sum()), order)
+    if coarse is not None and problem.cost(coarse) < problem.cost(start):
         start = coarse
     q = start
     for _ in range(_WINDOW_ROUNDS if width >= 1 else 0):
         found = _exact_split(t, a, legal, total, order, q, width)
         if found is None or found[1] < float(q.sum()):
             break
-        better = found[1] > float(q.sum()) or _cost(found[0], t, a) < _cost(q, t, a)
+        better = found[1] > float(q.sum()) or problem.cost(found[0]) < problem.cost(q)
         if not better:
             break
         q = found[0]
         if not found[2]:
             break
-    q = _open_sets(q, t, a, r, legal, keys)
+    q = _open_sets(problem, q)
     return q, False, dual
 
 
 def _round_large(
-    t: FloatArray,
-    a: FloatArray,
-    r: FloatArray,
-    legal: _Legal,
-    total: float,
-    keys: _LazyKeys,
-    ideal: FloatArray | None,
-    cap: FloatArray,
-) -> tuple[FloatArray, bool, _DualBracket | None, bool, int]:
+    problem: _Problem, total: float, ideal: FloatArray | None, cap: FloatArray
+) -> tuple[FloatArray, bool, Bracket | None, bool, int]:
     """Steps 1 to 5 (see the module docstring) for groups beyond the exact programme.
 
     Returns the amounts, whether they are proven optimal, the dual bracket,
     whether the total is only a best effort, and the exchanges applied.
     """
-    lam0 = 0.0 if ideal is None else _multiplier(ideal, t, r, cap)
+    t, legal = problem.t, problem.legal
+    lam0 = 0.0 if ideal is None else _multiplier(ideal, t, problem.r, cap)
     best_effort = False
     try:
-        q, optimal, touched, dual = _place(t, a, r, legal, total, keys, lam0)
+        q, optimal, touched, dual = _place(problem, total, lam0)
     except _NoBracketError:
         # Extreme scales (a centre far beyond floats' reach of the multiplier):
         # round from the continuous optimum itself, which is at the order's scale.
         q, optimal, touched, dual = None, False, None, None
         if ideal is not None:
             try:
-                q, optimal, touched, dual = _place(ideal, a, r, legal, total, keys, 0.0)
+                q, optimal, touched, dual = _place(attrs.evolve(problem, t=ideal), total, 0.0)
             except _NoBracketError:
                 q = None
     if q is None or float(q.sum()) < total:
@@ -252,7 +239,7 @@ def _round_large(
         elif found[0] > placed:
             best = found[0]
             try:
-                q, optimal, touched, dual = _place(t, a, r, legal, best, keys, lam0)
+                q, optimal, touched, dual = _place(problem, best, lam0)
             except _NoBracketError:
                 q = None
             if q is None or float(q.sum()) != best:
@@ -262,17 +249,17 @@ def _round_large(
     # its total (Everett 1963): no exchange can improve it, so skip the search.
     exchanges = 0
     if not optimal and touched is None:
-        q, exchanges = _exchange(q, t, a, legal, keys)
+        q, exchanges = _exchange(problem, q)
         if q.size <= _WIDE_MAX_ACCOUNTS:
-            q, more = _wide_exchange(q, t, a, legal, keys)
+            q, more = _wide_exchange(problem, q)
             exchanges += more
     elif not optimal and touched is not None and touched.size > 1:
-        sub_legal, sub_keys = legal.take(touched), _SubsetKeys(keys, touched)
-        sub_q, exchanges = _exchange(q[touched], t[touched], a[touched], sub_legal, sub_keys)
+        sub = problem.take(touched)
+        sub_q, exchanges = _exchange(sub, q[touched])
         if touched.size <= _WIDE_MAX_ACCOUNTS:
-            sub_q, more = _wide_exchange(sub_q, t[touched], a[touched], sub_legal, sub_keys)
+            sub_q, more = _wide_exchange(sub, sub_q)
             exchanges += more
         q[touched] = sub_q
     if not optimal and _EXACT_MAX_ACCOUNTS < q.size <= _OPEN_SET_MAX_ACCOUNTS:
-        q = _open_sets(q, t, a, r, legal, keys)  # small groups run it after their windows
+        q = _open_sets(problem, q)  # small groups run it after their windows
     return q, optimal, dual, best_effort, exchanges

@@ -15,6 +15,7 @@ from ..typing import BoolArray, FloatArray, IntArray
 from ._exact import _EXACT_MAX_ACCOUNTS
 from ._keys import _LazyKeys
 from ._legal import _cost_delta, _is_legal, _Legal
+from ._problem import _Problem
 
 _MAX_EXCHANGE_ROUNDS = 400
 
@@ -23,11 +24,10 @@ _WIDE_MAX_ACCOUNTS = 5_000  # the wide exchange (any size, close/open) runs up t
 _WIDE_ROUNDS = 200
 
 
-def _polish(
-    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, keys: _LazyKeys
-) -> FloatArray:
-    q, _ = _exchange(q, t, a, legal, keys)
-    q, _ = _wide_exchange(q, t, a, legal, keys)
+def _polish(problem: _Problem, q: FloatArray) -> FloatArray:
+    """Both exchange searches, one after the other."""
+    q, _ = _exchange(problem, q)
+    q, _ = _wide_exchange(problem, q)
     return q
 
 
@@ -49,10 +49,9 @@ def _swap_sizes(legal: _Legal) -> list[float]:
     return sorted(sizes)
 
 
-def _exchange(
-    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, keys: _LazyKeys
-) -> tuple[FloatArray, int]:
+def _exchange(problem: _Problem, q: FloatArray) -> tuple[FloatArray, int]:
     """Step 4: apply balanced swaps (same face out of one account, into another) that help."""
+    t, a, legal, keys = problem.t, problem.a, problem.legal, problem.keys
     q = q.copy()
     applied = 0
     sizes = _swap_sizes(legal)
@@ -105,9 +104,7 @@ def _extend(q: FloatArray, j: int, i: int, t: FloatArray, a: FloatArray, legal: 
         q[i] -= k * d
 
 
-def _wide_exchange(
-    q: FloatArray, t: FloatArray, a: FloatArray, legal: _Legal, keys: _LazyKeys
-) -> tuple[FloatArray, int]:
+def _wide_exchange(problem: _Problem, q: FloatArray) -> tuple[FloatArray, int]:
     """Balanced moves of any size between two accounts, while one lowers the cost.
 
     Sizes tried: one to four increments, every current amount (close one
@@ -115,6 +112,7 @@ def _wide_exchange(
     size (open one account, take it from another). Each applied move is then
     extended to the pair's best transfer (`_extend`).
     """
+    t, a, legal, keys = problem.t, problem.a, problem.legal, problem.keys
     q = q.copy()
     applied = 0
     d = legal.d
