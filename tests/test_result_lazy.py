@@ -92,3 +92,15 @@ class TestDeferredResult:
         """An attribute the result does not have raises AttributeError."""
         with pytest.raises(AttributeError, match="no_such"):
             _allocate().no_such  # type: ignore[attr-defined] # noqa: B018
+
+    def test_amounts_by_account_need_no_reasons(self) -> None:
+        """Face by account id, the line count and the row lookup compute no deferred field."""
+        result = _allocate()
+        assert len(result) == 4
+        quantities = result.quantities
+        assert quantities is result.quantities  # built once
+        assert list(quantities) == ["A", "B", "C", "D"]
+        np.testing.assert_allclose(sum(quantities.values()), 9_000_000.0)
+        assert _pending(result)
+        assert result.line("C").quantity == quantities["C"]
+        assert not _pending(result)  # a line explains itself: it reads the reasons

@@ -9,6 +9,7 @@ The layout, in the order data flows::
     solvers/          the continuous problems: quadratic knapsack, min-dispersion backends
     lots.py           denominations: legal amounts with the exact total
     _basket.py        allocate_basket: many orders of one group, cash shared across them
+                      (_basket_cash, _basket_state, _basket_strategies, _basket_result)
     _switches.py      Switch: sell A, buy B paired per account (a basket option)
     parallel.py       executor= scale-out: the same basket over many groups
     _result.py        AllocationResult: columns, reasons, dispersion summary

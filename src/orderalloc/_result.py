@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import numpy as np
 
+from ._account_columns import AccountLines
 from ._model import Order
 from ._reasons import Reason
 from .errors import require
@@ -147,7 +147,7 @@ _PENDING: Any = object()
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class AllocationResult:
+class AllocationResult(AccountLines[Reason]):
     """An allocation of one order across a group's accounts.
 
     Every column has one entry per account in the order of *account_ids*.
@@ -204,6 +204,8 @@ class AllocationResult:
         init=False, default=None, repr=False
     )
 
+    _reason_type = Reason
+
     @classmethod
     def deferred(cls, compute: Callable[[], Mapping[str, Any]], **fields: Any) -> AllocationResult:
         """A result whose reasons, metrics after and summaries are computed on first access.
@@ -227,7 +229,8 @@ class AllocationResult:
         return result
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for a slot that is not set: a deferred field not yet computed.
+        # Only reached for a slot that is not set: a deferred field, or a cached
+        # property of the bases (quantities, ...), not yet computed.
         if name in DEFERRED_FIELDS:
             compute = object.__getattribute__(self, "_compute")
             if compute is not None:
@@ -236,10 +239,9 @@ class AllocationResult:
                     object.__setattr__(self, field, values[field])
                 object.__setattr__(self, "_compute", None)
                 return values[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def __len__(self) -> int:
-        return len(self.account_ids)
+        # attrs computes the bases' cached properties in the __getattr__ it
+        # gives them; mypy cannot see that method.
+        return super().__getattr__(name)  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return (
@@ -256,31 +258,9 @@ class AllocationResult:
         return self.order.quantity
 
     @property
-    def allocated(self) -> float:
-        """Face placed across the accounts."""
-        return float(self.quantity.sum())
-
-    @property
     def unallocated(self) -> float:
         """Face of the order that could not be placed legally (see *unallocated_reason*)."""
         return self.requested - self.allocated
-
-    @cached_property
-    def quantities(self) -> dict[str, float]:
-        """Face per account id, every account present (0 where nothing was allocated)."""
-        return dict(zip(self.account_ids, self.quantity.tolist(), strict=True))
-
-    @property
-    def reasons(self) -> dict[str, Reason]:
-        """`Reason` per account id."""
-        return {
-            i: Reason.from_code(int(c))
-            for i, c in zip(self.account_ids, self.reason_codes.tolist(), strict=True)
-        }
-
-    @cached_property
-    def _rows(self) -> dict[str, int]:
-        return {ident: i for i, ident in enumerate(self.account_ids)}
 
     def line(self, account_id: str) -> Allocation:
         """The `Allocation` line of one account.

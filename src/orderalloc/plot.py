@@ -25,7 +25,7 @@ the result's dispersion summary uses, so numbers compare across methods.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -249,35 +249,17 @@ def _draw_metric(
         axes.set_xlabel(label if relative else name)
         axes.set_ylabel("accounts")
         note = f"{len(result):,} accounts"
-        if not relative:
-            axes.axvline(
-                mean_after,
-                color=_MEAN,
-                linestyle="--",
-                label=f"{_weighting_label(weighting)} mean after",
-            )
-            if target is not None:
-                axes.axvline(target, color=_TARGET, linestyle=":", label="target")
-        else:
-            axes.axvline(0.0, color="black", linewidth=0.8)
+        mean_label = f"{_weighting_label(weighting)} mean after"
+        _reference_lines(axes.axvline, relative, mean_after, mean_label, target)
     else:
         x = np.arange(len(rows))
         b, a = before[rows], after[rows]
         axes.vlines(x, b, a, color=_AFTER, alpha=0.35, zorder=1)
         axes.scatter(x, b, label="before", color=_BEFORE, zorder=2, s=18)
         axes.scatter(x, a, label="after", color=_AFTER, zorder=3, s=18)
-        if relative:
-            axes.axhline(0.0, color="black", linewidth=0.8)
-        else:
-            scope = "" if len(rows) == len(result) else " (all accounts)"
-            axes.axhline(
-                mean_after,
-                color=_MEAN,
-                linestyle="--",
-                label=f"{_weighting_label(weighting)} mean after{scope}",
-            )
-            if target is not None:
-                axes.axhline(target, color=_TARGET, linestyle=":", label="target")
+        scope = "" if len(rows) == len(result) else " (all accounts)"
+        mean_label = f"{_weighting_label(weighting)} mean after{scope}"
+        _reference_lines(axes.axhline, relative, mean_after, mean_label, target)
         axes.set_xticks(x, [result.account_ids[i] for i in rows], rotation=90, fontsize="x-small")
         axes.set_ylabel(label if relative else name)
         note = _count_note(result, rows)
@@ -287,6 +269,26 @@ def _draw_metric(
     )
     axes.legend(loc="best", fontsize="small")
     return axes.figure
+
+
+def _reference_lines(
+    line: Callable[..., Any],
+    relative: bool,
+    mean_after: float,
+    mean_label: str,
+    target: float | None,
+) -> None:
+    """Mark the metric's references with *line* (``axvline`` or ``axhline``, by the view).
+
+    Relative values get their zero; levels get the weighted mean after the
+    trade and min dispersion's target, if it had one.
+    """
+    if relative:
+        line(0.0, color="black", linewidth=0.8)
+        return
+    line(mean_after, color=_MEAN, linestyle="--", label=mean_label)
+    if target is not None:
+        line(target, color=_TARGET, linestyle=":", label="target")
 
 
 # --- amounts -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import io
 import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -287,6 +288,20 @@ def _table(header: list[str], rows: list[list[str]], classes: list[str] | None =
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _events(
+    heading: str,
+    events: Sequence[Mapping[str, Any]],
+    header: list[str],
+    cells: Callable[[Mapping[str, Any]], list[str]],
+    *,
+    none: str,
+) -> list[str]:
+    """A section of recorded events: *heading*, then a table of the first 500 or *none*."""
+    if not events:
+        return [f"<h2>{heading}</h2>", f"<p>{none}</p>"]
+    return [f"<h2>{heading}</h2>", _table(header, [cells(e) for e in events[:500]])]
+
+
 def html_report(report: FairnessReport, *, title: str | None = None, accounts: int = 30) -> str:
     """The self-contained HTML page (see `FairnessReport.html`)."""
     t = report.trail
@@ -354,48 +369,34 @@ def html_report(report: FairnessReport, *, title: str | None = None, accounts: i
                 ],
             )
         )
-    parts.append("<h2>Allocations decided or changed after an execution</h2>")
-    if report.changes:
-        parts.append(
-            _table(
-                ["order", "what", "when", "first execution", "who", "accounts"],
-                [
-                    [
-                        str(c["order_id"]),
-                        str(c["kind"]).replace("_", " "),
-                        str(c["at"])[:19],
-                        str(c["first_execution"])[:19],
-                        str(c["actor"]),
-                        str(len(c.get("accounts", ()))),
-                    ]
-                    for c in report.changes[:500]
-                ],
-            )
-        )
-    else:
-        parts.append(
-            "<p>None: every allocation was recorded before the order's first execution.</p>"
-        )
-    parts.append("<h2>Overrides of compliance checks</h2>")
-    if report.overrides:
-        parts.append(
-            _table(
-                ["order", "when", "who", "why", "violations", "accounts"],
-                [
-                    [
-                        str(o["order_id"]),
-                        str(o["at"])[:19],
-                        str(o["by"] or o["actor"]),
-                        str(o["comment"] or "(no comment)"),
-                        "; ".join(o["violations"])[:200],
-                        str(len(o["accounts"])),
-                    ]
-                    for o in report.overrides[:500]
-                ],
-            )
-        )
-    else:
-        parts.append("<p>None.</p>")
+    parts += _events(
+        "Allocations decided or changed after an execution",
+        report.changes,
+        ["order", "what", "when", "first execution", "who", "accounts"],
+        lambda c: [
+            str(c["order_id"]),
+            str(c["kind"]).replace("_", " "),
+            str(c["at"])[:19],
+            str(c["first_execution"])[:19],
+            str(c["actor"]),
+            str(len(c.get("accounts", ()))),
+        ],
+        none="None: every allocation was recorded before the order's first execution.",
+    )
+    parts += _events(
+        "Overrides of compliance checks",
+        report.overrides,
+        ["order", "when", "who", "why", "violations", "accounts"],
+        lambda o: [
+            str(o["order_id"]),
+            str(o["at"])[:19],
+            str(o["by"] or o["actor"]),
+            str(o["comment"] or "(no comment)"),
+            "; ".join(o["violations"])[:200],
+            str(len(o["accounts"])),
+        ],
+        none="None.",
+    )
     parts.append(
         "<p class='note'>What each statistic can and cannot show: see the orderalloc "
         "documentation, 'Fairness statistics'. P-values are Monte-Carlo estimates for the "

@@ -23,25 +23,21 @@ class InvalidFillError(InvalidInputError):
     """Raised by `Fill` and `allocate_fills` for a fill that cannot be allocated."""
 
 
-def _positive_whole(field: str, value: Any) -> float:
+def _positive(field: str, value: Any, *, what: str, whole: bool = False) -> float:
+    """*value* as a finite float greater than 0 (a whole number if *whole*).
+
+    Raises:
+        InvalidFillError: Naming *field* and *value*; *what* names the
+            quantity in the message ("number" for face, "price").
+    """
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
         raise InvalidFillError(field, value, "must be a number") from exc
     if not math.isfinite(number) or number <= 0:
-        raise InvalidFillError(field, value, "must be a finite number greater than 0")
-    if number != math.floor(number):
+        raise InvalidFillError(field, value, f"must be a finite {what} greater than 0")
+    if whole and number != math.floor(number):
         raise InvalidFillError(field, value, "must be a whole amount of face")
-    return number
-
-
-def _positive_price(field: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidFillError(field, value, "must be a number") from exc
-    if not math.isfinite(number) or number <= 0:
-        raise InvalidFillError(field, value, "must be a finite price greater than 0")
     return number
 
 
@@ -69,8 +65,9 @@ class Fill:
     time: dt.datetime | None = None
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "quantity", _positive_whole("fill.quantity", self.quantity))
-        object.__setattr__(self, "price", _positive_price("fill.price", self.price))
+        quantity = _positive("fill.quantity", self.quantity, what="number", whole=True)
+        object.__setattr__(self, "quantity", quantity)
+        object.__setattr__(self, "price", _positive("fill.price", self.price, what="price"))
 
 
 class FillReason(CodedReason):

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .._account_columns import AccountColumns
 from .._model import Order, as_table
 from ..errors import InvalidParameterError
 from ..typing import BoolArray, FloatArray
@@ -27,7 +28,7 @@ __all__ = ["NewIssueIntent", "new_issue_intent"]
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class NewIssueIntent:
+class NewIssueIntent(AccountColumns):
     """The IOIs of a new issue, capped, as the intent to allocate an allotment by.
 
     Attributes:
@@ -51,8 +52,7 @@ class NewIssueIntent:
     @cached_property
     def intents(self) -> dict[str, float]:
         """Intent per account id (accounts with an IOI)."""
-        rows = np.flatnonzero(self.intent > 0)
-        return {self.account_ids[i]: float(self.intent[i]) for i in rows.tolist()}
+        return self._by_id_where(self.intent, self.intent > 0)
 
     @property
     def total(self) -> float:

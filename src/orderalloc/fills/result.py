@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
+from .._account_columns import AccountLines
 from .._model import Order
 from ..errors import require
 from ..typing import FloatArray, IntArray
@@ -32,7 +33,7 @@ __all__ = ["FillAllocation"]
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class FillAllocation:
+class FillAllocation(AccountLines[FillReason]):
     """Fills of one order allocated to the accounts' recorded intent.
 
     Attributes:
@@ -92,8 +93,7 @@ class FillAllocation:
     unallocated_reason: str | None = None
     created_at: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.timezone.utc))
 
-    def __len__(self) -> int:
-        return len(self.account_ids)
+    _reason_type = FillReason
 
     def __repr__(self) -> str:
         return (
@@ -110,28 +110,14 @@ class FillAllocation:
         return math.fsum(f.quantity for f in self.fills)
 
     @property
-    def allocated(self) -> float:
-        """Face placed with the accounts."""
-        return float(self.quantity.sum())
-
-    @property
     def unallocated(self) -> float:
         """Face of the fills not placed (see *unallocated_reason* and *warnings*)."""
         return self.filled - self.allocated
 
     @cached_property
-    def quantities(self) -> dict[str, float]:
-        """Cumulative face per account id, every account present."""
-        return dict(zip(self.account_ids, self.quantity.tolist(), strict=True))
-
-    @cached_property
     def by_fill(self) -> tuple[dict[str, float], ...]:
         """One mapping per fill: account id -> face of its ticket (accounts with a ticket)."""
-        out = []
-        for column in self.tickets:
-            rows = np.flatnonzero(column)
-            out.append({self.account_ids[i]: float(column[i]) for i in rows.tolist()})
-        return tuple(out)
+        return tuple(self._by_id_where(column, column != 0) for column in self.tickets)
 
     @property
     def vwap(self) -> float:
@@ -160,26 +146,13 @@ class FillAllocation:
     @cached_property
     def average_price(self) -> dict[str, float]:
         """Average clean price per account id, for accounts that received face."""
-        rows = np.flatnonzero(self.quantity > 0)
-        return {self.account_ids[i]: float(self.average_prices[i]) for i in rows.tolist()}
+        return self._by_id_where(self.average_prices, self.quantity > 0)
 
     @property
     def price_spread(self) -> float:
         """Highest minus lowest average price across accounts with face (0 in VWAP mode)."""
         prices = self.average_prices[self.quantity > 0]
         return float(prices.max() - prices.min()) if prices.size else 0.0
-
-    @property
-    def reasons(self) -> dict[str, FillReason]:
-        """`FillReason` per account id."""
-        return {
-            i: FillReason.from_code(int(c))
-            for i, c in zip(self.account_ids, self.reason_codes.tolist(), strict=True)
-        }
-
-    @cached_property
-    def _rows(self) -> dict[str, int]:
-        return {ident: i for i, ident in enumerate(self.account_ids)}
 
     def message(self, i: int) -> str:
         """The explanation of row *i*, with its numbers."""

@@ -42,6 +42,7 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
+from .._bisection import Bracket, bisect
 from ..lots import _LazyKeys
 from ..typing import BoolArray, FloatArray, IntArray
 
@@ -214,34 +215,22 @@ def rotate_fill(
     lam_lo -= max(1.0, abs(lam_lo)) * 1e-6 + 1.0
     lam_hi = float(due_last.max())
     lam_hi += max(1.0, abs(lam_hi)) * 1e-6 + 1.0
-    q_lo = np.zeros(active.size)
-    q_hi = room.copy()
-    sub = np.arange(active.size)
-    fixed = 0.0
+    bracket = Bracket(
+        lam_lo, lam_hi, np.zeros(active.size), room.copy(), np.arange(active.size), 0.0
+    )
     unit = min(float(np.nanmin(np.where(np.isfinite(tickets.lo), tickets.lo, np.inf))), tickets.d)
     unit = unit if math.isfinite(unit) else tickets.d
-    for _ in range(200):
-        gap = quantity - fixed - float(q_lo[sub].sum())
-        if gap / unit <= _HEAP_MOVES:
-            break
-        lam = 0.5 * (lam_lo + lam_hi)
-        if lam in (lam_lo, lam_hi):
-            break
-        rows = active[sub]
-        qa = tickets.floor(w[sub] * lam + e[sub] - c[sub], rows)
-        total = fixed + float(qa.sum())
-        if total <= quantity:
-            lam_lo = lam
-            q_lo[sub] = qa
-            if total == quantity:
-                break
-        else:
-            lam_hi = lam
-            q_hi[sub] = qa
-        moving = q_lo[sub] != q_hi[sub]
-        fixed += float(q_lo[sub][~moving].sum())
-        sub = sub[moving]
-    q[active] = q_lo
+
+    def amounts(lam: float, sub: IntArray) -> FloatArray:
+        return tickets.floor(w[sub] * lam + e[sub] - c[sub], active[sub])
+
+    def few_left(b: Bracket) -> bool:
+        # Few enough moves are left for the heap to take them in deadline order.
+        gap = quantity - b.fixed - float(b.q_lo[b.rows].sum())
+        return gap / unit <= _HEAP_MOVES
+
+    bisect(bracket, quantity, amounts, few_left)
+    q[active] = bracket.q_lo
     return _sequential(quantity, q, held, credit, weight, tickets, active, _LazyKeys(ids, seed))
 
 
