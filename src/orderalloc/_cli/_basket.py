@@ -15,13 +15,12 @@ any. Every line of output fits 80 columns.
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import io
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import click
@@ -33,6 +32,7 @@ from ..errors import DeskError, InvalidInputError
 from ._common import (
     INPUT_FILE,
     State,
+    bundle_options,
     comment_option,
     echo_either,
     echo_json,
@@ -44,6 +44,8 @@ from ._common import (
 from ._params import choose_engine, param_option
 
 __all__ = ["COMMANDS", "echo_basket_story", "read_orders"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _COLUMNS = ("security", "side", "quantity")
 
@@ -204,7 +206,7 @@ def echo_basket_story(state: State, events: Sequence[AuditEvent]) -> None:
 
 @attrs.frozen
 class _Recipe:
-    """How a basket file is allocated: the options `basket_options` reads, in one value."""
+    """How a basket file is allocated: the options `_recipe_options` reads, in one value."""
 
     group: str | None
     method: str
@@ -230,50 +232,32 @@ _HELP = {
 }
 
 
-def basket_options(*, of_file: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _recipe_options(*, of_file: bool) -> Callable[[F], F]:
     """The options saying how a basket file is allocated, handed to the command as ``recipe``.
 
-    *of_file*: the help of ``basket commit``, where they apply to a FILE
+    *of_file*: with ``basket commit``'s help, where they apply to a FILE
     only, and ``--group`` is then checked by the command.
     """
     k = int(of_file)
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(command)
-        def bundled(
-            *args: Any,
-            group: str | None,
-            method: str,
-            strategy: str,
-            metric: str | None,
-            extra_params: tuple[str, ...],
-            seed: int | None,
-            **kwargs: Any,
-        ) -> Any:
-            recipe = _Recipe(group, method, strategy, metric, extra_params, seed)
-            return command(*args, recipe=recipe, **kwargs)
-
-        for option in reversed(
-            [
-                click.option("--group", required=not of_file, help=_HELP["group"][k]),
-                click.option(
-                    "--method", default="pro-rata", show_default=True, help=_HELP["method"][k]
-                ),
-                click.option(
-                    "--strategy",
-                    type=click.Choice(["joint", "sequential"]),
-                    default="joint",
-                    show_default=True,
-                ),
-                click.option("--metric", default=None, help=_HELP["metric"][k]),
-                param_option(),
-                click.option("--seed", type=int, default=None, help=_HELP["seed"][k]),
-            ]
-        ):
-            bundled = option(bundled)
-        return bundled
-
-    return decorate
+    return bundle_options(
+        "recipe",
+        _Recipe,
+        [
+            click.option("--group", required=not of_file, help=_HELP["group"][k]),
+            click.option(
+                "--method", default="pro-rata", show_default=True, help=_HELP["method"][k]
+            ),
+            click.option(
+                "--strategy",
+                type=click.Choice(["joint", "sequential"]),
+                default="joint",
+                show_default=True,
+            ),
+            click.option("--metric", default=None, help=_HELP["metric"][k]),
+            param_option(),
+            click.option("--seed", type=int, default=None, help=_HELP["seed"][k]),
+        ],
+    )
 
 
 def _preview(state: State, path: Path, recipe: _Recipe) -> tuple[BasketDesk, BasketPreview]:
@@ -301,7 +285,7 @@ def basket_group() -> None:
 
 @basket_group.command("preview")
 @click.argument("file", type=INPUT_FILE)
-@basket_options(of_file=False)
+@_recipe_options(of_file=False)
 @json_option
 @pass_state
 def preview_command(state: State, file: Path, recipe: _Recipe, as_json: bool) -> None:
@@ -316,7 +300,7 @@ def preview_command(state: State, file: Path, recipe: _Recipe, as_json: bool) ->
 
 @basket_group.command("commit")
 @click.argument("target")
-@basket_options(of_file=True)
+@_recipe_options(of_file=True)
 @comment_option
 @override_warnings_option
 @json_option

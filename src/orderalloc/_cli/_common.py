@@ -7,7 +7,8 @@
   behind the `QUANTITY` option type, and `parse_when` for ISO dates and times.
 - Options more than one command takes, written once: `json_option`,
   `comment_option`, `override_warnings_option`, and `INPUT_FILE` for a file
-  to read.
+  to read; `bundle_options` hands options that travel together to a command
+  as one value.
 - Output: `echo_json` is the one writer of every ``--json`` (strict JSON, NaN
   as null), `echo_either` picks it or the text for people.
 - Failure: `ErrorsToExitCodes` turns orderalloc's errors into a message and
@@ -19,13 +20,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 
@@ -43,6 +45,7 @@ __all__ = [
     "ErrorsToExitCodes",
     "State",
     "after_booking",
+    "bundle_options",
     "comment_option",
     "echo_either",
     "echo_json",
@@ -56,6 +59,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+_Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (errors.InvalidInputError, 3),
@@ -157,6 +161,36 @@ def override_warnings_option(func: F) -> F:
         is_flag=True,
         help="Post despite blocking compliance violations (recorded with who and why).",
     )(func)
+
+
+def bundle_options(
+    keyword: str, build: Callable[..., Any], options: Sequence[_Decorator]
+) -> Callable[[F], F]:
+    """Add *options* to a command, which takes ``build(**their values)`` as *keyword* instead.
+
+    Options that travel together (an engine's, a basket file's) then reach
+    the command, and the helpers it calls, as one checked value rather than
+    as a row of arguments. *options* are listed in --help's order.
+    """
+
+    def probe() -> None: ...
+
+    for option in options:
+        option(probe)
+    names = [param.name for param in getattr(probe, "__click_params__", ())]
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def bundled(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in names}
+            return command(*args, **{keyword: build(**values)}, **kwargs)
+
+        decorated: Callable[..., Any] = bundled
+        for option in reversed(options):
+            decorated = option(decorated)
+        return cast("F", decorated)  # the options' values arrive as *keyword*
+
+    return decorate
 
 
 def echo_json(value: Any) -> None:

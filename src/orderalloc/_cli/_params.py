@@ -1,6 +1,6 @@
 """An engine's name and parameters from the command line: ``--method``, its options, ``--param``.
 
-``preview`` takes them with `engine_options`, which hands the command an
+``preview`` takes them with `engine_options`, which hands the command one
 `EngineChoice`; ``basket preview`` / ``basket commit FILE`` read fewer of them
 and call `choose_engine` themselves. Either way `check_method` names the
 registered engines in its error, `engine_params` turns the built-in engines'
@@ -11,7 +11,6 @@ arguments and refuses one that does not apply, and `with_params` adds each
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ import click
 from .. import errors
 from ..engines.min_dispersion import WEIGHTINGS
 from ..solvers.backends import BACKENDS
+from ._common import bundle_options
 
 __all__ = [
     "EngineChoice",
@@ -159,19 +159,12 @@ _OWN_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--method``, the built-in engines' own options and ``--param``, handed over as ``engine``.
-
-    The command receives one `EngineChoice` (checked: `choose_engine`) in
-    place of the options.
-    """
-
-    @functools.wraps(command)
-    def chosen(*args: Any, method: str, extra_params: tuple[str, ...], **kwargs: Any) -> Any:
-        own = {name: kwargs.pop(name) for name in _OWN_OPTIONS}
-        return command(*args, engine=choose_engine(method, own, extra_params), **kwargs)
-
-    options = [
+#: ``--method``, the built-in engines' own options and ``--param``: the command
+#: takes one checked `EngineChoice` (`choose_engine`) as ``engine`` instead.
+engine_options = bundle_options(
+    "engine",
+    lambda method, extra_params, **own: choose_engine(method, own, extra_params),
+    [
         click.option(
             "--method",
             default="pro-rata",
@@ -182,10 +175,8 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
         param_option(
             "Any parameter of the method, plugins' too (repeatable); VALUE is JSON or text."
         ),
-    ]
-    for option in reversed(options):
-        chosen = option(chosen)
-    return chosen
+    ],
+)
 
 
 def _param_value(text: str) -> Any:
