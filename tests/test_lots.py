@@ -9,6 +9,10 @@ from hypothesis import strategies as st
 import orderalloc as oa
 from orderalloc import lots
 from orderalloc.limits import trade_bounds
+from orderalloc.lots._keys import _LazyKeys
+from orderalloc.lots._legal import _Legal
+from orderalloc.lots._problem import _Problem
+from orderalloc.lots._swaps import _exchange
 from orderalloc.testing import strategies as oast
 
 
@@ -35,8 +39,8 @@ def test_no_balanced_swap_improves_the_result(
     result = lots.round_to_lots(t, a, bounds, order.quantity, ids=table.ids, seed=seed)
     assert bool(np.all(bounds.is_legal(result.q)))
     assert result.total <= order.quantity
-    keys = lots._LazyKeys(table.ids, seed)
-    _, applied = lots._exchange(result.q, t, a, lots._Legal.of(bounds), keys)
+    problem = _Problem(t, a, 0.5 / a, _Legal.of(bounds), _LazyKeys(table.ids, seed))
+    _, applied = _exchange(problem, result.q)
     assert applied == 0
 
 

@@ -7,7 +7,7 @@ The layout, in the order data flows::
     limits.py         each account's legal amounts for one order (cash, holdings, limits)
     engines/          ProRata, CustomWeights, MinDispersion: the ideal split; a registry
     solvers/          the continuous problems: quadratic knapsack, min-dispersion backends
-    lots.py           denominations: legal amounts with the exact total
+    lots/             denominations: legal amounts with the exact total, one step a module
     _basket.py        allocate_basket: many orders of one group, cash shared across them
                       (_basket_cash, _basket_state, _basket_strategies, _basket_result)
     _switches.py      Switch: sell A, buy B paired per account (a basket option)

@@ -83,7 +83,23 @@ __all__ = [
 
 
 class OrderAllocError(Exception):
-    """The root of every error orderalloc raises."""
+    """The root of every error orderalloc raises.
+
+    Every error pickles with its fields (``field``, ``sent``, a request id, ...),
+    so one raised in another process (an executor's worker, a Dask cluster)
+    reaches the caller whole. `BaseException` pickles by calling ``cls(*args)``
+    again, which a constructor that takes its fields and words its message from
+    them refuses; these are rebuilt from their ``args`` and attributes instead,
+    without calling ``__init__``.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[OrderAllocError], args: tuple[Any, ...]) -> OrderAllocError:
+    """An error of *cls* with *args*, its constructor not called (see `OrderAllocError`)."""
+    return cls.__new__(cls, *args)
 
 
 class InvalidInputError(OrderAllocError, ValueError):

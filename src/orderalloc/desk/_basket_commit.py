@@ -117,15 +117,15 @@ def send_request(
         trail = unit.trail
         settle: list[AuditEvent] = []
         if trail.attempts:
-            # The checks took time: an earlier attempt's order may have appeared.
+            # The checks took time: an earlier attempt's order may have appeared
+            # (its lease has passed: `resume` held the others back).
             try:
-                found = desk._look(unit)
+                found = desk._recovered(unit)
             except CommitOutcomeUnknownError as exc:  # cannot look: send nothing
                 progress.pending[unit.aid] = str(exc)
                 continue
             if found is not None:
-                last = trail.attempt_number(trail.attempts[-1])
-                progress.done[unit.aid] = unit.done(last, found, recovered=True, overridden=())
+                progress.done[unit.aid] = found
                 continue
             settle = desk._settle_expired(trail)
         attempt = len(trail.attempts) + 1

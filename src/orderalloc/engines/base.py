@@ -25,10 +25,10 @@ import numpy as np
 from .._model import AccountTable, Order, Side, as_table
 from .._reasons import Reason
 from .._result import AllocationResult, SolverInfo, dispersion_summary
-from .._rounding_search import MovingMean
 from ..errors import InvalidOrderError, InvalidParameterError
 from ..limits import TradeBounds, trade_bounds
 from ..lots import Rounding, round_to_lots
+from ..lots._centre import MovingMean
 from ..typing import BoolArray, FloatArray, IntArray
 
 __all__ = ["Engine", "Ideal", "Problem", "canonical_order", "reordered", "rounding_gap"]
@@ -220,6 +220,18 @@ class Engine(abc.ABC):
 #: Beyond it the reordered copy of the group would lift the peak memory of an
 #: allocation from about 4 to 6.5 times its numeric input (tests/test_peak_memory.py).
 CANONICAL_MAX_ACCOUNTS = 50_000
+
+
+def _account_row(table: AccountTable, field: str, key: str) -> int:
+    """The row of account *key*, named in parameter *field* (weights by account id).
+
+    Raises:
+        InvalidParameterError: No account of *table* has that id.
+    """
+    try:
+        return table.index(key)
+    except KeyError:
+        raise InvalidParameterError(field, key, "is not an account of this allocation") from None
 
 
 def canonical_order(table: AccountTable) -> IntArray | None:

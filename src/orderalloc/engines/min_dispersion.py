@@ -39,8 +39,9 @@ import numpy as np
 
 from .._reasons import Reason
 from .._result import SolverInfo
-from .._rounding_search import MovingMean
+from .._table import AccountTable
 from ..errors import InvalidParameterError, SolverError
+from ..lots._centre import MovingMean
 from ..solvers.backends import BACKENDS, DEFAULT_FALLBACK_ORDER, solve_with_fallback
 from ..solvers.problem import (
     DispersionProblem,
@@ -51,7 +52,7 @@ from ..solvers.problem import (
     separable_form,
 )
 from ..typing import FloatArray
-from .base import Engine, Ideal, Problem
+from .base import Engine, Ideal, Problem, _account_row
 from .proportional import proportional_ideal
 
 __all__ = ["MinDispersion"]
@@ -275,12 +276,7 @@ class MinDispersion(Engine):
                     raise InvalidParameterError(
                         f"weighting[{key!r}]", value, "must be a number >= 0"
                     )
-                try:
-                    w[table.index(key)] = value
-                except KeyError:
-                    raise InvalidParameterError(
-                        "weighting", key, "is not an account of this allocation"
-                    ) from None
+                w[_account_row(table, "weighting", key)] = value
             if float(w.sum()) <= 0:
                 raise InvalidParameterError("weighting", self.weighting, "needs a weight > 0")
         weights: FloatArray = w / w.sum()
@@ -290,23 +286,7 @@ class MinDispersion(Engine):
         table, sec = problem.accounts, problem.order.security
         m_cols, s_cols = [], []
         for name in self.metrics:
-            if name not in table.metrics:
-                raise InvalidParameterError(
-                    "metric",
-                    name,
-                    "the accounts do not carry it (they carry: "
-                    f"{', '.join(sorted(table.metrics)) or 'no metrics'}; a DataFrame "
-                    f"column is read as a metric when named 'metric:{name}')",
-                )
-            values = table.metrics[name]
-            unknown = np.isnan(values)
-            if unknown.any():
-                i = int(np.flatnonzero(unknown)[0])
-                raise InvalidParameterError(
-                    f"accounts[{table.ids[i]!r}].metrics[{name!r}]",
-                    math.nan,
-                    "is unknown; min dispersion needs the metric for every account",
-                )
+            values = _metric_values(table, name)
             s = problem.sensitivity(name)
             if s is None:
                 raise InvalidParameterError(
@@ -459,6 +439,36 @@ class MinDispersion(Engine):
             ),
             warnings=tuple(warnings),
         )
+
+
+def _metric_values(table: AccountTable, name: str) -> FloatArray:
+    """Metric *name* of every account, refused when an account lacks it or has it unknown.
+
+    The check min dispersion makes of each of its metrics, before the trade
+    (a basket makes it for the whole basket up front).
+
+    Raises:
+        InvalidParameterError: No account column carries *name*, or an
+            account's value is NaN.
+    """
+    if name not in table.metrics:
+        raise InvalidParameterError(
+            "metric",
+            name,
+            "the accounts do not carry it (they carry: "
+            f"{', '.join(sorted(table.metrics)) or 'no metrics'}; a DataFrame "
+            f"column is read as a metric when named 'metric:{name}')",
+        )
+    values = table.metrics[name]
+    unknown = np.isnan(values)
+    if unknown.any():
+        i = int(np.flatnonzero(unknown)[0])
+        raise InvalidParameterError(
+            f"accounts[{table.ids[i]!r}].metrics[{name!r}]",
+            math.nan,
+            "is unknown; min dispersion needs the metric for every account",
+        )
+    return values
 
 
 def _moving_mean(

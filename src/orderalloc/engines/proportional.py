@@ -22,7 +22,7 @@ from .._model import Side
 from ..errors import InvalidParameterError
 from ..solvers.knapsack import solve_quadratic_knapsack
 from ..typing import FloatArray
-from .base import Engine, Ideal, Problem
+from .base import Engine, Ideal, Problem, _account_row
 
 __all__ = ["CustomWeights", "ProRata", "proportional_ideal"]
 
@@ -189,11 +189,6 @@ class CustomWeights(Engine):
         table = problem.accounts
         values = np.zeros(len(table), dtype=np.float64)
         for key, weight in self.weights.items():
-            try:
-                values[table.index(key)] = weight
-            except KeyError:
-                raise InvalidParameterError(
-                    "weights", key, "is not an account of this allocation"
-                ) from None
+            values[_account_row(table, "weights", key)] = weight
         _check_weights("weights", values, table.ids)
         return proportional_ideal(problem, values)

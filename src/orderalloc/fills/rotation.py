@@ -43,7 +43,7 @@ import attrs
 import numpy as np
 
 from .._bisection import Bracket, bisect
-from ..lots import _LazyKeys
+from ..lots._keys import _LazyKeys
 from ..typing import BoolArray, FloatArray, IntArray
 
 __all__ = ["FillRotation", "Tickets", "rotate_fill", "ticket_sets"]
