@@ -124,12 +124,15 @@ def engine_params(method: str, options: Mapping[str, Any]) -> dict[str, Any]:
             params["target"] = options["target"]
     elif name == "pro_rata" and basis:
         params["basis"] = basis.replace("-", "_")
-    for flag, value in (
-        ("--metric", metric if name != "min_dispersion" else None),
-        ("--backend", backend if name != "min_dispersion" else None),
-        ("--basis", basis if name != "pro_rata" else None),
+    # An option given to a method it does not apply to is refused, never dropped.
+    for flag, value, applies_to in (
+        ("--metric", metric, "min_dispersion"),
+        ("--backend", backend, "min_dispersion"),
+        ("--weighting", options.get("weighting"), "min_dispersion"),
+        ("--target", options.get("target"), "min_dispersion"),
+        ("--basis", basis, "pro_rata"),
     ):
-        if value:
+        if value not in (None, "") and name != applies_to:
             raise click.UsageError(f"{flag} does not apply to method {method!r}")
     return params
 
