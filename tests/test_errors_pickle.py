@@ -23,6 +23,8 @@ from test_errors_tree import _every_module, _subclasses
 # it is added here.
 _SAMPLES: dict[str, Any] = {
     "allocation_id": "alloc-1",
+    "account_id": "ACC-404",
+    "accounts": 37,
     "order_id": "ord-1",
     "operation_id": "op-1",
     "field": "quantity",

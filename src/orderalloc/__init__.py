@@ -53,6 +53,7 @@ from .errors import (
     OrderAllocError,
     OutcomeUnknownError,
     SolverError,
+    UnknownAccountError,
     UnknownMethodError,
 )
 
@@ -288,6 +289,7 @@ __all__ = [
     "SolverInfo",
     "StalePreviewError",
     "Switch",
+    "UnknownAccountError",
     "UnknownAllocationError",
     "UnknownMethodError",
     "UnknownOrderError",
