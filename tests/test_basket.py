@@ -384,3 +384,25 @@ class TestErrors:
         """Something other than an Order in the basket is refused by position."""
         with pytest.raises(oa.InvalidOrderError, match=r"orders\[0\]"):
             oa.allocate_basket(["X"], [_account("A", 1e6, 0.0)])  # type: ignore[list-item]
+
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {"metric": "beta"},
+            {"metric": "oas"},
+            {"metric": "spread_duration", "weighting": {"Z": 1.0}},
+            {"metric": "spread_duration", "weighting": {"A": 0.0}},
+        ],
+    )
+    def test_min_dispersion_refuses_as_the_engine_does(self, params: dict[str, object]) -> None:
+        """A metric some account lacks, or a bad weighting, gets the engine's own error."""
+        accounts = [
+            attrs.evolve(_account("A", 1e8, 1e6), metrics={"spread_duration": 4.0, "beta": 1.0}),
+            attrs.evolve(_account("B", 3e8, 2e6), metrics={"spread_duration": 5.0}),
+        ]
+        orders = [oa.Order(security=_bond(b), side="BUY", quantity=1_000) for b in ("Y", "X")]
+        with pytest.raises(oa.InvalidParameterError) as engine:
+            oa.allocate(orders[1], accounts, method="min_dispersion", **params)  # type: ignore[arg-type]
+        with pytest.raises(oa.InvalidParameterError) as basket:
+            oa.allocate_basket(orders, accounts, "min_dispersion", **params)  # type: ignore[arg-type]
+        assert str(basket.value) == str(engine.value)

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from orderalloc._cli import cli
-from orderalloc._cli_basket import _label, read_orders
+from orderalloc._cli._basket import _label, read_orders
 from orderalloc.audit import SQLiteAuditSink
 from orderalloc.desk import BasketDesk, BasketIncompleteError, Desk
 from orderalloc.errors import InvalidInputError

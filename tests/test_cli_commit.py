@@ -11,9 +11,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 import orderalloc
-import orderalloc._cli as cli_module
+import orderalloc._cli._common as cli_module
 from orderalloc import AllocationResult
-from orderalloc._cli import EXIT_BOOKED_BUT, cli
+from orderalloc._cli import cli
+from orderalloc._cli._common import EXIT_BOOKED_BUT
 from orderalloc.audit import SQLiteAuditSink
 from orderalloc.errors import AuditIntegrityError
 from orderalloc.sources.mock import MockAladdin

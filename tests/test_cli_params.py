@@ -113,6 +113,26 @@ class TestParam:
         assert code == 2
         assert "KEY=VALUE" in err
 
+    @pytest.mark.parametrize(
+        ("method", "option"),
+        [
+            ("pro-rata", ["--weighting", "equal"]),
+            ("pro-rata", ["--target", "0"]),
+            ("tilted", ["--target", "1.5"]),
+            ("pro-rata", ["--metric", "spread-duration"]),
+            ("pro-rata", ["--backend", "exact"]),
+            ("min-dispersion", ["--basis", "nav"]),
+        ],
+    )
+    def test_option_of_another_method_is_refused(  # type: ignore[no-untyped-def]
+        self, run, method: str, option: list[str]
+    ) -> None:
+        """An engine option given with a method it does not apply to exits 2, never dropped."""
+        code, out, err = run("--quantity", "2mm", "--method", method, *option)
+        assert code == 2
+        assert f"{option[0]} does not apply to method" in err
+        assert out == ""
+
     def test_key_given_twice_is_a_usage_error(self, run) -> None:  # type: ignore[no-untyped-def]
         """--metric and --param metric= together are refused, not silently resolved."""
         code, _, err = run(

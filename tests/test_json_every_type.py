@@ -173,7 +173,7 @@ def test_cli_json_is_strict(tmp_path: Path) -> None:
 
 def test_cli_json_writer_never_writes_nan(capsys: pytest.CaptureFixture[str]) -> None:
     """Every --json of the command goes through one writer, which keeps to the NaN rule."""
-    from orderalloc._cli import _echo_json
+    from orderalloc._cli._common import echo_json
 
-    _echo_json({"price": float("nan"), "cap": float("inf"), "at": dt.date(2026, 12, 1)})
+    echo_json({"price": float("nan"), "cap": float("inf"), "at": dt.date(2026, 12, 1)})
     assert strict(capsys.readouterr().out) == {"price": None, "cap": "inf", "at": "2026-12-01"}

@@ -104,3 +104,13 @@ class TestDeferredResult:
         assert _pending(result)
         assert result.line("C").quantity == quantities["C"]
         assert not _pending(result)  # a line explains itself: it reads the reasons
+
+    def test_line_of_an_unknown_account_names_it(self) -> None:
+        """``line()`` of an id the result does not hold names the id; it is still a KeyError."""
+        result = _allocate()
+        for missing in ("E", "a", ""):
+            with pytest.raises(oa.UnknownAccountError, match=rf"account_id='{missing}'") as caught:
+                result.line(missing)
+            assert isinstance(caught.value, KeyError)
+            assert caught.value.value == missing
+            assert "4 accounts" in str(caught.value)

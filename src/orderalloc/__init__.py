@@ -21,7 +21,8 @@ The layout, in the order data flows::
                       baskets committed as one unit; audited
     fills/            post-trade: fills allocated to the intent, rotation ledger, prices
     fairness/         analytics over the audit trail: fill rates, shortfalls, permutation test
-    _cli.py           the ``orderalloc`` command (``python -m orderalloc``)
+    _cli/             the ``orderalloc`` command (``python -m orderalloc``): the root
+                      group, then a private module per family of commands
     testing/          strategies, invariant checks and fakes for users' tests
     plot.py, typing.py, errors.py: matplotlib figures, type aliases, the error tree
 
@@ -52,6 +53,7 @@ from .errors import (
     OrderAllocError,
     OutcomeUnknownError,
     SolverError,
+    UnknownAccountError,
     UnknownMethodError,
 )
 
@@ -287,6 +289,7 @@ __all__ = [
     "SolverInfo",
     "StalePreviewError",
     "Switch",
+    "UnknownAccountError",
     "UnknownAllocationError",
     "UnknownMethodError",
     "UnknownOrderError",

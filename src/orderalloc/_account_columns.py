@@ -23,6 +23,7 @@ import attrs
 import numpy as np
 
 from ._reasons import CodedReason
+from .errors import UnknownAccountError
 
 if TYPE_CHECKING:
     from .typing import BoolArray, FloatArray, IntArray
@@ -43,6 +44,13 @@ class AccountColumns:
     def _rows(self) -> dict[str, int]:
         """The row of every account id."""
         return {ident: i for i, ident in enumerate(self.account_ids)}
+
+    def _row(self, account_id: str) -> int:
+        """The row of *account_id*, or `UnknownAccountError` naming it."""
+        try:
+            return self._rows[account_id]
+        except (KeyError, TypeError):  # TypeError: an unhashable id
+            raise UnknownAccountError(account_id, len(self.account_ids)) from None
 
     def _by_id(self, column: FloatArray) -> dict[str, float]:
         """*column* keyed by account id, every account present."""

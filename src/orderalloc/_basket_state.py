@@ -12,7 +12,6 @@ accounts back in the caller's order and builds the `BasketResult`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,8 +24,8 @@ from ._model import AccountTable, Order, Side, as_table
 from ._result import AllocationResult, dispersion_summary
 from ._switches import PairedBuy, Switch, nearest_legal
 from .engines import MinDispersion
-from .engines.base import Engine
-from .errors import InvalidOrderError, InvalidParameterError
+from .engines.base import Engine, Problem
+from .errors import InvalidOrderError
 from .limits import trade_bounds
 from .typing import FloatArray, IntArray
 
@@ -165,34 +164,13 @@ class BasketState:
         if not isinstance(self.engine, MinDispersion):
             return np.full(n, 1.0 / n), np.ones(0)
         md = self.engine
-        for name in md.metrics:
-            if name not in table.metrics:
-                raise InvalidParameterError(
-                    "metric",
-                    name,
-                    "the accounts do not carry it (they carry: "
-                    f"{', '.join(sorted(table.metrics)) or 'no metrics'})",
-                )
-            unknown = np.isnan(table.metrics[name])
-            if unknown.any():
-                i = int(np.flatnonzero(unknown)[0])
-                raise InvalidParameterError(
-                    f"accounts[{table.ids[i]!r}].metrics[{name!r}]",
-                    math.nan,
-                    "is unknown; min dispersion needs the metric for every account",
-                )
-        if md.weighting == "nav":
-            w = table.nav / table.nav.sum()
-        elif md.weighting == "equal":
-            w = np.full(n, 1.0 / n)
-        else:
-            assert isinstance(md.weighting, dict)
-            raw = np.zeros(n)
-            for key, value in md.weighting.items():
-                if key in table.ids:
-                    raw[table.index(key)] = float(value)
-            w = raw / raw.sum() if raw.sum() > 0 else np.full(n, 1.0 / n)
-        m = np.column_stack([table.metrics[k] for k in md.metrics])
+        # The engine's own checks and weights (a metric every account carries,
+        # known for each), on the first leg it allocates: the basket refuses
+        # what that call would, before it starts.
+        first = self.legs[self.order_of[0]].order
+        problem = Problem(order=first, accounts=table, bounds=trade_bounds(first, table))
+        m, _ = md._metric_columns(problem)
+        w = md._account_weights(problem)
         # As the engine weighs metrics for one order (each in units of its spread before).
         return w, md.metric_weights_for(m, w)
 

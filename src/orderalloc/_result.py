@@ -266,9 +266,10 @@ class AllocationResult(AccountLines[Reason]):
         """The `Allocation` line of one account.
 
         Raises:
-            KeyError: The account is not part of this allocation.
+            UnknownAccountError: The account is not part of this allocation (also a
+                `KeyError`).
         """
-        return self._line(self._rows[account_id])
+        return self._line(self._row(account_id))
 
     @property
     def allocations(self) -> tuple[Allocation, ...]:

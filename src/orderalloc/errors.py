@@ -8,6 +8,7 @@ The tree (every error class of the package; a test keeps it complete)::
     │   ├── InvalidAccountError
     │   ├── InvalidOrderError
     │   ├── InvalidParameterError                   engine parameters, weights, options
+    │   ├── UnknownAccountError (also KeyError)     an account id a result does not hold
     │   └── InvalidFillError                        a fill that cannot be allocated
     ├── AllocationError                             an allocation could not be made
     │   ├── UnknownMethodError (also ValueError)    no engine by that name
@@ -78,12 +79,29 @@ __all__ = [
     "OrderAllocError",
     "OutcomeUnknownError",
     "SolverError",
+    "UnknownAccountError",
     "UnknownMethodError",
 ]
 
 
 class OrderAllocError(Exception):
-    """The root of every error orderalloc raises."""
+    """The root of every error orderalloc raises.
+
+    Every error pickles with its fields (``field``, ``sent``, a request id, ...),
+    so one raised in another process (an executor's worker, a Dask cluster)
+    reaches the caller whole. `BaseException` pickles by calling ``cls(*args)``
+    again, which a constructor that takes its fields and words its message from
+    them refuses; these are rebuilt from their ``args`` and attributes instead,
+    without calling ``__init__``.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args), self.__dict__)
+
+
+def _restore(cls: type[OrderAllocError], args: tuple[Any, ...]) -> OrderAllocError:
+    """An error of *cls* with *args*, its constructor not called (see `OrderAllocError`)."""
+    return cls.__new__(cls, *args)
 
 
 class InvalidInputError(OrderAllocError, ValueError):
@@ -104,6 +122,23 @@ class InvalidInputError(OrderAllocError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"{field}={_short_repr(value)}: {reason}")
+
+
+class UnknownAccountError(InvalidInputError, KeyError):
+    """Raised by a result's ``line(account_id)`` for an account it does not hold.
+
+    Also a `KeyError`, as a mapping lookup's miss is.
+
+    Attributes:
+        field: ``"account_id"``.
+        value: The id asked for.
+    """
+
+    def __init__(self, account_id: str, accounts: int) -> None:
+        super().__init__("account_id", account_id, f"not one of the {accounts:,} accounts here")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
 
 
 class InvalidSecurityError(InvalidInputError):

@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Sequence
 
+import attrs
 import pytest
 from desk_helpers import (
     Clock,
@@ -33,6 +34,7 @@ from orderalloc.desk import (
     CommitOutcomeUnknownError,
     Desk,
 )
+from orderalloc.desk._records import AttemptStarted
 from orderalloc.errors import AuditSinkError
 from orderalloc.sources.mock import WELL_KNOWN, MockAladdin, OrderRejectedError
 from orderalloc.sources.trades import BookedTrade, TradeTicket
@@ -220,7 +222,7 @@ class TestBookingFaults:
                 second._event(
                     trail,
                     EventKind.BOOK_STARTED,
-                    {"attempt": 1},
+                    attrs.evolve(AttemptStarted.of(ticket, None), attempt=1),
                     event_id=f"{fid}/book_started/1",
                 )
             ]

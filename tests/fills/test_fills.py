@@ -213,6 +213,10 @@ class TestExamples:
         assert fa.unallocated == 0
         assert round(float(fa.principal.sum()), 2) == round(2e6 * 0.991 + 6e6 * 0.9925, 2)
 
+        assert fa.line("P2")["quantity"] == 2_400_000
+        with pytest.raises(oa.UnknownAccountError, match="account_id='P9'"):
+            fa.line("P9")
+
     def test_overfill_is_reported(self) -> None:
         """A fill larger than the intent still unfilled leaves the excess with its cause."""
         bond = oa.Security(id="B", price=100.0, min_piece=1_000, increment=1_000)

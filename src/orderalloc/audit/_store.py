@@ -356,7 +356,8 @@ class SQLSink(QuerySink, Generic[Tx]):
     runs is a method of its sink; *Tx* is what its transaction hands them.
     """
 
-    _key: bytes | None
+    def __init__(self, *, key: bytes | None) -> None:
+        self._key = check_key(key)  # the chain's HMAC key, checked by every append
 
     def append(self, events: Sequence[AuditEvent]) -> None:
         """Record *events* in order, atomically; see `AuditSink.append`."""

@@ -70,7 +70,6 @@ from ._store import (
     Row,
     SQLSink,
     StoredEvent,
-    check_key,
     chunks,
     row_to_event,
 )
@@ -173,7 +172,7 @@ class SnowflakeAuditSink(SQLSink[Any]):
                 "lock_timeout", lock_timeout, "must be whole seconds in [1, 43200] or None"
             )
         self._lock_timeout = lock_timeout
-        self._key = check_key(key)
+        super().__init__(key=key)
         self._ddl = schema_sql(table_prefix)
         if connection_kwargs is not None:
             kwargs = {"paramstyle": "qmark", **connection_kwargs}

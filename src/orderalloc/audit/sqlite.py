@@ -28,7 +28,6 @@ from ._store import (
     Row,
     SQLSink,
     StoredEvent,
-    check_key,
     row_to_event,
 )
 from .events import AuditEvent
@@ -83,7 +82,7 @@ class SQLiteAuditSink(SQLSink[sqlite3.Connection]):
         timeout: float = 30.0,
         key: bytes | None = None,
     ):
-        self._key = check_key(key)
+        super().__init__(key=key)
         self._lock = threading.RLock()
         if path is None:
             path = default_audit_path()

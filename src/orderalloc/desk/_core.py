@@ -410,16 +410,12 @@ class DeskCore:
         event_id: str | None = None,
         order_id: str | None = None,
     ) -> AuditEvent:
-        """The event of *kind* with *payload*: a record of `~orderalloc.desk._records`.
+        """The event of *kind* with *payload*: its record of `~orderalloc.desk._records`.
 
-        A record is encoded by the trail's one converter (a plain mapping, as the
-        basket desk still writes, is stored as it is); the source stamp is added.
+        The record is encoded by the trail's one converter; the source stamp is added.
         """
-        if attrs.has(type(payload)):
-            expected = RECORDS.get(kind)
-            assert expected is None or isinstance(payload, expected), (kind, payload)
-            payload = encode(payload)
-        assert isinstance(payload, Mapping)
+        assert isinstance(payload, RECORDS[kind]), (kind, payload)
+        payload = encode(payload)
         return AuditEvent(
             allocation_id=trail.allocation_id,
             kind=kind,

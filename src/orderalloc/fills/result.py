@@ -172,9 +172,10 @@ class FillAllocation(AccountLines[FillReason]):
         """One account's line: face, tickets, price, principal, credit, reason, message.
 
         Raises:
-            KeyError: The account is not part of this allocation.
+            UnknownAccountError: The account is not part of this allocation (also a
+                `KeyError`).
         """
-        i = self._rows[account_id]
+        i = self._row(account_id)
         return {
             "account_id": account_id,
             "quantity": float(self.quantity[i]),

@@ -23,7 +23,6 @@ from __future__ import annotations
 from orderalloc.errors import (
     DataSourceError,
     NotFoundError,
-    OrderAllocError,
     OutcomeUnknownError,
     defined_in,
 )
@@ -32,25 +31,7 @@ from orderalloc.errors import (
 __all__ = ["DataSourceError", "NotFoundError", "OutcomeUnknownError", *defined_in(__name__)]
 
 
-class _KeywordFieldsError(OrderAllocError):
-    """Base of the errors with keyword-only arguments: pickled by their state.
-
-    `BaseException` pickles by calling ``cls(*args)`` again, which a
-    constructor with keyword-only arguments refuses (and one that builds its
-    message from its fields would word it twice). These errors are rebuilt
-    from their ``args`` and attributes instead, without calling ``__init__``:
-    a ``sent=False`` or a request id survives the trip to another process.
-    """
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_restore, (type(self), self.args), self.__dict__)
-
-
-def _restore(cls: type[_KeywordFieldsError], args: tuple[object, ...]) -> _KeywordFieldsError:
-    return cls.__new__(cls, *args)
-
-
-class SourceUnavailableError(_KeywordFieldsError, DataSourceError):
+class SourceUnavailableError(DataSourceError):
     """Raised by a data source it could not reach, or that did not answer in time.
 
     A connection that could not be opened (the request never left: pass

@@ -27,7 +27,6 @@ from orderalloc.errors import DataSourceError, NotFoundError, OutcomeUnknownErro
 from orderalloc.sources.errors import (
     RequestRejectedError,
     SourceUnavailableError,
-    _KeywordFieldsError,
 )
 
 __all__ = defined_in(__name__)  # listed in orderalloc.errors, which loads them lazily
@@ -69,7 +68,7 @@ class AladdinTransportError(SourceUnavailableError):
         super().__init__(f"{message} (request id {request_id}, {attempts} attempt(s))")
 
 
-class AladdinResponseError(_KeywordFieldsError, DataSourceError):
+class AladdinResponseError(DataSourceError):
     """Raised when a successful answer is not JSON or not the published shape.
 
     Attributes:
@@ -117,7 +116,7 @@ class AladdinOperationTimeoutError(OutcomeUnknownError):
         )
 
 
-class AladdinAPIError(_KeywordFieldsError, DataSourceError):
+class AladdinAPIError(DataSourceError):
     """Aladdin answered a request with an error status.
 
     Attributes:

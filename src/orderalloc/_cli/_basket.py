@@ -1,7 +1,6 @@
 """The basket commands of ``orderalloc``: ``basket preview FILE`` and ``basket commit FILE|ID``.
 
-Kept apart from ``cli.py``, which registers them (`register`). A basket file
-lists the orders of one group, as CSV with a header row (``security``,
+A basket file lists the orders of one group, as CSV with a header row (``security``,
 ``side``, ``quantity``; quantities read like ``5mm``) or as JSON (a list of
 objects with those keys, or ``{"orders": [...]}``); the group comes from
 ``--group``.
@@ -19,24 +18,35 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
+import attrs
 import click
 
-from . import _render
-from .audit import AuditEvent
-from .desk import BasketDesk, BasketPreview, BasketReceipt
-from .errors import DeskError, InvalidInputError
+from .. import _render
+from ..audit import AuditEvent
+from ..desk import BasketDesk, BasketPreview, BasketReceipt
+from ..errors import DeskError, InvalidInputError
+from ._common import (
+    INPUT_FILE,
+    State,
+    bundle_options,
+    comment_option,
+    echo_either,
+    echo_json,
+    json_option,
+    override_warnings_option,
+    parse_quantity,
+    pass_state,
+)
+from ._params import choose_engine, param_option
 
-if TYPE_CHECKING:
-    from ._cli import _State
+__all__ = ["COMMANDS", "echo_basket_story", "read_orders"]
 
-__all__ = ["echo_basket_story", "read_orders", "register"]
+F = TypeVar("F", bound=Callable[..., Any])
 
-_pass_state = click.pass_obj
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 _COLUMNS = ("security", "side", "quantity")
 
 
@@ -47,8 +57,6 @@ def read_orders(path: Path) -> list[tuple[str, str, float]]:
         InvalidInputError: The file cannot be read, or a row lacks a column or
             holds a bad value (named with its row).
     """
-    from ._cli import parse_quantity
-
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -177,7 +185,7 @@ def _echo_receipt(r: BasketReceipt) -> None:
         click.echo(f"  {aid:<36} nothing allocated: no order")
 
 
-def echo_basket_story(state: _State, events: Sequence[AuditEvent]) -> None:
+def echo_basket_story(state: State, events: Sequence[AuditEvent]) -> None:
     """``audit show BASKET_ID``: the basket's events, then where each of its orders stands."""
     baskets = BasketDesk(state.desk())
     head = events[0]
@@ -196,62 +204,78 @@ def echo_basket_story(state: _State, events: Sequence[AuditEvent]) -> None:
         click.echo(f"  {aid}  {status}")
 
 
-def _basket_options(func: Any) -> Any:
-    for option in reversed(
+@attrs.frozen
+class _Recipe:
+    """How a basket file is allocated: the options `_recipe_options` reads, in one value."""
+
+    group: str | None
+    method: str
+    strategy: str
+    metric: str | None
+    extra_params: tuple[str, ...]
+    seed: int | None
+
+    def file_group(self) -> str:
+        """The ``--group`` a basket FILE is allocated over (``basket commit`` may lack it)."""
+        if self.group is None:
+            raise click.UsageError("basket commit FILE needs --group")
+        return self.group
+
+
+# Each option's help in `basket preview` and in `basket commit`, where it
+# applies only when TARGET is a FILE.
+_HELP = {
+    "group": ("The portfolio group, e.g. BIG6.", "With a FILE: the portfolio group."),
+    "method": ("The engine.", "With a FILE: the engine."),
+    "metric": ("Min dispersion: e.g. spread-duration.", "With a FILE, min dispersion: the metric."),
+    "seed": ("Tie-break seed.", "With a FILE: tie-break seed."),
+}
+
+
+def _recipe_options(*, of_file: bool) -> Callable[[F], F]:
+    """The options saying how a basket file is allocated, handed to the command as ``recipe``.
+
+    *of_file*: with ``basket commit``'s help, where they apply to a FILE
+    only, and ``--group`` is then checked by the command.
+    """
+    k = int(of_file)
+    return bundle_options(
+        "recipe",
+        _Recipe,
         [
-            click.option("--group", required=True, help="The portfolio group, e.g. BIG6."),
-            click.option("--method", default="pro-rata", show_default=True, help="The engine."),
+            click.option("--group", required=not of_file, help=_HELP["group"][k]),
+            click.option(
+                "--method", default="pro-rata", show_default=True, help=_HELP["method"][k]
+            ),
             click.option(
                 "--strategy",
                 type=click.Choice(["joint", "sequential"]),
                 default="joint",
                 show_default=True,
             ),
-            click.option("--metric", default=None, help="Min dispersion: e.g. spread-duration."),
-            _PARAM_OPTION,
-            click.option("--seed", type=int, default=None, help="Tie-break seed."),
-        ]
-    ):
-        func = option(func)
-    return func
+            click.option("--metric", default=None, help=_HELP["metric"][k]),
+            param_option(),
+            click.option("--seed", type=int, default=None, help=_HELP["seed"][k]),
+        ],
+    )
 
 
-def _preview(
-    state: _State,
-    path: Path,
-    group: str,
-    method: str,
-    strategy: str,
-    metric: str | None,
-    extra_params: tuple[str, ...],
-    seed: int | None,
-) -> tuple[BasketDesk, BasketPreview, str]:
-    from ._cli import _check_method, _engine_params, _with_params
-
+def _preview(state: State, path: Path, recipe: _Recipe) -> tuple[BasketDesk, BasketPreview]:
+    """Allocate the basket FILE at *path* as *recipe* says, and record the preview."""
+    group = recipe.file_group()
     orders = read_orders(path)
-    name = _check_method(method)
-    params = _with_params(_engine_params(name, metric, None, None, None, None), extra_params)
+    engine = choose_engine(recipe.method, {"metric": recipe.metric}, recipe.extra_params)
     baskets = BasketDesk(state.desk())
-    label = _label(group, orders)
     preview = baskets.preview(
         group,
         orders,
-        name,
-        strategy=strategy,
-        seed=seed,
-        label=label,
-        **params,
+        engine.name,
+        strategy=recipe.strategy,
+        seed=recipe.seed,
+        label=_label(group, orders),
+        **engine.params,
     )
-    return baskets, preview, label
-
-
-_PARAM_OPTION = click.option(
-    "--param",
-    "extra_params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Any parameter of the method (repeatable); VALUE is JSON or text.",
-)
+    return baskets, preview
 
 
 @click.group("basket")
@@ -260,27 +284,15 @@ def basket_group() -> None:
 
 
 @basket_group.command("preview")
-@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@_basket_options
-@_json_option
-@_pass_state
-def preview_command(
-    state: _State,
-    file: Path,
-    group: str,
-    method: str,
-    strategy: str,
-    metric: str | None,
-    extra_params: tuple[str, ...],
-    seed: int | None,
-    as_json: bool,
-) -> None:
+@click.argument("file", type=INPUT_FILE)
+@_recipe_options(of_file=False)
+@json_option
+@pass_state
+def preview_command(state: State, file: Path, recipe: _Recipe, as_json: bool) -> None:
     """Allocate a basket file's orders over --group jointly and record it; nothing is sent."""
-    _, preview, _ = _preview(state, file, group, method, strategy, metric, extra_params, seed)
+    _, preview = _preview(state, file, recipe)
     if as_json:
-        from ._cli import _echo_json
-
-        _echo_json(_preview_json(preview))
+        echo_json(_preview_json(preview))
     else:
         _echo_preview(preview)
         click.echo(f"commit it with: orderalloc basket commit {preview.basket_id}")
@@ -288,31 +300,15 @@ def preview_command(
 
 @basket_group.command("commit")
 @click.argument("target")
-@click.option("--group", default=None, help="With a FILE: the portfolio group.")
-@click.option("--method", default="pro-rata", show_default=True, help="With a FILE: the engine.")
-@click.option(
-    "--strategy", type=click.Choice(["joint", "sequential"]), default="joint", show_default=True
-)
-@click.option("--metric", default=None, help="With a FILE, min dispersion: the metric.")
-@_PARAM_OPTION
-@click.option("--seed", type=int, default=None, help="With a FILE: tie-break seed.")
-@click.option("--comment", default=None, help="A comment for the audit trail.")
-@click.option(
-    "--override-warnings",
-    is_flag=True,
-    help="Post despite blocking compliance violations (recorded with who and why).",
-)
-@_json_option
-@_pass_state
+@_recipe_options(of_file=True)
+@comment_option
+@override_warnings_option
+@json_option
+@pass_state
 def commit_command(
-    state: _State,
+    state: State,
     target: str,
-    group: str | None,
-    method: str,
-    strategy: str,
-    metric: str | None,
-    extra_params: tuple[str, ...],
-    seed: int | None,
+    recipe: _Recipe,
     comment: str | None,
     override_warnings: bool,
     as_json: bool,
@@ -324,8 +320,7 @@ def commit_command(
     """
     path = Path(target)
     if path.is_file():
-        if group is None:
-            raise click.UsageError("basket commit FILE needs --group")
+        group = recipe.file_group()
         orders = read_orders(path)
         baskets = BasketDesk(state.desk())
         open_ = baskets.unfinished(group=group, label=_label(group, orders))
@@ -335,9 +330,7 @@ def commit_command(
                 f"booked): resume it with `orderalloc basket commit {open_[-1]}`; previewing "
                 "the file again would book it twice"
             )
-        baskets, preview, _ = _preview(
-            state, path, group, method, strategy, metric, extra_params, seed
-        )
+        baskets, preview = _preview(state, path, recipe)
         if not as_json:
             _echo_preview(preview)
         click.echo(f"committing basket {preview.basket_id}", err=True)
@@ -346,14 +339,8 @@ def commit_command(
         baskets = BasketDesk(state.desk())
         basket_id = target
     receipt = baskets.commit(basket_id, comment=comment, override_warnings=override_warnings)
-    if as_json:
-        from ._cli import _echo_json
-
-        _echo_json(_receipt_json(receipt))
-    else:
-        _echo_receipt(receipt)
+    echo_either(receipt, as_json, _receipt_json, _echo_receipt)
 
 
-def register(group: click.Group) -> None:
-    """Add the ``basket`` commands to the ``orderalloc`` group."""
-    group.add_command(basket_group)
+#: The commands this module adds to the ``orderalloc`` group.
+COMMANDS = (basket_group,)

@@ -1,9 +1,10 @@
 """The post-trade commands of ``orderalloc``: ``fills``, ``allocate-fills``, ``book``.
 
-Kept apart from ``cli.py`` (which registers them) so that the order commands
-and these change independently. The demo's post-trade part (`demo_post_trade`)
-lives here too. ``cli.py`` imports this module at its end, so the helpers it
-shares (`orderalloc._cli._echo_json`, ...) are read from it when a command runs.
+An order's fills are listed and recorded, allocated to its committed
+allocation (a recorded preview), and that fill allocation is booked as one
+block trade with its per-account trades, exactly once. The demo's post-trade
+part (`orderalloc._cli._demo`) prints with `echo_fill_preview` and
+`echo_booking`.
 """
 
 from __future__ import annotations
@@ -11,23 +12,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from . import _render
-from .desk import BookingReceipt, Desk, FillPreview
-from .sources.mock import MockAladdin
-from .sources.trades import Execution
+from .. import _render
+from ..desk import BookingReceipt, FillPreview
+from ..sources.trades import Execution
+from ._common import (
+    INPUT_FILE,
+    State,
+    comment_option,
+    echo_either,
+    echo_json,
+    json_option,
+    parse_quantity,
+    pass_state,
+)
 
-if TYPE_CHECKING:
-    from ._cli import _State
-
-# The group's context object is the `orderalloc._cli._State`.
-_pass_state = click.pass_obj
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-
-__all__ = ["demo_post_trade", "register"]
+__all__ = ["COMMANDS", "echo_booking", "echo_fill_preview"]
 
 
 def _fill_json(e: Execution) -> dict[str, Any]:
@@ -45,8 +48,6 @@ def _parse_fill(text: str) -> tuple[float, float]:
     if not sep:
         raise click.BadParameter(f"{text!r}: write QUANTITY@PRICE, e.g. 2mm@99.10")
     try:
-        from ._cli import parse_quantity
-
         return parse_quantity(quantity), float(price)
     except ValueError as exc:
         raise click.BadParameter(f"{text!r}: {exc}") from None
@@ -69,14 +70,14 @@ def _file_fills(path: Path) -> list[dict[str, Any]]:
 @click.option(
     "--file",
     "fill_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=INPUT_FILE,
     default=None,
     help="Record fills from JSON: [{quantity, price, execution_id, time}].",
 )
-@_json_option
-@_pass_state
+@json_option
+@pass_state
 def fills_command(
-    state: _State, order_id: str, adds: tuple[str, ...], fill_file: Path | None, as_json: bool
+    state: State, order_id: str, adds: tuple[str, ...], fill_file: Path | None, as_json: bool
 ) -> None:
     """List an order's fills (the source's and those recorded); record more with --add/--file."""
     desk = state.desk()
@@ -96,7 +97,7 @@ def fills_command(
             )
     found = desk.fills(order_id)
     if as_json:
-        _echo_json([_fill_json(e) for e in found])
+        echo_json([_fill_json(e) for e in found])
         return
     if not found:
         click.echo(f"order {order_id}: no fills yet", err=True)
@@ -134,7 +135,7 @@ def _preview_json(fp: FillPreview) -> dict[str, Any]:
     }
 
 
-def _echo_preview(fp: FillPreview, limit: int) -> None:
+def echo_fill_preview(fp: FillPreview, limit: int) -> None:
     fa = fp.allocation
     ticket = fp.ticket
     click.echo(
@@ -181,10 +182,10 @@ def _echo_preview(fp: FillPreview, limit: int) -> None:
     help="Pro rata to the intent (with the rotation), or the disclosed deviation.",
 )
 @click.option("--limit", type=int, default=30, show_default=True, help="Accounts in the table.")
-@_json_option
-@_pass_state
+@json_option
+@pass_state
 def allocate_fills_command(
-    state: _State, order_id: str, method: str, limit: int, as_json: bool
+    state: State, order_id: str, method: str, limit: int, as_json: bool
 ) -> None:
     """Allocate an order's fills to its committed allocation (recorded; nothing booked).
 
@@ -193,9 +194,9 @@ def allocate_fills_command(
     """
     fp = state.desk().allocate_fills(order_id, method=method.replace("-", "_"))
     if as_json:
-        _echo_json(_preview_json(fp))
+        echo_json(_preview_json(fp))
         return
-    _echo_preview(fp, limit)
+    echo_fill_preview(fp, limit)
     click.echo(f"book it with: orderalloc book {fp.fill_allocation_id}")
 
 
@@ -214,7 +215,7 @@ def _booking_json(receipt: BookingReceipt) -> dict[str, Any]:
     }
 
 
-def _echo_booking(receipt: BookingReceipt) -> None:
+def echo_booking(receipt: BookingReceipt) -> None:
     trade = receipt.trade
     note = " (already booked: nothing sent)" if receipt.already_booked else ""
     note += " (found after an interrupted attempt)" if receipt.recovered else ""
@@ -229,68 +230,18 @@ def _echo_booking(receipt: BookingReceipt) -> None:
 
 @click.command("book")
 @click.argument("fill_allocation_id")
-@click.option("--comment", default=None, help="A comment for the audit trail.")
-@_json_option
-@_pass_state
-def book_command(
-    state: _State, fill_allocation_id: str, comment: str | None, as_json: bool
-) -> None:
+@comment_option
+@json_option
+@pass_state
+def book_command(state: State, fill_allocation_id: str, comment: str | None, as_json: bool) -> None:
     """Book a fill allocation's block trade with its per-account trades, exactly once.
 
     Safe to run again after any failure: a booking whose outcome is unknown is
     looked up first and never sent twice.
     """
     receipt = state.desk().book(fill_allocation_id, comment=comment)
-    if as_json:
-        _echo_json(_booking_json(receipt))
-    else:
-        _echo_booking(receipt)
+    echo_either(receipt, as_json, _booking_json, echo_booking)
 
 
-def _echo_json(value: Any) -> None:
-    from ._cli import _echo_json as echo
-
-    echo(value)
-
-
-def _after_booking(step: str, action: Any) -> None:
-    from ._cli import _after_booking as after
-
-    after(step, action)
-
-
-def register(group: click.Group) -> None:
-    """Add the post-trade commands to the ``orderalloc`` group."""
-    for command in (fills_command, allocate_fills_command, book_command):
-        group.add_command(command)
-
-
-def demo_post_trade(state: _State, desk: Desk, order_id: str) -> None:
-    """The demo after the commit: two partial fills at two prices, allocated, booked, audited."""
-    mock = state.source
-    assert isinstance(mock, MockAladdin)
-    order = mock.get_order(order_id)
-    price = mock.security(order.security_id).price
-    step = mock.security(order.security_id).increment
-    first = (order.quantity * 0.3) // step * step
-    second = (order.quantity * 0.5) // step * step
-    mock.execute(order_id, first, round(price - 0.10, 3))
-    mock.execute(order_id, second, round(price + 0.05, 3))
-    click.echo("\nfills:")
-    for e in desk.fills(order_id):
-        click.echo(f"  {e.execution_id}  {e.quantity:>14,.0f} @ {e.price:g}")
-    fp = desk.allocate_fills(order_id)
-    click.echo("")
-    _echo_preview(fp, limit=10)
-    receipt = desk.book(fp.fill_allocation_id, comment="orderalloc demo")
-    _echo_booking(receipt)
-
-    def report() -> None:
-        verified = state.sink.verify()
-        click.echo("\npost-trade audit record:")
-        click.echo(_render.events_table(desk.history(fp.fill_allocation_id)))
-        click.echo(
-            f"\naudit chain verified: {verified.count:,} events, head #{verified.head_seq:,}"
-        )
-
-    _after_booking("the audit check", report)
+#: The commands this module adds to the ``orderalloc`` group.
+COMMANDS = (fills_command, allocate_fills_command, book_command)

@@ -1,42 +1,23 @@
 """The ``orderalloc audit`` commands: list, show, verify and head of the audit trail.
 
-Kept apart from ``cli.py`` (which registers them) so that reading the trail and
-making orders change independently. ``cli.py`` imports this module at its end,
-so the helpers it shares (`orderalloc._cli._echo_json`, ...) are read from it
-when a command runs.
+They read the ``--audit-db`` trail and never write to it; ``audit show`` of a
+basket prints the basket's story (`orderalloc._cli._basket.echo_basket_story`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from . import _render
-from ._serialization import converter
-from .audit import AuditEvent, EventKind
-from .desk import UnknownAllocationError
+from .. import _render
+from .._serialization import converter
+from ..audit import AuditEvent, EventKind
+from ..desk import UnknownAllocationError
+from ._basket import echo_basket_story
+from ._common import State, echo_json, json_option, parse_when, pass_state
 
-if TYPE_CHECKING:
-    from ._cli import _State
-
-# The group's context object is the `orderalloc._cli._State`.
-_pass_state = click.pass_obj
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-
-__all__ = ["register"]
-
-
-def _echo_json(value: Any) -> None:
-    from ._cli import _echo_json as echo
-
-    echo(value)
-
-
-def _when(value: str | None) -> Any:
-    from ._cli import _when as when
-
-    return when(value)
+__all__ = ["COMMANDS"]
 
 
 @click.group()
@@ -67,10 +48,10 @@ def _event_json(event: AuditEvent) -> dict[str, Any]:
 @click.option("--until", default=None, help="ISO date or time (UTC).")
 @click.option("--kind", type=click.Choice([k.value for k in EventKind]), multiple=True)
 @click.option("--limit", type=int, default=50, show_default=True, help="The latest N.")
-@_json_option
-@_pass_state
+@json_option
+@pass_state
 def audit_list(
-    state: _State,
+    state: State,
     allocation: str | None,
     order_id: str | None,
     account: str | None,
@@ -85,8 +66,8 @@ def audit_list(
     events = state.sink.events(
         allocation_id=allocation,
         security_id=security_id,
-        since=_when(since),
-        until=_when(until),
+        since=parse_when(since),
+        until=parse_when(until),
         kinds=[EventKind(k) for k in kind] or None,
     )
     if account is not None:
@@ -102,7 +83,7 @@ def audit_list(
         events = [e for e in events if e.event_id in story]
     events = events[-limit:]
     if as_json:
-        _echo_json([_event_json(e) for e in events])
+        echo_json([_event_json(e) for e in events])
         return
     if not events:
         click.echo("no events", err=True)
@@ -112,9 +93,9 @@ def audit_list(
 
 @audit.command("show")
 @click.argument("ident", metavar="ID")
-@_json_option
-@_pass_state
-def audit_show(state: _State, ident: str, as_json: bool) -> None:
+@json_option
+@pass_state
+def audit_show(state: State, ident: str, as_json: bool) -> None:
     """An order's whole story from any of its ids: allocation (or its first 8 characters) or order.
 
     Every allocation of the order (the preview, each modification) with its
@@ -124,11 +105,9 @@ def audit_show(state: _State, ident: str, as_json: bool) -> None:
     if not events:
         raise UnknownAllocationError(ident)
     if as_json:
-        _echo_json([_event_json(e) for e in events])
+        echo_json([_event_json(e) for e in events])
         return
     if events[0].kind is EventKind.BASKET_PREVIEWED:  # a basket: its orders' statuses
-        from ._cli_basket import echo_basket_story
-
         echo_basket_story(state, events)
         return
     desk = state.desk()
@@ -164,22 +143,22 @@ def audit_show(state: _State, ident: str, as_json: bool) -> None:
     metavar="SEQ:HASH",
     help="A head printed earlier by 'audit head': the chain must still pass through it.",
 )
-@_json_option
-@_pass_state
-def audit_verify(state: _State, expected_head: str | None, as_json: bool) -> None:
+@json_option
+@pass_state
+def audit_verify(state: State, expected_head: str | None, as_json: bool) -> None:
     """Recompute the hash chain: any edited, inserted or deleted row fails (exit 6)."""
     report = state.sink.verify(expected_head=expected_head)
     if as_json:
-        _echo_json(converter.unstructure(report))
+        echo_json(converter.unstructure(report))
     else:
         click.echo(f"ok: {report.count:,} events, chain head #{report.head_seq:,}")
         click.echo(f"head hash {report.head_hash}")
 
 
 @audit.command("head")
-@_json_option
-@_pass_state
-def audit_head(state: _State, as_json: bool) -> None:
+@json_option
+@pass_state
+def audit_head(state: State, as_json: bool) -> None:
     """Print the verified chain head (SEQ:HASH) to keep as an anchor.
 
     Record it where the trail's writers cannot reach. Give it back later as
@@ -189,11 +168,10 @@ def audit_head(state: _State, as_json: bool) -> None:
     """
     report = state.sink.verify()
     if as_json:
-        _echo_json({**converter.unstructure(report), "anchor": report.anchor})
+        echo_json({**converter.unstructure(report), "anchor": report.anchor})
     else:
         click.echo(report.anchor)
 
 
-def register(group: click.Group) -> None:
-    """Add the ``audit`` group to the ``orderalloc`` group."""
-    group.add_command(audit)
+#: The commands this module adds to the ``orderalloc`` group.
+COMMANDS = (audit,)

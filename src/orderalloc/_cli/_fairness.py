@@ -1,7 +1,6 @@
 """The ``orderalloc fairness report`` command: the fairness review of a group over a period.
 
-Kept apart from ``cli.py`` (which registers it with one call). Reads the
-``--audit-db`` trail; later prices come from a CSV or JSON file
+Reads the ``--audit-db`` trail; later prices come from a CSV or JSON file
 (``--prices``) or from the data source (``--source-prices``).
 """
 
@@ -12,14 +11,13 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from ._cli import _State
+from ._common import INPUT_FILE, State, echo_json, parse_when, pass_state
 
-__all__ = ["register"]
+__all__ = ["COMMANDS", "read_prices"]
 
 
 def read_prices(path: Path) -> dict[str, float] | Callable[[str, str, dt.datetime], float | None]:
@@ -92,7 +90,7 @@ def fairness() -> None:
 @click.option(
     "--prices",
     "prices_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=INPUT_FILE,
     default=None,
     help="Later prices: CSV (order_id,price or security_id,date,price) or JSON.",
 )
@@ -123,9 +121,9 @@ def fairness() -> None:
     show_default=True,
     help="Accounts listed in the terminal summary.",
 )
-@click.pass_obj
+@pass_state
 def report_command(
-    state: _State,
+    state: State,
     group: str,
     since: str,
     until: str | None,
@@ -139,8 +137,7 @@ def report_command(
     limit: int,
 ) -> None:
     """The fairness review of GROUP over a period: text, --json, and --html for the file."""
-    from ._cli import _when  # the order commands' ISO date or time, UTC if naive
-    from .fairness import analyse_fairness
+    from ..fairness import analyse_fairness  # loaded when a report runs: --help stays quick
 
     if prices_file is not None and source_prices:
         raise click.UsageError("give --prices or --source-prices, not both")
@@ -152,8 +149,8 @@ def report_command(
     report = analyse_fairness(
         state.sink,
         group,
-        since=_when(since),
-        until=_when(until),
+        since=parse_when(since),
+        until=parse_when(until),
         prices=prices,
         permutations=permutations,
         seed=seed,
@@ -162,13 +159,12 @@ def report_command(
     if html_file is not None:
         html_file.write_text(report.html(), encoding="utf-8")
     if as_json:
-        click.echo(json.dumps(report.records(), indent=2, sort_keys=True))
+        echo_json(report.records())
     else:
         click.echo(report.text(limit=limit))
     if html_file is not None:
         click.echo(f"HTML report written to {html_file}", err=True)
 
 
-def register(group: click.Group) -> None:
-    """Add the ``fairness`` commands to the ``orderalloc`` group."""
-    group.add_command(fairness)
+#: The commands this module adds to the ``orderalloc`` group.
+COMMANDS = (fairness,)
