@@ -11,6 +11,10 @@ request (a result holds ``output`` or ``error``; a long-running operation's
 
 To use a new Aladdin field: declare it in `.wire` (its class), then read it
 here, in the function that builds the domain object it feeds.
+
+One idea, so one module (about 600 lines): what the published shapes mean in
+orderalloc's terms, in both directions. Fetching is in `.plans`, the shapes
+themselves in `.wire`, the transport's rules in `.transport`.
 """
 
 from __future__ import annotations
